@@ -1,0 +1,1 @@
+"""The ``wheelyard`` command line: one module per command group."""

@@ -1,0 +1,46 @@
+"""What every admin command shares: settings, a database session and the blob store."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from wheelyard.config import Settings
+from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.storage import BlobStore, open_store
+
+out = Console(highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Yard:
+    settings: Settings
+    session: Session
+    store: BlobStore
+
+
+@contextmanager
+def open_yard(settings: Settings) -> Iterator[Yard]:
+    """A session on the yard's database (migrated if new) and its store; commits on success."""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield Yard(settings, session, open_store(settings.storage_url, settings.max_upload))
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def add_command(
+    group: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help_text: str,
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+    return parser

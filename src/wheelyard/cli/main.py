@@ -1,0 +1,52 @@
+"""Entry point: parse arguments, dispatch to a command group, turn errors into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError
+
+from wheelyard import __version__
+from wheelyard.cli import check, labels, owners, serve, tokens
+from wheelyard.config import Settings
+from wheelyard.yard.errors import YardError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wheelyard", description="A private wheel index by owner and label, and its builder."
+    )
+    parser.add_argument("--version", action="version", version=f"wheelyard {__version__}")
+    parser.add_argument("--data-dir", help="where the yard keeps its data (WHEELYARD_DATA_DIR)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (serve, owners, tokens, labels, check):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        env = None
+        if args.data_dir:
+            import os
+
+            env = {**os.environ, "WHEELYARD_DATA_DIR": args.data_dir}
+        settings = Settings.from_env(env)
+        result: int = args.func(args, settings)
+        return result
+    except YardError as exc:
+        print(f"wheelyard: error: {exc.message}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        print(f"wheelyard: database error: {exc.orig}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

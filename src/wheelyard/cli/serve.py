@@ -1,0 +1,84 @@
+"""``wheelyard serve``: run the yard with uvicorn; ``--demo`` prepares an owner and a token."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from wheelyard.cli.common import open_yard
+from wheelyard.config import Settings
+from wheelyard.yard import accounts
+from wheelyard.yard.errors import NotFound
+from wheelyard.yard.tokens import create_token
+
+DEMO_USER = "demo"
+
+
+def log_config() -> dict[str, object]:
+    """uvicorn's logging, plus a filter that redacts path tokens in every worker."""
+    config: dict[str, object] = {**LOGGING_CONFIG}
+    config["filters"] = {"redact": {"()": "wheelyard.web.redact.RedactingFilter"}}
+    handlers = {
+        name: {**h, "filters": ["redact"]} for name, h in LOGGING_CONFIG["handlers"].items()
+    }
+    config["handlers"] = handlers
+    return config
+
+
+def prepare_demo(settings: Settings, base: str) -> None:
+    with open_yard(settings) as yard:
+        try:
+            user = accounts.get_user(yard.session, DEMO_USER)
+        except NotFound:
+            user = accounts.create_user(yard.session, DEMO_USER, secrets.token_urlsafe(16))
+        _t, secret = create_token(
+            yard.session, user, "demo", "api:read api:write pypi:upload pypi:download", replace=True
+        )
+    print(
+        f"demo owner {DEMO_USER!r} is ready; upload and install with:\n"
+        f"  twine upload --repository-url {base}/{DEMO_USER}/label/dev/ "
+        f"-u __token__ -p {secret} dist/*\n"
+        f"  pip install -i {base}/{DEMO_USER}/label/dev/simple PACKAGE",
+        flush=True,
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.with_overrides(host=args.host, port=args.port)
+    base = f"http://{settings.host}:{settings.port}"
+    # Migrate once here, before any worker starts.
+    with open_yard(settings):
+        pass
+    if args.demo:
+        prepare_demo(settings, base)
+    print(f"wheelyard serving {settings.data_dir} at {base}/", flush=True)
+    os.environ["WHEELYARD_DATA_DIR"] = str(settings.data_dir)
+    os.environ.setdefault("WHEELYARD_DATABASE_URL", settings.database_url)
+    os.environ.setdefault("WHEELYARD_STORAGE_URL", settings.storage_url)
+    uvicorn.run(
+        "wheelyard.web.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        log_config=log_config(),
+        access_log=not args.no_access_log,
+        timeout_graceful_shutdown=5,
+    )
+    sys.stdout.flush()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="run the index server")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--demo", action="store_true", help="create a demo owner and print a token")
+    p.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    p.set_defaults(func=run)

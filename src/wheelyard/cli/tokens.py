@@ -1,0 +1,69 @@
+"""``wheelyard token``: create (prints only the secret), list (never the secret), revoke."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from wheelyard.cli.common import open_yard, out
+from wheelyard.config import Settings
+from wheelyard.yard import accounts
+from wheelyard.yard import tokens as yard_tokens
+
+
+def create(args: argparse.Namespace, settings: Settings) -> int:
+    with open_yard(settings) as yard:
+        user = accounts.get_user(yard.session, args.user)
+        _token, secret = yard_tokens.create_token(
+            yard.session, user, args.name, args.scopes, args.max_age
+        )
+    print(secret)
+    return 0
+
+
+def _when(value: object) -> str:
+    return "-" if value is None else str(value)[:19]
+
+
+def list_(args: argparse.Namespace, settings: Settings) -> int:
+    with open_yard(settings) as yard:
+        user = accounts.get_user(yard.session, args.user)
+        table = Table("name", "scopes", "created", "expires", "last used")
+        for t in yard_tokens.list_tokens(yard.session, user):
+            table.add_row(
+                t.name,
+                t.scopes or "-",
+                _when(t.created_at),
+                _when(t.expires_at),
+                _when(t.last_used_at),
+            )
+    out.print(table)
+    return 0
+
+
+def revoke(args: argparse.Namespace, settings: Settings) -> int:
+    with open_yard(settings) as yard:
+        user = accounts.get_user(yard.session, args.user)
+        yard_tokens.revoke_token(yard.session, user, args.name)
+    out.print(f"revoked token {args.name!r} of {args.user.lower()}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = sub.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    p = group.add_parser("create", help="mint a token; prints only the token")
+    p.add_argument("--user", required=True)
+    p.add_argument("--name", required=True, help="a label for the token, unique per user")
+    p.add_argument("--scopes", required=True, help='e.g. "api:write pypi:upload"')
+    p.add_argument("--max-age", type=int, help="seconds until the token expires")
+    p.set_defaults(func=create)
+    p = group.add_parser("list", help="list a user's tokens (never their secrets)")
+    p.add_argument("--user", required=True)
+    p.set_defaults(func=list_)
+    p = group.add_parser("revoke", help="revoke a token by name")
+    p.add_argument("--user", required=True)
+    p.add_argument("name")
+    p.set_defaults(func=revoke)

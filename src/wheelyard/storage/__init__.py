@@ -1,0 +1,48 @@
+"""Blob storage behind one small interface: stage a file, commit it atomically, read, delete.
+
+Uploads are first written to a staged local file (hashed while streaming, so memory stays
+constant), validated there, and only then committed under their final key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from wheelyard.storage.staging import StagedFile
+
+
+class BlobStore(Protocol):
+    def stage(self) -> StagedFile:
+        """A new empty staged file; discarded on close unless committed."""
+
+    def commit(self, staged: StagedFile, key: str) -> None:
+        """Make the staged bytes durable under ``key``; readers see all of it or nothing."""
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store a small blob atomically."""
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path for zero-copy serving, when the store has one."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def iter_keys(self) -> Iterator[str]: ...
+
+
+def open_store(url: str, limit: int | None = None) -> BlobStore:
+    """A store for ``url``: a folder path or ``file://`` URL (S3 is planned behind the same API)."""
+    from wheelyard.storage.local import LocalStore
+
+    if url.startswith("s3://"):
+        from wheelyard.yard.errors import InvalidInput
+
+        raise InvalidInput("S3 storage is not available in this version (WHEELYARD_STORAGE_URL)")
+    return LocalStore(Path(url.removeprefix("file://")), limit)

@@ -1,0 +1,97 @@
+"""Fabricate small, valid wheels and sdists (for tests, benchmarks and the demo).
+
+The archives follow the wheel spec (METADATA, WHEEL, RECORD with hashes) and the sdist
+layout (``<name>-<version>/PKG-INFO``), so pip, uv and twine treat them as real ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+
+def _metadata(
+    name: str, version: str, requires_python: str | None, summary: str, requires: list[str]
+) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {summary}"]
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    return "\n".join(lines) + "\n\n"
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def make_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    tag: str = "py3-none-any",
+    requires_python: str | None = None,
+    summary: str = "A test package",
+    requires: list[str] | None = None,
+    module_body: str = "",
+    padding: int = 0,
+) -> Path:
+    """Write ``{name}-{version}-{tag}.whl`` holding one importable module; return its path.
+
+    ``padding`` adds that many bytes of incompressible data, for large-upload tests.
+    """
+    dist = canonicalize_name(name).replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files: dict[str, bytes] = {
+        f"{dist}/__init__.py": (module_body or f"__version__ = {version!r}\n").encode(),
+        f"{info}/METADATA": _metadata(
+            name, version, requires_python, summary, requires or []
+        ).encode(),
+        f"{info}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: wheelyard.testing\nRoot-Is-Purelib: true\nTag: {tag}\n"
+        ).encode(),
+    }
+    path = directory / f"{dist}-{version}-{tag}.whl"
+    record = [f"{n},{_record_hash(d)},{len(d)}" for n, d in files.items()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, d in files.items():
+            zf.writestr(n, d)
+        if padding:
+            pad_name = f"{dist}/padding.bin"
+            with zf.open(pad_name, "w", force_zip64=True) as fh:
+                h, left = hashlib.sha256(), padding
+                seed = hashlib.sha256(name.encode()).digest()
+                block = hashlib.sha512(seed).digest() * 16384  # 1 MiB, fast to generate
+                while left:
+                    piece = block[: min(left, len(block))]
+                    fh.write(piece)
+                    h.update(piece)
+                    left -= len(piece)
+                    block = block[1:] + block[:1]
+            digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+            record.append(f"{pad_name},sha256={digest},{padding}")
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return path
+
+
+def make_sdist(directory: Path, name: str, version: str, summary: str = "A test package") -> Path:
+    """Write ``{name}-{version}.tar.gz`` with PKG-INFO and a minimal pyproject.toml."""
+    stem = f"{canonicalize_name(name).replace('-', '_')}-{version}"
+    files = {
+        f"{stem}/PKG-INFO": _metadata(name, version, None, summary, []).encode(),
+        f"{stem}/pyproject.toml": (f'[project]\nname = "{name}"\nversion = "{version}"\n').encode(),
+    }
+    path = directory / f"{stem}.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for n, d in files.items():
+            ti = tarfile.TarInfo(n)
+            ti.size = len(d)
+            tf.addfile(ti, io.BytesIO(d))
+    return path

@@ -1,0 +1,79 @@
+"""The ASGI application: routes for the simple index, uploads and downloads, per owner/label,
+each also reachable under ``/t/<TOKEN>/`` for private reads."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from wheelyard import __version__
+from wheelyard.config import Settings
+from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.storage import open_store
+from wheelyard.web import files, simple, upload
+from wheelyard.web.context import YardContext, ctx
+from wheelyard.web.errors import HANDLERS
+
+
+async def home(request: Request) -> Response:
+    if request.method == "HEAD":
+        return Response(status_code=200, media_type="text/html")
+    return HTMLResponse(
+        f"<!DOCTYPE html><html><head><title>wheelyard</title></head><body>"
+        f"<h1>wheelyard {__version__}</h1><p>A private wheel index. Install with "
+        f"<code>pip install -i {request.base_url}OWNER/label/LABEL/simple PACKAGE</code>.</p>"
+        f"</body></html>"
+    )
+
+
+async def health(request: Request) -> Response:
+    def ping() -> None:
+        with ctx(request).engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    await run_in_threadpool(ping)
+    return JSONResponse({"ok": True, "version": __version__})
+
+
+def _label_routes() -> list[BaseRoute]:
+    """Routes below a label prefix: ``/<owner>`` (label main) or ``/<owner>/label/<label>``."""
+    return [
+        Route("/simple/", simple.index_root, methods=["GET", "HEAD"]),
+        Route("/simple/{project}/", simple.project_page, methods=["GET", "HEAD"]),
+        Route("/files/{sha256:str}/{filename:str}", files.download, methods=["GET", "HEAD"]),
+        Route("/", upload.upload, methods=["POST"]),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    owner_scoped = [
+        # twine and uv post to the repository URL exactly as the user typed it
+        Route("/{owner}/label/{label}", upload.upload, methods=["POST"]),
+        Route("/{owner}", upload.upload, methods=["POST"]),
+        Mount("/{owner}/label/{label}", routes=_label_routes()),
+        Mount("/{owner}", routes=_label_routes()),
+    ]
+    return [
+        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/-/health", health),
+        Mount("/t/{token}", routes=list(owner_scoped)),
+        *owner_scoped,
+    ]
+
+
+def build_context(settings: Settings) -> YardContext:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    store = open_store(settings.storage_url, settings.max_upload)
+    return YardContext(settings, engine, make_sessionmaker(engine), store)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    app = Starlette(routes=routes(), exception_handlers=HANDLERS)
+    app.state.yard = build_context(settings)
+    return app

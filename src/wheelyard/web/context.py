@@ -1,0 +1,42 @@
+"""The per-process state every handler needs: settings, database, blob store, page cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from wheelyard.config import Settings
+from wheelyard.storage import BlobStore
+from wheelyard.web.pagecache import PageCache
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class YardContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: BlobStore
+    pages: PageCache = field(default_factory=PageCache)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn(session, *args)`` in a worker thread with a fresh session."""
+
+        def call() -> T:
+            with self.sessions() as session:
+                return fn(session, *args)
+
+        return await run_in_threadpool(call)
+
+
+def ctx(request: Request) -> YardContext:
+    context: YardContext = request.app.state.yard
+    return context

@@ -1,0 +1,85 @@
+"""The Simple API per owner and label: ``/<owner>/simple/`` (label ``main``) and
+``/<owner>/label/<label>/simple/``, HTML or JSON by ``Accept``, with ETags."""
+
+from __future__ import annotations
+
+from packaging.utils import canonicalize_name
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from wheelyard.web import render
+from wheelyard.web.auth import principal_for
+from wheelyard.web.context import ctx
+from wheelyard.web.errors import error_response
+from wheelyard.web.pagecache import Page, PageCache, make_page
+from wheelyard.yard import catalog
+from wheelyard.yard.access import is_private, readable_label
+from wheelyard.yard.names import DEFAULT_LABEL
+
+
+def label_of(request: Request) -> str:
+    return str(request.path_params.get("label", DEFAULT_LABEL))
+
+
+def _load_page(
+    session: Session, request: Request, cache: PageCache, project: str | None, media: str
+) -> tuple[Page, bool]:
+    principal = principal_for(session, request)
+    owner, label = readable_label(
+        session, principal, request.path_params["owner"], label_of(request)
+    )
+    key = (label.id, project, media)
+    page = cache.get(key, label.serial)
+    if page is None:
+        as_json = media == render.JSON_V1
+        if project is None:
+            names = catalog.project_names(session, label.id)
+            body = render.root_json(names) if as_json else render.root_html(names)
+            page = make_page(body, media)
+        else:
+            found = catalog.project_files(session, owner.id, label.id, project)
+            if found is None:
+                page = make_page(b'{"error":"no such project"}', "application/json", 404)
+            else:
+                name, files = found
+                body = (
+                    render.project_json(name, files)
+                    if as_json
+                    else render.project_html(name, files)
+                )
+                page = make_page(body, media)
+        cache.put(key, label.serial, page)
+    return page, is_private(owner, label)
+
+
+async def _serve(request: Request, project: str | None) -> Response:
+    media = render.negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    if media is None:
+        return error_response(
+            406, f"none of the offered types is acceptable: use {render.JSON_V1} or text/html"
+        )
+    c = ctx(request)
+    page, private = await c.run(_load_page, request, c.pages, project, media)
+    headers = {
+        "ETag": page.etag,
+        "Vary": "Accept, Authorization",
+        "Cache-Control": "private, max-age=0, must-revalidate" if private else "max-age=60, public",
+    }
+    if page.status == 200 and page.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, status_code=page.status, media_type=page.media_type, headers=headers)
+
+
+async def index_root(request: Request) -> Response:
+    return await _serve(request, None)
+
+
+async def project_page(request: Request) -> Response:
+    project = str(request.path_params["project"])
+    canonical = canonicalize_name(project)
+    if canonical != project:
+        path = request.url.path
+        base = path[: path.rstrip("/").rfind("/") + 1]
+        return RedirectResponse(base + canonical + "/", status_code=301)
+    return await _serve(request, project)

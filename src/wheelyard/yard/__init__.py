@@ -1,0 +1,1 @@
+"""The yard's domain: owners, tokens, packages, releases, files and labels, free of HTTP."""

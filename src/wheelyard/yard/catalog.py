@@ -1,0 +1,94 @@
+"""Read-side queries for the index: projects and files visible under one label."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
+from wheelyard.yard.errors import NotFound
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    sha256: str
+    size: int
+    requires_python: str | None
+    metadata_sha256: str | None
+    upload_time: datetime
+    version: str
+    yanked: bool
+    yanked_reason: str | None
+
+
+def resolve(session: Session, owner_name: str, label_name: str) -> tuple[Owner, Label | None]:
+    """The owner (NotFound if unknown) and its label (None if the label does not exist)."""
+    owner = session.scalar(select(Owner).where(Owner.name == owner_name.lower()))
+    if owner is None:
+        raise NotFound(f"no owner named {owner_name!r}")
+    label = session.scalar(
+        select(Label).where(Label.owner_id == owner.id, Label.name == label_name)
+    )
+    return owner, label
+
+
+def project_names(session: Session, label_id: int) -> list[tuple[str, str]]:
+    """(normalised name, display name) of every project with a file under the label."""
+    rows = session.execute(
+        select(Package.name, Package.display_name)
+        .where(
+            Package.id.in_(
+                select(Release.package_id)
+                .join(File, File.release_id == Release.id)
+                .join(FileLabel, FileLabel.file_id == File.id)
+                .where(FileLabel.label_id == label_id)
+            )
+        )
+        .order_by(Package.name)
+    )
+    return [(n, d) for n, d in rows]
+
+
+def project_files(
+    session: Session, owner_id: int, label_id: int, project: str
+) -> tuple[str, list[IndexFile]] | None:
+    """The display name and files of ``project`` under the label, or None if it has none."""
+    package = session.execute(
+        select(Package.id, Package.display_name).where(
+            Package.owner_id == owner_id, Package.name == project
+        )
+    ).first()
+    if package is None:
+        return None
+    rows = session.execute(
+        select(
+            File.filename,
+            File.sha256,
+            File.size,
+            File.requires_python,
+            File.metadata_sha256,
+            File.upload_time,
+            Release.version,
+            FileLabel.yanked,
+            FileLabel.yanked_reason,
+        )
+        .join(Release, Release.id == File.release_id)
+        .join(FileLabel, FileLabel.file_id == File.id)
+        .where(Release.package_id == package.id, FileLabel.label_id == label_id)
+        .order_by(File.filename)
+    ).all()
+    if not rows:
+        return None
+    return package.display_name, [IndexFile(*r) for r in rows]
+
+
+def file_in_label(session: Session, label_id: int, sha256: str, filename: str) -> File | None:
+    return session.scalar(
+        select(File)
+        .join(FileLabel, FileLabel.file_id == File.id)
+        .where(FileLabel.label_id == label_id, File.sha256 == sha256, File.filename == filename)
+    )

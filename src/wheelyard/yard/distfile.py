@@ -1,0 +1,169 @@
+"""Validation of uploaded distributions: file name, archive layout and core metadata.
+
+Everything is read with ``packaging`` and the standard library; nothing is extracted to disk.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from packaging.metadata import Metadata
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from wheelyard.yard.errors import InvalidInput
+
+MAX_METADATA_BYTES = 16 * 1024 * 1024  # a METADATA larger than this is not a real one
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """What the yard needs to know about a validated distribution file."""
+
+    filename: str
+    kind: Literal["wheel", "sdist"]
+    name: NormalizedName
+    display_name: str
+    version: Version
+    metadata: bytes
+    requires_python: str | None
+    summary: str | None
+    tags: frozenset[Tag]
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    kind: Literal["wheel", "sdist"]
+    name: NormalizedName
+    version: Version
+    tags: frozenset[Tag]
+
+
+def parse_filename(filename: str) -> ParsedName:
+    """Parse a distribution file name the way PyPI does, refusing what PyPI refuses."""
+    if not filename or "/" in filename or "\\" in filename or any(ord(c) < 32 for c in filename):
+        raise InvalidInput(f"invalid file name {filename!r}")
+    if filename.endswith(".whl"):
+        try:
+            name, version, _build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise InvalidInput(f"invalid wheel file name {filename!r}: {exc}") from None
+        linux = sorted({t.platform for t in tags if t.platform.startswith("linux_")})
+        if linux:
+            raise InvalidInput(
+                f"{filename}: platform tag {linux[0]!r} is not allowed; repair the wheel with "
+                "auditwheel to get a manylinux or musllinux tag"
+            )
+        return ParsedName("wheel", name, version, frozenset(tags))
+    if filename.endswith(".tar.gz"):
+        try:
+            name, version = parse_sdist_filename(filename)
+        except InvalidSdistFilename as exc:
+            raise InvalidInput(f"invalid sdist file name {filename!r}: {exc}") from None
+        return ParsedName("sdist", name, version, frozenset())
+    raise InvalidInput(
+        f"unsupported file type {filename!r}: upload wheels (.whl) or sdists (.tar.gz)"
+    )
+
+
+def _parse_metadata(filename: str, raw: bytes) -> Metadata:
+    try:
+        return Metadata.from_email(raw, validate=True)
+    except Exception as exc:  # packaging raises an ExceptionGroup of InvalidMetadata
+        problems = getattr(exc, "exceptions", None) or [exc]
+        detail = "; ".join(str(p) for p in problems)
+        raise InvalidInput(f"{filename}: invalid core metadata: {detail}") from None
+
+
+def _read_wheel_metadata(path: Path, filename: str) -> bytes:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise InvalidInput(f"{filename}: not a valid wheel (not a zip archive)") from None
+    with archive:
+        names = archive.namelist()
+        dist_infos = sorted(
+            {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
+        )
+        if len(dist_infos) != 1:
+            found = ", ".join(dist_infos) or "none"
+            raise InvalidInput(
+                f"{filename}: a wheel needs exactly one top-level .dist-info directory "
+                f"(found: {found})"
+            )
+        info = dist_infos[0]
+        missing = [f for f in ("METADATA", "WHEEL", "RECORD") if f"{info}/{f}" not in names]
+        if missing:
+            raise InvalidInput(f"{filename}: {info} lacks {', '.join(missing)}")
+        entry = archive.getinfo(f"{info}/METADATA")
+        if entry.file_size > MAX_METADATA_BYTES:
+            raise InvalidInput(f"{filename}: METADATA is implausibly large")
+        try:
+            return archive.read(entry)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise InvalidInput(f"{filename}: cannot read {info}/METADATA: {exc}") from None
+
+
+def _read_sdist_metadata(path: Path, filename: str) -> bytes:
+    try:
+        archive = tarfile.open(path, "r:gz")  # noqa: SIM115 - closed below
+    except (tarfile.TarError, OSError, EOFError):
+        raise InvalidInput(f"{filename}: not a valid sdist (not a gzip-compressed tar)") from None
+    with archive:
+        tops: set[str] = set()
+        try:
+            for member in archive:
+                parts = member.name.split("/")
+                tops.add(parts[0])
+                if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
+                    if member.size > MAX_METADATA_BYTES:
+                        raise InvalidInput(f"{filename}: PKG-INFO is implausibly large")
+                    fh = archive.extractfile(member)
+                    if fh is not None:
+                        return fh.read()
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise InvalidInput(f"{filename}: corrupt sdist archive: {exc}") from None
+        raise InvalidInput(f"{filename}: no PKG-INFO in the sdist's top-level directory")
+
+
+def inspect_file(path: Path, filename: str) -> DistFile:
+    """Validate the staged file at ``path`` uploaded as ``filename``; raise InvalidInput if bad."""
+    parsed = parse_filename(filename)
+    if parsed.kind == "wheel":
+        raw = _read_wheel_metadata(path, filename)
+    else:
+        raw = _read_sdist_metadata(path, filename)
+    meta = _parse_metadata(filename, raw)
+    if canonicalize_name(meta.name) != parsed.name:
+        raise InvalidInput(
+            f"{filename}: the file name says project {parsed.name!r} but its metadata says "
+            f"{meta.name!r}"
+        )
+    if meta.version != parsed.version:
+        raise InvalidInput(
+            f"{filename}: the file name says version {parsed.version} but its metadata says "
+            f"{meta.version}"
+        )
+    return DistFile(
+        filename=filename,
+        kind=parsed.kind,
+        name=parsed.name,
+        display_name=meta.name,
+        version=parsed.version,
+        metadata=raw,
+        requires_python=str(meta.requires_python) if meta.requires_python else None,
+        summary=meta.summary,
+        tags=parsed.tags,
+    )

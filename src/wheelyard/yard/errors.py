@@ -1,0 +1,37 @@
+"""Domain errors. The HTTP layer maps each class to a status code; the CLI prints the message."""
+
+
+class YardError(Exception):
+    """Base of every error whose message is safe and meant for the user."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class InvalidInput(YardError):
+    """The request or file is malformed or breaks a rule."""
+
+
+class NotFound(YardError):
+    """The owner, label, package, release, file or token does not exist (or is not visible)."""
+
+
+class Conflict(YardError):
+    """The change clashes with something already stored."""
+
+
+class Locked(YardError):
+    """The label is locked against changes."""
+
+
+class Unauthenticated(YardError):
+    """Credentials were required but missing, invalid or expired."""
+
+
+class Forbidden(YardError):
+    """Credentials are valid but do not allow this action."""
+
+
+class TooLarge(YardError):
+    """The upload is larger than the configured limit."""
