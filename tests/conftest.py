@@ -1,0 +1,118 @@
+"""Shared fixtures: a real wheelyard server on an ephemeral port, and isolated client envs."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def client_env(**extra: str) -> dict[str, str]:
+    """The environment for pip/uv/twine: none of the machine's pip or uv settings leak in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_"))}
+    env.update(PIP_CONFIG_FILE="/dev/null", PIP_DISABLE_PIP_VERSION_CHECK="1",
+               PIP_NO_CACHE_DIR="1", UV_NO_CONFIG="1", UV_NO_CACHE="1",
+               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Yard:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "WHEELYARD_DATA_DIR": str(self.data_dir)}
+
+    def cli(self, *args: str, input: str | None = None, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(BIN / "wheelyard"), *args], env=self.env(), input=input,
+                                capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"wheelyard {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def user(self, name: str, scopes: str = "api:read api:write pypi:upload pypi:download") -> str:
+        """Create a user and return a fresh token with ``scopes``."""
+        self.cli("user", "create", name, "--password-stdin", input="correct horse battery\n")
+        return self.token(name, "t0", scopes)
+
+    def token(self, user: str, name: str, scopes: str) -> str:
+        return self.cli("token", "create", "--user", user, "--name", name,
+                        "--scopes", scopes).stdout.strip()
+
+
+def start_yard(data_dir: Path, extra_env: dict[str, str] | None = None) -> Yard:
+    port = free_port()
+    log = data_dir.with_suffix(".log")
+    env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir), **(extra_env or {})}
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([str(BIN / "wheelyard"), "serve", "--port", str(port)],
+                                env=env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            if httpx.get(url + "/-/health", timeout=1).status_code == 200:
+                return Yard(url, data_dir, proc, log)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {log.read_text()}")
+
+
+def stop_yard(yard: Yard) -> None:
+    yard.process.terminate()
+    try:
+        yard.process.wait(10)
+    except subprocess.TimeoutExpired:
+        yard.process.kill()
+        yard.process.wait()
+
+
+@pytest.fixture(scope="session")
+def yard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yard]:
+    server = start_yard(tmp_path_factory.mktemp("yard") / "data")
+    yield server
+    stop_yard(server)
+
+
+_names = itertools.count()
+
+
+@pytest.fixture
+def owner_name(request: pytest.FixtureRequest) -> str:
+    """A user name unique to the test (the session server is shared)."""
+    base = "".join(c for c in request.node.name.lower() if c.isalnum())[:40]
+    return f"u{next(_names)}{base}"
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True,
+        cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, env=env or client_env(), capture_output=True, text=True,
+                            cwd=cwd, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
