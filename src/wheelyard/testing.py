@@ -64,7 +64,9 @@ def make_wheel(
             zf.writestr(n, d)
         if padding:
             pad_name = f"{dist}/padding.bin"
-            with zf.open(pad_name, "w", force_zip64=True) as fh:
+            entry = zipfile.ZipInfo(pad_name)
+            entry.compress_type = zipfile.ZIP_STORED
+            with zf.open(entry, "w", force_zip64=True) as fh:
                 h, left = hashlib.sha256(), padding
                 seed = hashlib.sha256(name.encode()).digest()
                 block = hashlib.sha512(seed).digest() * 16384  # 1 MiB, fast to generate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from wheelyard.config import Settings
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.storage import BlobStore, open_store
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (scripts, CI) gets a wide table rather than rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 @dataclass

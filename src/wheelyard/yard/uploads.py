@@ -85,55 +85,67 @@ def store_upload(
 ) -> Stored:
     """Store ``staged`` (already validated as ``dist``) for ``owner`` under ``labels``."""
     for attempt in (1, 2):
-        label_rows = [get_label(session, owner, name, create=True) for name in labels]
-        for label in label_rows:
-            require_unlocked(label, owner)
-        label_ids = [lb.id for lb in label_rows]
-        found = _existing(session, owner, dist.filename)
-        if found is not None:
-            if found.sha256 != staged.sha256:
-                if staged.committed:  # lost a race after publishing our blob: take it back
-                    delete_blobs(session, store, [blob_key(dist, staged.sha256)])
-                raise Conflict(
-                    f"{dist.filename} already exists with different contents "
-                    f"(sha256 {found.sha256}); a file name can only be used once"
-                )
-            added = _attach(session, found, label_ids)
-            session.commit()
-            names = tuple(lb.name for lb in label_rows if lb.id in added)
-            return Stored("existing", found.id, names)
-
-        key = blob_key(dist, staged.sha256)
-        if not staged.committed:
-            store.commit(staged, key)
-        if dist.kind == "wheel":
-            store.put_bytes(key + ".metadata", dist.metadata)
         try:
-            release = _get_or_create_release(session, owner, dist)
-            file = File(
-                owner_id=owner.id,
-                release_id=release.id,
-                filename=dist.filename,
-                kind=dist.kind,
-                sha256=staged.sha256,
-                size=staged.size,
-                blob_key=key,
-                metadata_sha256=_sha256(dist.metadata) if dist.kind == "wheel" else None,
-                requires_python=dist.requires_python,
-                uploader_id=uploader_id,
-            )
-            session.add(file)
-            session.flush()
-            _attach(session, file, label_ids)
-            session.commit()
-            return Stored("created", file.id, tuple(labels))
+            return _store_once(session, store, owner, labels, staged, dist, uploader_id)
         except IntegrityError:
-            # A concurrent upload won a unique constraint (file name, package or release):
-            # start again and meet its committed state.
+            # A concurrent upload won a unique constraint (label, file name, package or
+            # release): start again and meet its committed state.
             session.rollback()
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _store_once(
+    session: Session,
+    store: BlobStore,
+    owner: Owner,
+    labels: list[str],
+    staged: StagedFile,
+    dist: DistFile,
+    uploader_id: int | None,
+) -> Stored:
+    label_rows = [get_label(session, owner, name, create=True) for name in labels]
+    for label in label_rows:
+        require_unlocked(label, owner)
+    label_ids = [lb.id for lb in label_rows]
+    found = _existing(session, owner, dist.filename)
+    if found is not None:
+        if found.sha256 != staged.sha256:
+            if staged.committed:  # lost a race after publishing our blob: take it back
+                delete_blobs(session, store, [blob_key(dist, staged.sha256)])
+            raise Conflict(
+                f"{dist.filename} already exists with different contents "
+                f"(sha256 {found.sha256}); a file name can only be used once"
+            )
+        added = _attach(session, found, label_ids)
+        session.commit()
+        names = tuple(lb.name for lb in label_rows if lb.id in added)
+        return Stored("existing", found.id, names)
+
+    key = blob_key(dist, staged.sha256)
+    if not staged.committed:
+        store.commit(staged, key)
+    if dist.kind == "wheel":
+        store.put_bytes(key + ".metadata", dist.metadata)
+    release = _get_or_create_release(session, owner, dist)
+    file = File(
+        owner_id=owner.id,
+        release_id=release.id,
+        filename=dist.filename,
+        kind=dist.kind,
+        sha256=staged.sha256,
+        size=staged.size,
+        blob_key=key,
+        metadata_sha256=_sha256(dist.metadata) if dist.kind == "wheel" else None,
+        requires_python=dist.requires_python,
+        uploader_id=uploader_id,
+    )
+    session.add(file)
+    session.flush()
+    _attach(session, file, label_ids)
+    session.commit()
+    return Stored("created", file.id, tuple(labels))
 
 
 def _sha256(data: bytes) -> str:
