@@ -21,9 +21,14 @@ BIN = Path(sys.executable).parent
 def client_env(**extra: str) -> dict[str, str]:
     """The environment for pip/uv/twine: none of the machine's pip or uv settings leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_"))}
-    env.update(PIP_CONFIG_FILE="/dev/null", PIP_DISABLE_PIP_VERSION_CHECK="1",
-               PIP_NO_CACHE_DIR="1", UV_NO_CONFIG="1", UV_NO_CACHE="1",
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(
+        PIP_CONFIG_FILE="/dev/null",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_CACHE_DIR="1",
+        UV_NO_CONFIG="1",
+        UV_NO_CACHE="1",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     env.update(extra)
     return env
 
@@ -44,10 +49,17 @@ class Yard:
     def env(self) -> dict[str, str]:
         return {**os.environ, "WHEELYARD_DATA_DIR": str(self.data_dir)}
 
-    def cli(self, *args: str, input: str | None = None, check: bool = True
-            ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(BIN / "wheelyard"), *args], env=self.env(), input=input,
-                                capture_output=True, text=True, timeout=120)
+    def cli(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(BIN / "wheelyard"), *args],
+            env=self.env(),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"wheelyard {' '.join(args)} failed: {result.stderr}")
         return result
@@ -58,8 +70,9 @@ class Yard:
         return self.token(name, "t0", scopes)
 
     def token(self, user: str, name: str, scopes: str) -> str:
-        return self.cli("token", "create", "--user", user, "--name", name,
-                        "--scopes", scopes).stdout.strip()
+        return self.cli(
+            "token", "create", "--user", user, "--name", name, "--scopes", scopes
+        ).stdout.strip()
 
 
 def start_yard(data_dir: Path, extra_env: dict[str, str] | None = None) -> Yard:
@@ -67,8 +80,12 @@ def start_yard(data_dir: Path, extra_env: dict[str, str] | None = None) -> Yard:
     log = data_dir.with_suffix(".log")
     env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir), **(extra_env or {})}
     with log.open("wb") as fh:
-        proc = subprocess.Popen([str(BIN / "wheelyard"), "serve", "--port", str(port)],
-                                env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(BIN / "wheelyard"), "serve", "--port", str(port)],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -109,10 +126,18 @@ def owner_name(request: pytest.FixtureRequest) -> str:
     return f"u{next(_names)}{base}"
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True,
-        cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, env=env or client_env(), capture_output=True, text=True,
-                            cwd=cwd, timeout=timeout)
+def run(
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    cwd: Path | None = None,
+    timeout: int = 300,
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        cmd, env=env or client_env(), capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{cmd[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{cmd[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result

@@ -11,8 +11,18 @@ def test_admin_commands_offline(tmp_path: Path) -> None:
     # The CLI works without a running server (and while one runs: see the e2e tests).
     yard = Yard("", tmp_path / "data", None, tmp_path / "log")  # type: ignore[arg-type]
     yard.cli("user", "create", "carol", "--password-stdin", input="a fine password\n")
-    secret = yard.cli("token", "create", "--user", "carol", "--name", "ci",
-                      "--scopes", "api:write pypi:upload", "--max-age", "600").stdout
+    secret = yard.cli(
+        "token",
+        "create",
+        "--user",
+        "carol",
+        "--name",
+        "ci",
+        "--scopes",
+        "api:write pypi:upload",
+        "--max-age",
+        "600",
+    ).stdout
     assert secret.strip().startswith("wy_") and secret.count("\n") == 1
     listing = yard.cli("token", "list", "--user", "carol").stdout
     assert "ci" in listing and "api:write pypi:upload" in listing
@@ -22,10 +32,14 @@ def test_admin_commands_offline(tmp_path: Path) -> None:
 
     for args, message in [
         (("user", "create", "carol", "--password-stdin"), "already exists"),
-        (("token", "create", "--user", "carol", "--name", "x", "--scopes", "bogus"),
-         "unknown scope(s): bogus"),
-        (("token", "create", "--user", "nobody", "--name", "x", "--scopes", "api"),
-         "no owner named 'nobody'"),
+        (
+            ("token", "create", "--user", "carol", "--name", "x", "--scopes", "bogus"),
+            "unknown scope(s): bogus",
+        ),
+        (
+            ("token", "create", "--user", "nobody", "--name", "x", "--scopes", "api"),
+            "no owner named 'nobody'",
+        ),
         (("token", "revoke", "--user", "carol", "nope"), "no token named 'nope'"),
         (("label", "copy", "carol", "missing", "main"), "has no label 'missing'"),
         (("user", "create", "api", "--password-stdin"), "reserved"),
@@ -48,10 +62,19 @@ def test_check_finds_problems(tmp_path: Path) -> None:
     yard = start_yard(tmp_path / "data")
     try:
         token = yard.user("erin")
-        twine(yard, "erin/", token, make_wheel(tmp_path, "chk", "1.0"), make_wheel(tmp_path, "chk", "2.0"))
+        twine(
+            yard,
+            "erin/",
+            token,
+            make_wheel(tmp_path, "chk", "1.0"),
+            make_wheel(tmp_path, "chk", "2.0"),
+        )
         assert yard.cli("check").returncode == 0
-        blobs = sorted(p for p in (tmp_path / "data" / "files").rglob("*")
-                       if p.is_file() and ".staging" not in p.parts and p.suffix != ".metadata")
+        blobs = sorted(
+            p
+            for p in (tmp_path / "data" / "files").rglob("*")
+            if p.is_file() and ".staging" not in p.parts and p.suffix != ".metadata"
+        )
         blobs[0].write_bytes(b"tampered")
         blobs[1].unlink()
         (tmp_path / "data" / "files" / "stray").write_bytes(b"x")

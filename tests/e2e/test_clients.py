@@ -11,16 +11,43 @@ from tests.conftest import BIN, Yard, run
 from wheelyard.testing import make_sdist, make_wheel
 
 
-def twine(yard: Yard, repo: str, token: str, *files: Path, extra: tuple[str, ...] = (),
-          check: bool = True):  # type: ignore[no-untyped-def]
-    return run([str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
-                "--repository-url", f"{yard.url}/{repo}", "-u", "__token__", "-p", token,
-                *extra, *map(str, files)], check=check)
+def twine(
+    yard: Yard, repo: str, token: str, *files: Path, extra: tuple[str, ...] = (), check: bool = True
+):  # type: ignore[no-untyped-def]
+    return run(
+        [
+            str(BIN / "twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{yard.url}/{repo}",
+            "-u",
+            "__token__",
+            "-p",
+            token,
+            *extra,
+            *map(str, files),
+        ],
+        check=check,
+    )
 
 
 def pip_install(index: str, target: Path, *reqs: str, check: bool = True):  # type: ignore[no-untyped-def]
-    return run([str(BIN / "python"), "-m", "pip", "install", "--target", str(target),
-                "--index-url", index, *reqs], check=check)
+    return run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            "--index-url",
+            index,
+            *reqs,
+        ],
+        check=check,
+    )
 
 
 def test_twine_upload_then_pip_and_uv_install(yard: Yard, owner_name: str, tmp_path: Path) -> None:
@@ -35,8 +62,18 @@ def test_twine_upload_then_pip_and_uv_install(yard: Yard, owner_name: str, tmp_p
 
     venv = tmp_path / "uv-venv"
     run([str(BIN / "uv"), "venv", "-q", str(venv)])
-    run([str(BIN / "uv"), "pip", "install", "--python", str(venv / "bin" / "python"),
-         "--index-url", index, "Tiny-Pkg==0.1.0"])
+    run(
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--index-url",
+            index,
+            "Tiny-Pkg==0.1.0",
+        ]
+    )
     out = run([str(venv / "bin" / "python"), "-c", "import tiny_pkg; print(tiny_pkg.__version__)"])
     assert out.stdout.strip() == "0.1.0"
 
@@ -58,9 +95,12 @@ def test_same_bytes_is_a_noop_that_adds_label(yard: Yard, owner_name: str, tmp_p
     token = yard.user(owner_name)
     wheel = make_wheel(tmp_path, "twice", "1.0")
     twine(yard, f"{owner_name}/label/a/", token, wheel)
-    again = httpx.post(f"{yard.url}/{owner_name}/label/b/", auth=("__token__", token),
-                       files={"content": (wheel.name, wheel.read_bytes())},
-                       data={":action": "file_upload"})
+    again = httpx.post(
+        f"{yard.url}/{owner_name}/label/b/",
+        auth=("__token__", token),
+        files={"content": (wheel.name, wheel.read_bytes())},
+        data={":action": "file_upload"},
+    )
     assert again.status_code == 200, again.text
     assert again.json()["outcome"] == "existing" and again.json()["labels_added"] == ["b"]
     for label in ("a", "b"):
@@ -68,7 +108,9 @@ def test_same_bytes_is_a_noop_that_adds_label(yard: Yard, owner_name: str, tmp_p
         assert wheel.name in page.text
 
 
-def test_different_bytes_conflict_and_skip_existing(yard: Yard, owner_name: str, tmp_path: Path) -> None:
+def test_different_bytes_conflict_and_skip_existing(
+    yard: Yard, owner_name: str, tmp_path: Path
+) -> None:
     token = yard.user(owner_name)
     first = make_wheel(tmp_path, "clash", "1.0", module_body="x = 1\n")
     twine(yard, f"{owner_name}/", token, first)
@@ -82,8 +124,10 @@ def test_different_bytes_conflict_and_skip_existing(yard: Yard, owner_name: str,
     skipped = twine(yard, f"{owner_name}/", token, second, extra=("--skip-existing",))
     assert "Skipping" in skipped.stdout + skipped.stderr
     # The stored file is still the first one.
-    page = httpx.get(f"{yard.url}/{owner_name}/simple/clash/",
-                     headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()
+    page = httpx.get(
+        f"{yard.url}/{owner_name}/simple/clash/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    ).json()
     import hashlib
 
     assert page["files"][0]["hashes"]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
@@ -92,8 +136,19 @@ def test_different_bytes_conflict_and_skip_existing(yard: Yard, owner_name: str,
 def test_uv_publish(yard: Yard, owner_name: str, tmp_path: Path) -> None:
     token = yard.user(owner_name)
     wheel = make_wheel(tmp_path, "uvpub", "2.0")
-    run([str(BIN / "uv"), "publish", "--publish-url", f"{yard.url}/{owner_name}/label/uv/",
-         "--username", "__token__", "--password", token, str(wheel)])
+    run(
+        [
+            str(BIN / "uv"),
+            "publish",
+            "--publish-url",
+            f"{yard.url}/{owner_name}/label/uv/",
+            "--username",
+            "__token__",
+            "--password",
+            token,
+            str(wheel),
+        ]
+    )
     page = httpx.get(f"{yard.url}/{owner_name}/label/uv/simple/uvpub/")
     assert wheel.name in page.text
 
@@ -123,7 +178,9 @@ def test_auth_failures(yard: Yard, owner_name: str, tmp_path: Path) -> None:
 
 def test_json_api_and_metadata(yard: Yard, owner_name: str, tmp_path: Path) -> None:
     token = yard.user(owner_name)
-    wheels = [make_wheel(tmp_path, "meta-pkg", v, requires_python=">=3.9") for v in ("1.0", "1.10", "1.9")]
+    wheels = [
+        make_wheel(tmp_path, "meta-pkg", v, requires_python=">=3.9") for v in ("1.0", "1.10", "1.9")
+    ]
     twine(yard, f"{owner_name}/", token, *wheels)
     accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
     page = httpx.get(f"{yard.url}/{owner_name}/simple/meta-pkg/", headers=accept)
@@ -143,8 +200,12 @@ def test_json_api_and_metadata(yard: Yard, owner_name: str, tmp_path: Path) -> N
     assert {"name": "meta-pkg"} in root["projects"]
     html = httpx.get(f"{yard.url}/{owner_name}/simple/meta-pkg/").text
     assert 'data-core-metadata="sha256=' in html and 'data-requires-python="&gt;=3.9"' in html
-    assert httpx.get(f"{yard.url}/{owner_name}/simple/meta-pkg/",
-                     headers={"Accept": "application/x-nothing"}).status_code == 406
+    assert (
+        httpx.get(
+            f"{yard.url}/{owner_name}/simple/meta-pkg/", headers={"Accept": "application/x-nothing"}
+        ).status_code
+        == 406
+    )
 
 
 def test_redirects_404_etag_range(yard: Yard, owner_name: str, tmp_path: Path) -> None:
@@ -160,8 +221,15 @@ def test_redirects_404_etag_range(yard: Yard, owner_name: str, tmp_path: Path) -
     page = httpx.get(f"{base}/some-thing/")
     etag = page.headers["etag"]
     assert httpx.get(f"{base}/some-thing/", headers={"If-None-Match": etag}).status_code == 304
-    assert httpx.get(f"{base}/", headers={"If-None-Match": httpx.get(f"{base}/").headers["etag"]}).status_code == 304
-    data = httpx.get(f"{base}/some-thing/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()
+    assert (
+        httpx.get(
+            f"{base}/", headers={"If-None-Match": httpx.get(f"{base}/").headers["etag"]}
+        ).status_code
+        == 304
+    )
+    data = httpx.get(
+        f"{base}/some-thing/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    ).json()
     url = httpx.URL(f"{base}/some-thing/").join(data["files"][0]["url"])
     part = httpx.get(url, headers={"Range": "bytes=0-9"})
     assert part.status_code == 206 and part.content == wheel.read_bytes()[:10]
@@ -172,7 +240,10 @@ def test_uploads_json_error_shape(yard: Yard, owner_name: str, tmp_path: Path) -
     token = yard.user(owner_name)
     bad = tmp_path / "broken-1.0-py3-none-any.whl"
     bad.write_bytes(b"not a zip")
-    response = httpx.post(f"{yard.url}/{owner_name}/", auth=("__token__", token),
-                          files={"content": (bad.name, bad.read_bytes())})
+    response = httpx.post(
+        f"{yard.url}/{owner_name}/",
+        auth=("__token__", token),
+        files={"content": (bad.name, bad.read_bytes())},
+    )
     assert response.status_code == 400
     assert "not a zip" in json.loads(response.text)["error"]

@@ -35,8 +35,11 @@ def test_label_copy_remove_lock(yard: Yard, owner_name: str, tmp_path: Path) -> 
 
     yard.cli("label", "lock", owner_name, "main")
     w3 = make_wheel(tmp_path, "lab", "3.0")
-    refused = httpx.post(f"{yard.url}/{owner_name}/", auth=("__token__", token),
-                         files={"content": (w3.name, w3.read_bytes())})
+    refused = httpx.post(
+        f"{yard.url}/{owner_name}/",
+        auth=("__token__", token),
+        files={"content": (w3.name, w3.read_bytes())},
+    )
     assert refused.status_code == 423 and "locked" in refused.json()["error"]
     removal = yard.cli("label", "remove", owner_name, "main", check=False)
     assert removal.returncode == 1 and "locked" in removal.stderr
@@ -89,7 +92,10 @@ def test_private_label_reads(yard: Yard, owner_name: str, tmp_path: Path) -> Non
     lacking = httpx.get(f"{yard.url}/{base}/secretpkg/", auth=("__token__", uploader_only))
     assert lacking.status_code == 403 and "pypi:download" in lacking.json()["error"]
     other_user = yard.user(owner_name + "z")
-    assert httpx.get(f"{yard.url}/{base}/secretpkg/", auth=("__token__", other_user)).status_code == 404
+    assert (
+        httpx.get(f"{yard.url}/{base}/secretpkg/", auth=("__token__", other_user)).status_code
+        == 404
+    )
 
     # pip with credentials in the URL (basic auth) and the Anaconda.org /t/<token>/ form.
     pip_install(f"http://__token__:{reader}@{host}/{base}", tmp_path / "basic", "secretpkg")
@@ -125,5 +131,7 @@ def test_org_members_upload(yard: Yard, owner_name: str, tmp_path: Path) -> None
     assert httpx.post(f"{yard.url}/{org}/", auth=("__token__", bob), files=files).status_code == 403
     yard.cli("org", "add-member", org, owner_name + "b")
     assert httpx.post(f"{yard.url}/{org}/", auth=("__token__", bob), files=files).status_code == 200
-    assert httpx.post(f"{yard.url}/{org}/", auth=("__token__", alice), files=files).status_code == 200
+    assert (
+        httpx.post(f"{yard.url}/{org}/", auth=("__token__", alice), files=files).status_code == 200
+    )
     assert httpx.get(f"{yard.url}/{org}/simple/orgpkg/").status_code == 200

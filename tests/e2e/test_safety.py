@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -24,9 +25,11 @@ def own_yard(tmp_path: Path) -> Iterator[Yard]:
 
 
 def _multipart_prefix(boundary: str, filename: str) -> bytes:
-    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\":action\"\r\n\r\nfile_upload\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; "
-            f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
+        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
 
 
 def test_kill_during_upload_leaves_nothing_visible(own_yard: Yard, tmp_path: Path) -> None:
@@ -44,12 +47,14 @@ def test_kill_during_upload_leaves_nothing_visible(own_yard: Yard, tmp_path: Pat
             yield fh.read()
 
     def post() -> None:
-        try:
-            httpx.post(f"{own_yard.url}/crash/", content=body(), auth=("__token__", token),
-                       headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-                       timeout=60)
-        except httpx.HTTPError:
-            pass
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(
+                f"{own_yard.url}/crash/",
+                content=body(),
+                auth=("__token__", token),
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                timeout=60,
+            )
 
     thread = threading.Thread(target=post, daemon=True)
     thread.start()
@@ -63,66 +68,69 @@ def test_kill_during_upload_leaves_nothing_visible(own_yard: Yard, tmp_path: Pat
         assert httpx.get(f"{restarted.url}/crash/simple/crashpkg/").status_code == 404
         assert restarted.cli("check").returncode == 0
         # The same upload succeeds afterwards.
-        ok = httpx.post(f"{restarted.url}/crash/", auth=("__token__", token), timeout=60,
-                        files={"content": (wheel.name, wheel.open("rb"))})
+        ok = httpx.post(
+            f"{restarted.url}/crash/",
+            auth=("__token__", token),
+            timeout=60,
+            files={"content": (wheel.name, wheel.open("rb"))},
+        )
         assert ok.status_code == 200, ok.text
         assert restarted.cli("check").returncode == 0
     finally:
         stop_yard(restarted)
 
 
+def _race(yard: Yard, token: str, uploads: list[tuple[str, Path]]) -> list[int]:
+    """POST each (label, file) at the same moment from its own thread; return the statuses."""
+    barrier = threading.Barrier(len(uploads))
+    statuses: list[int] = []
+
+    def send(label: str, path: Path) -> None:
+        data = path.read_bytes()
+        barrier.wait()
+        r = httpx.post(
+            f"{yard.url}/racer/label/{label}/",
+            timeout=60,
+            auth=("__token__", token),
+            files={"content": (path.name, data)},
+        )
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=send, args=u) for u in uploads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(statuses)
+
+
 def test_concurrent_uploads_of_one_filename(own_yard: Yard, tmp_path: Path) -> None:
     token = own_yard.user("racer")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    variants = [make_wheel(tmp_path / d, "race", "1.0", module_body=f"v = {d!r}\n",
-                           padding=2 * 1024 * 1024) for d in ("a", "b")]
+    variants = [
+        make_wheel(tmp_path / d, "race", "1.0", module_body=f"v = {d!r}\n", padding=2 * 1024 * 1024)
+        for d in ("a", "b")
+    ]
     for round_ in range(3):
-        barrier = threading.Barrier(2)
-        statuses: list[int] = []
-
-        def send(path: Path) -> None:
-            data = path.read_bytes()
-            barrier.wait()
-            r = httpx.post(f"{own_yard.url}/racer/label/r{round_}/", auth=("__token__", token),
-                           files={"content": (path.name, data)}, timeout=60)
-            statuses.append(r.status_code)
-
-        threads = [threading.Thread(target=send, args=(v,)) for v in variants]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
         # Round 0 races to create; later rounds meet the stored file: whichever variant
         # was stored first is a no-op (200), the other conflicts (409).
-        assert sorted(statuses) == [200, 409], statuses
-    page = httpx.get(f"{own_yard.url}/racer/label/r0/simple/race/",
-                     headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()
+        statuses = _race(own_yard, token, [(f"r{round_}", v) for v in variants])
+        assert statuses == [200, 409], statuses
+    page = httpx.get(
+        f"{own_yard.url}/racer/label/r0/simple/race/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    ).json()
     assert len(page["files"]) == 1
     assert own_yard.cli("check").returncode == 0
 
 
 def test_same_bytes_concurrently_both_succeed(own_yard: Yard, tmp_path: Path) -> None:
-    token = own_yard.user("twins")
+    token = own_yard.user("racer")
     wheel = make_wheel(tmp_path, "twin", "1.0", padding=1024 * 1024)
-    data = wheel.read_bytes()
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
-
-    def send(label: str) -> None:
-        barrier.wait()
-        r = httpx.post(f"{own_yard.url}/twins/label/{label}/", auth=("__token__", token),
-                       files={"content": (wheel.name, data)}, timeout=60)
-        statuses.append(r.status_code)
-
-    threads = [threading.Thread(target=send, args=(lb,)) for lb in ("x", "y")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert statuses == [200, 200]
+    assert _race(own_yard, token, [("x", wheel), ("y", wheel)]) == [200, 200]
     for label in ("x", "y"):
-        assert httpx.get(f"{own_yard.url}/twins/label/{label}/simple/twin/").status_code == 200
+        assert httpx.get(f"{own_yard.url}/racer/label/{label}/simple/twin/").status_code == 200
     assert own_yard.cli("check").returncode == 0
 
 
@@ -138,12 +146,19 @@ def test_large_upload_streams_with_constant_memory(own_yard: Yard, tmp_path: Pat
     wheel = make_wheel(tmp_path, "bigpkg", "1.0", padding=300 * 1024 * 1024)
     # Warm up code paths (imports, first upload) before measuring the peak.
     small = make_wheel(tmp_path, "warm", "1.0")
-    httpx.post(f"{own_yard.url}/big/", auth=("__token__", token),
-               files={"content": (small.name, small.read_bytes())})
+    httpx.post(
+        f"{own_yard.url}/big/",
+        auth=("__token__", token),
+        files={"content": (small.name, small.read_bytes())},
+    )
     before = _peak_rss_kib(own_yard.process.pid)
     with wheel.open("rb") as fh:
-        r = httpx.post(f"{own_yard.url}/big/", auth=("__token__", token),
-                       files={"content": (wheel.name, fh)}, timeout=300)
+        r = httpx.post(
+            f"{own_yard.url}/big/",
+            auth=("__token__", token),
+            files={"content": (wheel.name, fh)},
+            timeout=300,
+        )
     assert r.status_code == 200, r.text
     grown_mib = (_peak_rss_kib(own_yard.process.pid) - before) / 1024
     assert grown_mib < 50, f"server peak RSS grew by {grown_mib:.0f} MiB"
@@ -151,8 +166,10 @@ def test_large_upload_streams_with_constant_memory(own_yard: Yard, tmp_path: Pat
     import hashlib
 
     h = hashlib.sha256()
-    page = httpx.get(f"{own_yard.url}/big/simple/bigpkg/",
-                     headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()
+    page = httpx.get(
+        f"{own_yard.url}/big/simple/bigpkg/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    ).json()
     url = httpx.URL(f"{own_yard.url}/big/simple/bigpkg/").join(page["files"][0]["url"])
     with httpx.stream("GET", url, timeout=300) as resp:
         for chunk in resp.iter_bytes():
@@ -165,8 +182,12 @@ def test_size_limit_answers_413(tmp_path: Path) -> None:
     try:
         token = server.user("limited")
         wheel = make_wheel(tmp_path, "toobig", "1.0", padding=2 * 1024 * 1024)
-        r = httpx.post(f"{server.url}/limited/", auth=("__token__", token),
-                       files={"content": (wheel.name, wheel.read_bytes())}, timeout=60)
+        r = httpx.post(
+            f"{server.url}/limited/",
+            auth=("__token__", token),
+            files={"content": (wheel.name, wheel.read_bytes())},
+            timeout=60,
+        )
         assert r.status_code == 413 and "limit" in r.json()["error"]
 
         # Without Content-Length (chunked), the limit applies while streaming.
@@ -175,8 +196,13 @@ def test_size_limit_answers_413(tmp_path: Path) -> None:
             yield wheel.read_bytes()
             yield b"\r\n--b0--\r\n"
 
-        r = httpx.post(f"{server.url}/limited/", auth=("__token__", token), content=chunks(),
-                       headers={"Content-Type": "multipart/form-data; boundary=b0"}, timeout=60)
+        r = httpx.post(
+            f"{server.url}/limited/",
+            auth=("__token__", token),
+            content=chunks(),
+            headers={"Content-Type": "multipart/form-data; boundary=b0"},
+            timeout=60,
+        )
         assert r.status_code == 413
         assert server.cli("check").returncode == 0
         assert not any((server.data_dir / "files" / ".staging").iterdir())

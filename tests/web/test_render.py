@@ -22,10 +22,17 @@ def test_negotiation() -> None:
 
 
 def _file(**kw: object) -> IndexFile:
-    base = dict(filename="p-1.0-py3-none-any.whl", sha256="a" * 64, size=10,
-                requires_python="<4,>=3.8", metadata_sha256="b" * 64,
-                upload_time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), version="1.0",
-                yanked=False, yanked_reason=None)
+    base = dict(
+        filename="p-1.0-py3-none-any.whl",
+        sha256="a" * 64,
+        size=10,
+        requires_python="<4,>=3.8",
+        metadata_sha256="b" * 64,
+        upload_time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        version="1.0",
+        yanked=False,
+        yanked_reason=None,
+    )
     base.update(kw)
     return IndexFile(**base)  # type: ignore[arg-type]
 
@@ -42,7 +49,9 @@ def test_html_escapes_and_advertises() -> None:
 def test_json_fields() -> None:
     import json
 
-    data = json.loads(project_json("p", [_file(), _file(filename="p-1.0.tar.gz", metadata_sha256=None)]))
+    data = json.loads(
+        project_json("p", [_file(), _file(filename="p-1.0.tar.gz", metadata_sha256=None)])
+    )
     whl, sdist = data["files"]
     assert whl["upload-time"] == "2026-01-02T03:04:05.000000Z"
     assert whl["core-metadata"] == {"sha256": "b" * 64} and "core-metadata" not in sdist
