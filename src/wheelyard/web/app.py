@@ -9,14 +9,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from wheelyard import __version__
 from wheelyard.config import Settings
+from wheelyard.db.changes import ChangeProbe
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.storage import open_store
 from wheelyard.web import files, simple, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
+from wheelyard.web.fastpath import FastIndex
 
 
 async def home(request: Request) -> Response:
@@ -72,8 +75,8 @@ def build_context(settings: Settings) -> YardContext:
     return YardContext(settings, engine, make_sessionmaker(engine), store)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings.from_env()
     app = Starlette(routes=routes(), exception_handlers=HANDLERS)
     app.state.yard = build_context(settings)
-    return app
+    return FastIndex(app, app.state.yard, ChangeProbe(settings.database_url))

@@ -16,19 +16,24 @@ from wheelyard.web.pagecache import Page, PageCache, make_page
 from wheelyard.yard import catalog
 from wheelyard.yard.access import is_private, readable_label
 from wheelyard.yard.names import DEFAULT_LABEL
+from wheelyard.yard.tokens import Principal
 
 
 def label_of(request: Request) -> str:
     return str(request.path_params.get("label", DEFAULT_LABEL))
 
 
-def _load_page(
-    session: Session, request: Request, cache: PageCache, project: str | None, media: str
+def build_page(
+    session: Session,
+    principal: Principal | None,
+    owner_name: str,
+    label_name: str,
+    project: str | None,
+    media: str,
+    cache: PageCache,
 ) -> tuple[Page, bool]:
-    principal = principal_for(session, request)
-    owner, label = readable_label(
-        session, principal, request.path_params["owner"], label_of(request)
-    )
+    """The page (from cache while the label's serial is unchanged) and whether it is private."""
+    owner, label = readable_label(session, principal, owner_name, label_name)
     key = (label.id, project, media)
     page = cache.get(key, label.serial)
     if page is None:
@@ -43,14 +48,27 @@ def _load_page(
                 page = make_page(b'{"error":"no such project"}', "application/json", 404)
             else:
                 name, files = found
-                body = (
-                    render.project_json(name, files)
-                    if as_json
-                    else render.project_html(name, files)
-                )
+                body = (render.project_json if as_json else render.project_html)(name, files)
                 page = make_page(body, media)
         cache.put(key, label.serial, page)
     return page, is_private(owner, label)
+
+
+def _load_page(
+    session: Session, request: Request, cache: PageCache, project: str | None, media: str
+) -> tuple[Page, bool]:
+    principal = principal_for(session, request)
+    return build_page(
+        session, principal, request.path_params["owner"], label_of(request), project, media, cache
+    )
+
+
+def page_headers(page: Page, private: bool) -> dict[str, str]:
+    return {
+        "ETag": page.etag,
+        "Vary": "Accept, Authorization",
+        "Cache-Control": "private, max-age=0, must-revalidate" if private else "max-age=60, public",
+    }
 
 
 async def _serve(request: Request, project: str | None) -> Response:
@@ -61,11 +79,7 @@ async def _serve(request: Request, project: str | None) -> Response:
         )
     c = ctx(request)
     page, private = await c.run(_load_page, request, c.pages, project, media)
-    headers = {
-        "ETag": page.etag,
-        "Vary": "Accept, Authorization",
-        "Cache-Control": "private, max-age=0, must-revalidate" if private else "max-age=60, public",
-    }
+    headers = page_headers(page, private)
     if page.status == 200 and page.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(page.body, status_code=page.status, media_type=page.media_type, headers=headers)

@@ -1,0 +1,42 @@
+"""``wheelyard import``: store local wheels/sdists for an owner under labels, without HTTP."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from wheelyard.cli.common import open_yard, out
+from wheelyard.config import Settings
+from wheelyard.yard import accounts
+from wheelyard.yard.errors import YardError
+from wheelyard.yard.importer import find_dists, import_file
+from wheelyard.yard.names import DEFAULT_LABEL, check_label_name
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    labels = [check_label_name(lb) for lb in (args.label or [DEFAULT_LABEL])]
+    counts: Counter[str] = Counter()
+    with open_yard(settings) as yard:
+        owner = accounts.get_owner(yard.session, args.owner)
+        for path in find_dists([Path(p) for p in args.paths]):
+            try:
+                counts[import_file(yard.session, yard.store, owner, labels, path).outcome] += 1
+            except (YardError, OSError) as exc:
+                yard.session.rollback()
+                counts["refused"] += 1
+                message = exc.message if isinstance(exc, YardError) else str(exc)
+                out.print(f"refused {path.name}: {message}")
+    out.print(
+        f"{counts['created']} stored, {counts['existing']} already present, "
+        f"{counts['refused']} refused"
+    )
+    return 1 if counts["refused"] else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("import", help="store local wheels and sdists (files or folders)")
+    p.add_argument("owner")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-l", "--label", action="append", help="label(s) to attach (default: main)")
+    p.set_defaults(func=run)

@@ -1,0 +1,90 @@
+"""ASGI front for the hot path: anonymous Simple API GETs answered from memory.
+
+A rendered page is reused only while the database is unchanged (``ChangeProbe``), so no
+reader ever sees a stale page. Anything unusual — credentials, a path token, a name to
+redirect, an error, a backend without a change counter — goes to the full application.
+"""
+
+from __future__ import annotations
+
+import re
+
+from packaging.utils import canonicalize_name
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from wheelyard.db.changes import ChangeProbe
+from wheelyard.web import render
+from wheelyard.web.context import YardContext
+from wheelyard.web.pagecache import PageCache
+from wheelyard.web.simple import build_page, page_headers
+from wheelyard.yard.errors import YardError
+from wheelyard.yard.names import DEFAULT_LABEL
+
+_PATH = re.compile(r"^/([^/]+)/(?:label/([^/]+)/)?simple/(?:([^/]+)/)?$")
+
+
+class FastIndex:
+    def __init__(self, app: ASGIApp, yard: YardContext, probe: ChangeProbe) -> None:
+        self.app = app
+        self.yard = yard
+        self.probe = probe
+        self.pages = PageCache()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or scope.get("query_string")
+        ):
+            return await self.app(scope, receive, send)
+        match = _PATH.match(scope["path"])
+        if match is None:
+            return await self.app(scope, receive, send)
+        owner, label, project = match.groups()
+        accept = etags = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return await self.app(scope, receive, send)
+            if name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"if-none-match":
+                etags = value.decode("latin-1")
+        media = render.negotiate(accept, None)
+        version = self.probe.version()
+        if media is None or version is None or (project and canonicalize_name(project) != project):
+            return await self.app(scope, receive, send)
+
+        key = (owner, label or DEFAULT_LABEL, project, media)
+        cached = self.pages.get(key, version)
+        if cached is not None:
+            page = cached
+        else:
+            try:
+                page, private = await self.yard.run(
+                    build_page,
+                    None,
+                    owner,
+                    label or DEFAULT_LABEL,
+                    project,
+                    media,
+                    self.yard.pages,
+                )
+            except YardError:
+                return await self.app(scope, receive, send)
+            if private:  # not reachable anonymously, but never cache such a page here
+                return await self.app(scope, receive, send)
+            self.pages.put(key, version, page)
+
+        headers = [(k.lower().encode(), v.encode()) for k, v in page_headers(page, False).items()]
+        if page.status == 200 and etags and page.etag in etags:
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return None
+        headers += [
+            (b"content-type", page.media_type.encode()),
+            (b"content-length", str(len(page.body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": page.status, "headers": headers})
+        body = page.body if scope["method"] == "GET" else b""
+        await send({"type": "http.response.body", "body": body})
+        return None
