@@ -40,7 +40,7 @@ from peers import (
 
 from wheelyard.testing import make_wheel
 
-console = Console()
+console = Console(width=170)
 WRK_LUA = """
 local paths = {}
 for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
@@ -246,7 +246,7 @@ def main() -> int:
     starters: dict[str, Callable[[], Server]] = {}
 
     def wheelyard_main() -> Server:
-        data = OUT / "wheelyard-data"
+        data = OUT / f"wheelyard-{corpus_dir.name}"
         if not (data / ".loaded").exists():
             shutil.rmtree(data, ignore_errors=True)
             t0 = time.perf_counter()
@@ -258,7 +258,7 @@ def main() -> int:
         return start_wheelyard(data, "bench")
 
     def devpi_main() -> Server:
-        serverdir = OUT / "devpi-data"
+        serverdir = OUT / f"devpi-{corpus_dir.name}"
         loaded = (serverdir / ".loaded").exists()
         server = start_devpi(serverdir, fresh=not loaded)
         if not loaded:

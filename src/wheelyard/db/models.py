@@ -14,12 +14,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -98,6 +104,8 @@ class Package(Base):
     name: Mapped[str] = mapped_column(String(200))  # PEP 503 normalised
     display_name: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str | None] = mapped_column(Text)
+    # A private package is hidden from readers without a read token, whatever its labels.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -158,3 +166,23 @@ class Event(Base):
     actor: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Stage(Base):
+    """A staged transfer (Anaconda API): announced, then received, then committed once."""
+
+    __tablename__ = "stages"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the client's dist_id
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    package: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(100))
+    basename: Mapped[str] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(10), default="staged")  # staged | received
+    blob_key: Mapped[str | None] = mapped_column(String(400))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -16,7 +16,7 @@ from wheelyard.config import Settings
 from wheelyard.db.changes import ChangeProbe
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.storage import open_store
-from wheelyard.web import files, simple, upload
+from wheelyard.web import anaconda, files, simple, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
@@ -63,6 +63,8 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", home, methods=["GET", "HEAD"]),
         Route("/-/health", health),
+        Route("/api", anaconda.api_root, methods=["GET", "HEAD"]),
+        Mount("/api", routes=anaconda.routes()),
         Mount("/t/{token}", routes=list(owner_scoped)),
         *owner_scoped,
     ]

@@ -13,7 +13,7 @@ from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
 from wheelyard.web.simple import label_of
 from wheelyard.yard import catalog
-from wheelyard.yard.access import is_private, readable_label
+from wheelyard.yard.access import can_read_private, is_private, readable_label
 from wheelyard.yard.errors import NotFound
 
 _CHUNK = 256 * 1024
@@ -27,9 +27,10 @@ def _locate(
         session, principal, request.path_params["owner"], label_of(request)
     )
     found = catalog.file_in_label(session, label.id, sha256, filename)
-    if found is None:
+    if found is None or (found[1] and not can_read_private(session, principal, owner)):
         raise NotFound(f"no file {filename} under this label")
-    return found.blob_key, found.size, is_private(owner, label)
+    file, package_private = found
+    return file.blob_key, file.size, is_private(owner, label) or package_private
 
 
 def _stream(store: BlobStore, key: str):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from wheelyard.web.context import ctx
 from wheelyard.web.errors import error_response
 from wheelyard.web.pagecache import Page, PageCache, make_page
 from wheelyard.yard import catalog
-from wheelyard.yard.access import is_private, readable_label
+from wheelyard.yard.access import can_read_private, is_private, readable_label
 from wheelyard.yard.names import DEFAULT_LABEL
 from wheelyard.yard.tokens import Principal
 
@@ -34,16 +34,17 @@ def build_page(
 ) -> tuple[Page, bool]:
     """The page (from cache while the label's serial is unchanged) and whether it is private."""
     owner, label = readable_label(session, principal, owner_name, label_name)
-    key = (label.id, project, media)
+    privileged = can_read_private(session, principal, owner)
+    key = (label.id, project, media, privileged)
     page = cache.get(key, label.serial)
     if page is None:
         as_json = media == render.JSON_V1
         if project is None:
-            names = catalog.project_names(session, label.id)
+            names = catalog.project_names(session, label.id, privileged)
             body = render.root_json(names) if as_json else render.root_html(names)
             page = make_page(body, media)
         else:
-            found = catalog.project_files(session, owner.id, label.id, project)
+            found = catalog.project_files(session, owner.id, label.id, project, privileged)
             if found is None:
                 page = make_page(b'{"error":"no such project"}', "application/json", 404)
             else:
@@ -51,7 +52,8 @@ def build_page(
                 body = (render.project_json if as_json else render.project_html)(name, files)
                 page = make_page(body, media)
         cache.put(key, label.serial, page)
-    return page, is_private(owner, label)
+    # Pages a privileged reader gets may hold private packages: never cache them publicly.
+    return page, is_private(owner, label) or privileged
 
 
 def _load_page(

@@ -43,6 +43,11 @@ def can_read(
 ) -> bool:
     if not is_private(owner, label):
         return True
+    return can_read_private(session, principal, owner)
+
+
+def can_read_private(session: Session, principal: Principal | None, owner: Owner) -> bool:
+    """Whether the principal may see everything of ``owner``: private labels and packages too."""
     return (
         principal is not None
         and grants_any(principal.scopes, READ)

@@ -36,33 +36,34 @@ def resolve(session: Session, owner_name: str, label_name: str) -> tuple[Owner, 
     return owner, label
 
 
-def project_names(session: Session, label_id: int) -> list[tuple[str, str]]:
+def project_names(session: Session, label_id: int, include_private: bool) -> list[tuple[str, str]]:
     """(normalised name, display name) of every project with a file under the label."""
+    query = select(Package.name, Package.display_name)
+    if not include_private:
+        query = query.where(Package.private.is_(False))
     rows = session.execute(
-        select(Package.name, Package.display_name)
-        .where(
+        query.where(
             Package.id.in_(
                 select(Release.package_id)
                 .join(File, File.release_id == Release.id)
                 .join(FileLabel, FileLabel.file_id == File.id)
                 .where(FileLabel.label_id == label_id)
             )
-        )
-        .order_by(Package.name)
+        ).order_by(Package.name)
     )
     return [(n, d) for n, d in rows]
 
 
 def project_files(
-    session: Session, owner_id: int, label_id: int, project: str
+    session: Session, owner_id: int, label_id: int, project: str, include_private: bool
 ) -> tuple[str, list[IndexFile]] | None:
     """The display name and files of ``project`` under the label, or None if it has none."""
     package = session.execute(
-        select(Package.id, Package.display_name).where(
+        select(Package.id, Package.display_name, Package.private).where(
             Package.owner_id == owner_id, Package.name == project
         )
     ).first()
-    if package is None:
+    if package is None or (package.private and not include_private):
         return None
     rows = session.execute(
         select(
@@ -86,9 +87,15 @@ def project_files(
     return package.display_name, [IndexFile(*r) for r in rows]
 
 
-def file_in_label(session: Session, label_id: int, sha256: str, filename: str) -> File | None:
-    return session.scalar(
-        select(File)
+def file_in_label(
+    session: Session, label_id: int, sha256: str, filename: str
+) -> tuple[File, bool] | None:
+    """The file under the label, and whether its package is private."""
+    row = session.execute(
+        select(File, Package.private)
         .join(FileLabel, FileLabel.file_id == File.id)
+        .join(Release, Release.id == File.release_id)
+        .join(Package, Package.id == Release.package_id)
         .where(FileLabel.label_id == label_id, File.sha256 == sha256, File.filename == filename)
-    )
+    ).first()
+    return None if row is None else (row[0], bool(row[1]))

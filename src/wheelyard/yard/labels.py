@@ -174,3 +174,18 @@ def yank(
         link.yanked_reason = None if undo else reason
     bump(session, label.id)
     return len(links)
+
+
+def untag(session: Session, store: BlobStore, owner: Owner, name: str, files: list[File]) -> int:
+    """Take the label off some files; files left without any label are deleted."""
+    label = get_label(session, owner, name)
+    require_unlocked(label, owner)
+    ids = [f.id for f in files]
+    session.execute(
+        delete(FileLabel).where(FileLabel.label_id == label.id, FileLabel.file_id.in_(ids))
+    )
+    bump(session, label.id)
+    keys = drop_unlabelled(session, ids)
+    session.commit()
+    delete_blobs(session, store, keys)
+    return len(ids)

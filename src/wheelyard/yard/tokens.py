@@ -6,12 +6,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wheelyard.db.models import Owner, Token, utcnow
+from wheelyard.db.models import Owner, Token, as_utc, utcnow
 from wheelyard.yard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard.scopes import parse_scopes
 
@@ -68,11 +68,6 @@ def create_token(
     return token, secret
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def authenticate(session: Session, secret: str) -> Principal:
     """The principal a token secret stands for, or Unauthenticated."""
     digest = hash_secret(secret)
@@ -80,9 +75,9 @@ def authenticate(session: Session, secret: str) -> Principal:
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise Unauthenticated("invalid or revoked token")
     now = utcnow()
-    if token.expires_at is not None and _aware(token.expires_at) <= now:
+    if token.expires_at is not None and as_utc(token.expires_at) <= now:
         raise Unauthenticated(f"token {token.name!r} has expired")
-    if token.last_used_at is None or now - _aware(token.last_used_at) > _LAST_USE_RESOLUTION:
+    if token.last_used_at is None or now - as_utc(token.last_used_at) > _LAST_USE_RESOLUTION:
         token.last_used_at = now
     user = token.user
     return Principal(user.id, user.name, token.id, token.name, token.scope_list)

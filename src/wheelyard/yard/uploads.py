@@ -27,15 +27,27 @@ Outcome = Literal["created", "existing"]
 
 
 @dataclass(frozen=True)
+class DurableBlob:
+    """Bytes already committed to the store under their final key (staged transfers)."""
+
+    sha256: str
+    size: int
+    committed: bool = True
+
+
+Incoming = StagedFile | DurableBlob
+
+
+@dataclass(frozen=True)
 class Stored:
     outcome: Outcome
     file_id: int
     labels_added: tuple[str, ...]
 
 
-def blob_key(dist: DistFile, sha256: str) -> str:
+def blob_key(project: str, sha256: str) -> str:
     """Storage key from the parsed project name and the digest, never the client's file name."""
-    return f"{dist.name}/{sha256[:2]}/{sha256}"
+    return f"{project}/{sha256[:2]}/{sha256}"
 
 
 def _attach(session: Session, file: File, label_ids: list[int]) -> list[int]:
@@ -79,7 +91,7 @@ def store_upload(
     store: BlobStore,
     owner: Owner,
     labels: list[str],
-    staged: StagedFile,
+    staged: Incoming,
     dist: DistFile,
     uploader_id: int | None,
 ) -> Stored:
@@ -101,7 +113,7 @@ def _store_once(
     store: BlobStore,
     owner: Owner,
     labels: list[str],
-    staged: StagedFile,
+    staged: Incoming,
     dist: DistFile,
     uploader_id: int | None,
 ) -> Stored:
@@ -113,7 +125,7 @@ def _store_once(
     if found is not None:
         if found.sha256 != staged.sha256:
             if staged.committed:  # lost a race after publishing our blob: take it back
-                delete_blobs(session, store, [blob_key(dist, staged.sha256)])
+                delete_blobs(session, store, [blob_key(dist.name, staged.sha256)])
             raise Conflict(
                 f"{dist.filename} already exists with different contents "
                 f"(sha256 {found.sha256}); a file name can only be used once"
@@ -123,8 +135,8 @@ def _store_once(
         names = tuple(lb.name for lb in label_rows if lb.id in added)
         return Stored("existing", found.id, names)
 
-    key = blob_key(dist, staged.sha256)
-    if not staged.committed:
+    key = blob_key(dist.name, staged.sha256)
+    if isinstance(staged, StagedFile) and not staged.committed:
         store.commit(staged, key)
     if dist.kind == "wheel":
         store.put_bytes(key + ".metadata", dist.metadata)

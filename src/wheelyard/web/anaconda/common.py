@@ -1,0 +1,104 @@
+"""Shared pieces of the Anaconda-compatible API: principals, owners, JSON shapes of the yard."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+
+from wheelyard.db.models import File, Owner, Package, as_utc
+from wheelyard.web.auth import principal_for
+from wheelyard.yard import accounts
+from wheelyard.yard.access import can_read_private
+from wheelyard.yard.browse import FileView
+from wheelyard.yard.errors import InvalidInput, NotFound, Unauthenticated
+from wheelyard.yard.tokens import Principal
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else as_utc(moment).isoformat()
+
+
+def need_principal(session: Session, request: Request) -> Principal:
+    principal = principal_for(session, request)
+    if principal is None:
+        raise Unauthenticated("Authentication required")
+    return principal
+
+
+def visible_owner(session: Session, principal: Principal | None, name: str) -> Owner:
+    """The owner, unless it is private and the principal may not read it (then: not found)."""
+    owner = accounts.get_owner(session, name)
+    if owner.private and not can_read_private(session, principal, owner):
+        raise NotFound(f"no owner named {name!r}")
+    return owner
+
+
+def visible(session: Session, principal: Principal | None, owner: Owner, package: Package) -> None:
+    if package.private and not can_read_private(session, principal, owner):
+        raise NotFound(f"package {owner.name}/{package.name} does not exist")
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return data
+
+
+def user_json(owner: Owner) -> dict[str, Any]:
+    return {
+        "login": owner.name,
+        "name": owner.name,
+        "user_type": "user" if owner.kind == "user" else "org",
+        "created_at": iso(owner.created_at),
+        "company": None,
+        "location": None,
+        "url": None,
+        "description": "",
+    }
+
+
+def _attrs(file: File) -> dict[str, Any]:
+    if file.kind == "sdist":
+        return {"packagetype": "sdist", "python_version": "source", "abi": None, "build_no": 0}
+    parts = file.filename[:-4].split("-")
+    build = parts[2] if len(parts) == 6 else 0
+    return {
+        "packagetype": "bdist_wheel",
+        "python_version": parts[-3],
+        "abi": None if parts[-2] == "none" else parts[-2],
+        "platform": parts[-1],
+        "build_no": build,
+    }
+
+
+def file_json(owner: Owner, package: Package, view: FileView) -> dict[str, Any]:
+    f = view.file
+    return {
+        "basename": f.filename,
+        "full_name": f"{owner.name}/{package.name}/{view.version}/{f.filename}",
+        "owner": owner.name,
+        "version": view.version,
+        "type": "pypi",
+        "distribution_type": "pypi",
+        "size": f.size,
+        "sha256": f.sha256,
+        "md5": None,
+        "upload_time": iso(f.upload_time),
+        "labels": list(view.labels),
+        "attrs": _attrs(f),
+        "description": None,
+        "dependencies": {},
+        "download_url": f"/download/{owner.name}/{package.name}/{view.version}/{f.filename}",
+        "ndownloads": 0,
+    }
