@@ -6,9 +6,7 @@ the simple index that pip reads.
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
