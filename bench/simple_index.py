@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from peers import (
     OUT,
     Server,
+    devpi_import,
     start_devpi,
     start_nginx,
     start_pypiserver,
@@ -80,44 +80,6 @@ def wheelyard_load(data_dir: Path, owner: str, files_dir: Path) -> None:
         capture_output=True,
     )
     subprocess.run([wy, "import", owner, str(files_dir)], env=env, check=True, capture_output=True)
-
-
-def devpi_load(server: Server, files: list[Path]) -> None:
-    base = server.index_url.split("/root/")[0]
-    with httpx.Client(timeout=120) as client:
-        login = client.post(
-            f"{base}/+login",
-            json={"user": "root", "password": "bench"},
-            headers={"Accept": "application/json"},
-        )
-        login.raise_for_status()
-        res = login.json()["result"]
-        auth = {
-            "X-Devpi-Auth": __import__("base64")
-            .b64encode(f"root:{res['password']}".encode())
-            .decode(),
-            "Accept": "application/json",
-        }
-        client.put(
-            f"{base}/root/bench",
-            json={"type": "stage", "bases": [], "volatile": True},
-            headers=auth,
-        )
-
-    def upload(path: Path) -> None:
-        name, version = path.name.split("-")[:2]
-        with httpx.Client(timeout=120) as c:
-            r = c.post(
-                f"{base}/root/bench/",
-                headers=auth,
-                data={":action": "file_upload", "name": name, "version": version},
-                files={"content": (path.name, path.read_bytes())},
-            )
-            if r.status_code not in (200, 409):
-                raise RuntimeError(f"devpi upload {path.name}: {r.status_code} {r.text[:200]}")
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(upload, files))
 
 
 def wrk(url_base: str, paths: list[str], connections: int, seconds: int) -> dict[str, float]:
@@ -207,6 +169,7 @@ def measure(server: Server, projects: list[str], pins: list[str], seconds: int) 
     origin = server.index_url[: server.index_url.index(prefix)]
     paths = [f"{prefix}{p}/" for p in projects]
     result: dict[str, float] = {}
+    wrk(origin, paths, 16, seconds)  # warm-up, discarded: every server measured in steady state
     for conns in (2, 16):
         r = wrk(origin, paths, conns, seconds)
         result |= {
@@ -259,14 +222,12 @@ def main() -> int:
 
     def devpi_main() -> Server:
         serverdir = OUT / f"devpi-{corpus_dir.name}"
-        loaded = (serverdir / ".loaded").exists()
-        server = start_devpi(serverdir, fresh=not loaded)
-        if not loaded:
+        if not (serverdir / ".loaded").exists():
             t0 = time.perf_counter()
-            devpi_load(server, files)
-            console.print(f"devpi upload: {len(files)} files in {time.perf_counter() - t0:.0f} s")
+            devpi_import(files, serverdir)
+            console.print(f"devpi-import: {len(files)} files in {time.perf_counter() - t0:.0f} s")
             (serverdir / ".loaded").touch()
-        return server
+        return start_devpi(serverdir, fresh=False)
 
     starters["nginx"] = lambda: start_nginx(OUT / "static")
     starters["wheelyard"] = wheelyard_main

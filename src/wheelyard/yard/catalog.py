@@ -65,6 +65,11 @@ def project_files(
     ).first()
     if package is None or (package.private and not include_private):
         return None
+    # Probe the label per file (primary key) instead of joining on it: a join lets SQLite's
+    # planner start from every file of the label, which is slow for big labels.
+    on_label = (FileLabel.file_id == File.id) & (FileLabel.label_id == label_id)
+    yanked = select(FileLabel.yanked).where(on_label).scalar_subquery()
+    reason = select(FileLabel.yanked_reason).where(on_label).scalar_subquery()
     rows = session.execute(
         select(
             File.filename,
@@ -74,12 +79,11 @@ def project_files(
             File.metadata_sha256,
             File.upload_time,
             Release.version,
-            FileLabel.yanked,
-            FileLabel.yanked_reason,
+            yanked,
+            reason,
         )
         .join(Release, Release.id == File.release_id)
-        .join(FileLabel, FileLabel.file_id == File.id)
-        .where(Release.package_id == package.id, FileLabel.label_id == label_id)
+        .where(Release.package_id == package.id, yanked.is_not(None))
         .order_by(File.filename)
     ).all()
     if not rows:
