@@ -255,10 +255,10 @@ def main() -> int:
         if not (data / ".loaded").exists():
             shutil.rmtree(data, ignore_errors=True)
             small = OUT / "scale-100"
-            small.mkdir(exist_ok=True)
+            shutil.rmtree(small, ignore_errors=True)
+            small.mkdir()
             for f in scale_files[:100]:
-                if not (small / f.name).exists():
-                    (small / f.name).symlink_to(f.absolute())
+                (small / f.name).symlink_to(f.absolute())
             wheelyard_load(data, "large", scale_dir)
             wheelyard_load(data, "small", small)
             (data / ".loaded").touch()

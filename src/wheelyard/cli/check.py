@@ -7,11 +7,18 @@ import argparse
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
 from wheelyard.yard.integrity import check
+from wheelyard.yard.stages import expire_stages
+
+STAGING_GRACE = 6 * 3600  # an upload still streaming after 6 hours is abandoned
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     problems = 0
     with open_yard(settings) as yard:
+        expired = expire_stages(yard.session, yard.store)
+        swept = yard.store.sweep_staging(STAGING_GRACE)
+        if expired or swept:
+            out.print(f"cleaned up {expired} expired upload stage(s), {swept} staging file(s)")
         for problem in check(yard.session, yard.store, verify_hashes=not args.quick):
             problems += 1
             out.print(f"{problem.kind}: {problem.key}: {problem.detail}")

@@ -23,6 +23,9 @@ class BlobStore(Protocol):
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store a small blob atomically."""
 
+    def sweep_staging(self, older_than: float) -> int:
+        """Delete abandoned staging files older than ``older_than`` seconds."""
+
     def open(self, key: str) -> BinaryIO: ...
 
     def local_path(self, key: str) -> Path | None:

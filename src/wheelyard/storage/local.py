@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -57,6 +59,17 @@ class LocalStore:
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
+
+    def sweep_staging(self, older_than: float) -> int:
+        """Delete staging files older than ``older_than`` seconds (left by killed uploads)."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in (self.root / _STAGING).glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def open(self, key: str) -> BinaryIO:
         return self._path(key).open("rb")

@@ -74,6 +74,7 @@ def build_context(settings: Settings) -> YardContext:
     engine = make_engine(settings.database_url)
     migrate(engine)
     store = open_store(settings.storage_url, settings.max_upload)
+    store.sweep_staging(older_than=24 * 3600)  # left by killed uploads; none can be live
     return YardContext(settings, engine, make_sessionmaker(engine), store)
 
 

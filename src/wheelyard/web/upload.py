@@ -25,10 +25,8 @@ from wheelyard.yard.uploads import Stored, store_upload
 
 
 def _authorise(session: Session, request: Request, label: str) -> tuple[Owner, Principal]:
-    principal = principal_for(session, request)
     owner = accounts.get_owner(session, request.path_params["owner"])
-    require_write(session, principal, owner)
-    assert principal is not None
+    principal = require_write(session, principal_for(session, request), owner)
     existing = find_label(session, owner, label)
     if existing is not None:  # refuse before the body is read; a new label is made on store
         require_unlocked(existing, owner)

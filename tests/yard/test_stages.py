@@ -1,0 +1,82 @@
+"""Staged transfers at the domain level: expiry leaves nothing behind, secrets are single-use."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from wheelyard.db.models import Stage, utcnow
+from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.storage.local import LocalStore
+from wheelyard.testing import make_wheel
+from wheelyard.yard import accounts
+from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput
+from wheelyard.yard.integrity import check
+from wheelyard.yard.stages import commit_stage, create_stage, expire_stages, receive
+from wheelyard.yard.tokens import authenticate, create_token
+
+
+@pytest.fixture
+def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    session: Session = make_sessionmaker(engine)()
+    store = LocalStore(tmp_path / "files")
+    user = accounts.create_user(session, "sam", "long enough password")
+    _t, secret = create_token(session, user, "t", "api:write")
+    session.commit()
+    return session, store, user, authenticate(session, secret)
+
+
+def _send(store: LocalStore, wheel: Path):  # type: ignore[no-untyped-def]
+    staged = store.stage()
+    staged.write(wheel.read_bytes())
+    staged.finish()
+    return staged
+
+
+def test_abandoned_stage_expires_without_trace(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    session, store, user, principal = setup
+    wheel = make_wheel(tmp_path, "stg", "1.0")
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    ticket = create_stage(session, store, principal, user, "stg", "1.0", wheel.name, sha, ["dev"])
+    with pytest.raises(Forbidden):
+        receive(session, store, ticket.dist_id, "wrong", _send(store, wheel), None, None)
+    receive(
+        session,
+        store,
+        ticket.dist_id,
+        ticket.secret,
+        _send(store, wheel),
+        str(wheel.stat().st_size),
+        None,
+    )
+    with pytest.raises(Conflict, match="already used"):
+        receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), None, None)
+    assert [p.kind for p in check(session, store)] == ["orphan"]  # received, not committed
+    stage = session.get(Stage, ticket.dist_id)
+    assert stage is not None
+    stage.expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    assert expire_stages(session, store) == 1
+    assert list(check(session, store)) == []
+    assert not list(store.iter_keys())
+
+
+def test_announced_size_and_name_are_bound(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    session, store, user, principal = setup
+    wheel = make_wheel(tmp_path, "stg", "1.0")
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    with pytest.raises(InvalidInput, match="does not belong to package"):
+        create_stage(session, store, principal, user, "other", "1.0", wheel.name, sha, [])
+    ticket = create_stage(session, store, principal, user, "stg", "1.0", wheel.name, sha, [])
+    with pytest.raises(InvalidInput, match="announced 5"):
+        receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), "5", None)
+    receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), None, None)
+    stored = commit_stage(session, store, principal, user, ticket.dist_id, wheel.name)
+    assert stored.outcome == "created" and session.get(Stage, ticket.dist_id) is None
+    assert list(check(session, store)) == []
