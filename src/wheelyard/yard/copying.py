@@ -10,6 +10,7 @@ from wheelyard.storage import BlobStore
 from wheelyard.yard.errors import Conflict
 from wheelyard.yard.labels import bump, get_label, require_unlocked
 from wheelyard.yard.removal import remove_files
+from wheelyard.yard.uploads import ensure_release
 
 
 def copy_files(
@@ -49,25 +50,9 @@ def _clone(session: Session, src: File, target: Owner) -> File:
     assert release is not None
     package = session.get(Package, release.package_id)
     assert package is not None
-    dest_pkg = session.scalar(
-        select(Package).where(Package.owner_id == target.id, Package.name == package.name)
+    dest_rel = ensure_release(
+        session, target.id, package.name, package.display_name, package.summary, release.version
     )
-    if dest_pkg is None:
-        dest_pkg = Package(
-            owner_id=target.id,
-            name=package.name,
-            display_name=package.display_name,
-            summary=package.summary,
-        )
-        session.add(dest_pkg)
-        session.flush()
-    dest_rel = session.scalar(
-        select(Release).where(Release.package_id == dest_pkg.id, Release.version == release.version)
-    )
-    if dest_rel is None:
-        dest_rel = Release(package_id=dest_pkg.id, version=release.version)
-        session.add(dest_rel)
-        session.flush()
     dest = File(
         owner_id=target.id,
         release_id=dest_rel.id,

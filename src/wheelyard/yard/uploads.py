@@ -63,19 +63,24 @@ def _existing(session: Session, owner: Owner, filename: str) -> File | None:
     return session.scalar(select(File).where(File.owner_id == owner.id, File.filename == filename))
 
 
-def _get_or_create_release(session: Session, owner: Owner, dist: DistFile) -> Release:
+def ensure_release(
+    session: Session,
+    owner_id: int,
+    name: str,
+    display_name: str,
+    summary: str | None,
+    version: str,
+) -> Release:
+    """The release row for (owner, project, version), creating project and release as needed."""
     package = session.scalar(
-        select(Package).where(Package.owner_id == owner.id, Package.name == dist.name)
+        select(Package).where(Package.owner_id == owner_id, Package.name == name)
     )
     if package is None:
-        package = Package(
-            owner_id=owner.id, name=dist.name, display_name=dist.display_name, summary=dist.summary
-        )
+        package = Package(owner_id=owner_id, name=name, display_name=display_name, summary=summary)
         session.add(package)
         session.flush()
-    elif dist.summary:
-        package.summary = dist.summary
-    version = str(dist.version)
+    elif summary:
+        package.summary = summary
     release = session.scalar(
         select(Release).where(Release.package_id == package.id, Release.version == version)
     )
@@ -140,7 +145,9 @@ def _store_once(
         store.commit(staged, key)
     if dist.kind == "wheel":
         store.put_bytes(key + ".metadata", dist.metadata)
-    release = _get_or_create_release(session, owner, dist)
+    release = ensure_release(
+        session, owner.id, dist.name, dist.display_name, dist.summary, str(dist.version)
+    )
     file = File(
         owner_id=owner.id,
         release_id=release.id,
