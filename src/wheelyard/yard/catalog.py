@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
@@ -25,15 +25,44 @@ class IndexFile:
     yanked_reason: str | None
 
 
+# The index's hot queries are built once with bind parameters: building SQLAlchemy
+# expressions per request costs more than running them.
+_RESOLVE = (
+    select(Owner, Label)
+    .outerjoin(Label, (Label.owner_id == Owner.id) & (Label.name == bindparam("label")))
+    .where(Owner.name == bindparam("owner"))
+)
+_PACKAGE = select(Package.id, Package.display_name, Package.private).where(
+    Package.owner_id == bindparam("owner_id"), Package.name == bindparam("project")
+)
+# Probe the label per file (primary key) instead of joining on it: a join lets SQLite's
+# planner start from every file of the label, which is slow for big labels.
+_ON_LABEL = (FileLabel.file_id == File.id) & (FileLabel.label_id == bindparam("label_id"))
+_YANKED = select(FileLabel.yanked).where(_ON_LABEL).scalar_subquery()
+_FILES = (
+    select(
+        File.filename,
+        File.sha256,
+        File.size,
+        File.requires_python,
+        File.metadata_sha256,
+        File.upload_time,
+        Release.version,
+        _YANKED,
+        select(FileLabel.yanked_reason).where(_ON_LABEL).scalar_subquery(),
+    )
+    .join(Release, Release.id == File.release_id)
+    .where(Release.package_id == bindparam("package_id"), _YANKED.is_not(None))
+    .order_by(File.filename)
+)
+
+
 def resolve(session: Session, owner_name: str, label_name: str) -> tuple[Owner, Label | None]:
     """The owner (NotFound if unknown) and its label (None if the label does not exist)."""
-    owner = session.scalar(select(Owner).where(Owner.name == owner_name.lower()))
-    if owner is None:
+    row = session.execute(_RESOLVE, {"owner": owner_name.lower(), "label": label_name}).first()
+    if row is None:
         raise NotFound(f"no owner named {owner_name!r}")
-    label = session.scalar(
-        select(Label).where(Label.owner_id == owner.id, Label.name == label_name)
-    )
-    return owner, label
+    return row[0], row[1]
 
 
 def project_names(session: Session, label_id: int, include_private: bool) -> list[tuple[str, str]]:
@@ -58,34 +87,10 @@ def project_files(
     session: Session, owner_id: int, label_id: int, project: str, include_private: bool
 ) -> tuple[str, list[IndexFile]] | None:
     """The display name and files of ``project`` under the label, or None if it has none."""
-    package = session.execute(
-        select(Package.id, Package.display_name, Package.private).where(
-            Package.owner_id == owner_id, Package.name == project
-        )
-    ).first()
+    package = session.execute(_PACKAGE, {"owner_id": owner_id, "project": project}).first()
     if package is None or (package.private and not include_private):
         return None
-    # Probe the label per file (primary key) instead of joining on it: a join lets SQLite's
-    # planner start from every file of the label, which is slow for big labels.
-    on_label = (FileLabel.file_id == File.id) & (FileLabel.label_id == label_id)
-    yanked = select(FileLabel.yanked).where(on_label).scalar_subquery()
-    reason = select(FileLabel.yanked_reason).where(on_label).scalar_subquery()
-    rows = session.execute(
-        select(
-            File.filename,
-            File.sha256,
-            File.size,
-            File.requires_python,
-            File.metadata_sha256,
-            File.upload_time,
-            Release.version,
-            yanked,
-            reason,
-        )
-        .join(Release, Release.id == File.release_id)
-        .where(Release.package_id == package.id, yanked.is_not(None))
-        .order_by(File.filename)
-    ).all()
+    rows = session.execute(_FILES, {"package_id": package.id, "label_id": label_id}).all()
     if not rows:
         return None
     return package.display_name, [IndexFile(*r) for r in rows]
