@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.postgres import new_database, postgres_server, server_bin
 
 BIN = Path(sys.executable).parent
 
@@ -46,8 +50,10 @@ class Yard:
     process: subprocess.Popen[bytes]
     log: Path
 
+    extra_env: dict[str, str] = field(default_factory=dict)
+
     def env(self) -> dict[str, str]:
-        return {**os.environ, "WHEELYARD_DATA_DIR": str(self.data_dir)}
+        return {**os.environ, "WHEELYARD_DATA_DIR": str(self.data_dir), **self.extra_env}
 
     def cli(
         self, *args: str, input: str | None = None, check: bool = True
@@ -93,7 +99,7 @@ def start_yard(data_dir: Path, extra_env: dict[str, str] | None = None) -> Yard:
             raise RuntimeError(f"server exited: {log.read_text()}")
         try:
             if httpx.get(url + "/-/health", timeout=1).status_code == 200:
-                return Yard(url, data_dir, proc, log)
+                return Yard(url, data_dir, proc, log, dict(extra_env or {}))
         except httpx.TransportError:
             time.sleep(0.1)
     proc.kill()
@@ -110,8 +116,28 @@ def stop_yard(yard: Yard) -> None:
 
 
 @pytest.fixture(scope="session")
-def yard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yard]:
-    server = start_yard(tmp_path_factory.mktemp("yard") / "data")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Admin URL of a real PostgreSQL server started for this test session."""
+    if server_bin() is None:
+        pytest.skip("PostgreSQL server not installed (.ci/run installs Debian's postgresql)")
+    # Not under pytest's temp dir: that is private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="wheelyard-pg-"))
+    try:
+        with postgres_server(root, free_port()) as url:
+            yield url
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def yard(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Yard]:
+    """The shared server: once on the embedded default, once on PostgreSQL."""
+    env = {}
+    if request.param == "postgres":
+        env["WHEELYARD_DATABASE_URL"] = new_database(request.getfixturevalue("postgres"))
+    server = start_yard(tmp_path_factory.mktemp("yard") / "data", env)
     yield server
     stop_yard(server)
 
