@@ -83,12 +83,59 @@ def make_wheel(
     return path
 
 
+_BACKEND = """\
+# A dependency-free PEP 517 backend, so the sdist builds offline.
+import base64, hashlib, os, zipfile
+
+NAME, VERSION, DIST = {name!r}, {version!r}, {dist!r}
+META = {meta!r}
+WHEEL = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+
+
+def _info():
+    return f"{{DIST}}-{{VERSION}}.dist-info"
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    path = os.path.join(metadata_directory, _info())
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "METADATA"), "w") as fh:
+        fh.write(META)
+    return _info()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = {{f"{{DIST}}/__init__.py": f"__version__ = {{VERSION!r}}\\n".encode(),
+             f"{{_info()}}/METADATA": META.encode(),
+             f"{{_info()}}/WHEEL": WHEEL}}
+    name = f"{{DIST}}-{{VERSION}}-py3-none-any.whl"
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{{path}},sha256={{digest.decode()}},{{len(data)}}")
+        record.append(f"{{_info()}}/RECORD,,")
+        zf.writestr(f"{{_info()}}/RECORD", "\\n".join(record) + "\\n")
+    return name
+"""
+
+
 def make_sdist(directory: Path, name: str, version: str, summary: str = "A test package") -> Path:
-    """Write ``{name}-{version}.tar.gz`` with PKG-INFO and a minimal pyproject.toml."""
-    stem = f"{canonicalize_name(name).replace('-', '_')}-{version}"
+    """Write ``{name}-{version}.tar.gz`` with PKG-INFO and an in-tree, dependency-free PEP 517
+    backend (pip can resolve and build it with no index at all)."""
+    dist = canonicalize_name(name).replace("-", "_")
+    stem = f"{dist}-{version}"
+    meta = _metadata(name, version, None, summary, [])
     files = {
-        f"{stem}/PKG-INFO": _metadata(name, version, None, summary, []).encode(),
-        f"{stem}/pyproject.toml": (f'[project]\nname = "{name}"\nversion = "{version}"\n').encode(),
+        f"{stem}/PKG-INFO": meta.encode(),
+        f"{stem}/pyproject.toml": (
+            f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        ).encode(),
+        f"{stem}/backend.py": _BACKEND.format(
+            name=name, version=version, dist=dist, meta=meta
+        ).encode(),
     }
     path = directory / f"{stem}.tar.gz"
     with tarfile.open(path, "w:gz") as tf:

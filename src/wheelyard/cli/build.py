@@ -1,0 +1,97 @@
+"""``wheelyard build``: list interpreters and plan a requirements set (execution comes next)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rich.table import Table
+
+from wheelyard.build.interpreters import discover, select
+from wheelyard.build.plan import make_plan
+from wheelyard.build.resolve import resolve
+from wheelyard.build.yardquery import held_files
+from wheelyard.cli.common import out
+from wheelyard.config import Settings
+from wheelyard.yard.errors import InvalidInput
+
+
+def list_pythons(args: argparse.Namespace) -> int:
+    table = Table("python", "tag", "executable", "selected")
+    chosen = {i.executable for i in select(args.python)} if args.python else None
+    for interp in discover():
+        selected = (interp.version[:2] >= (3, 9)) if chosen is None else interp.executable in chosen
+        table.add_row(
+            ".".join(map(str, interp.version)),
+            interp.tag,
+            str(interp.executable),
+            "yes" if selected else "",
+        )
+    out.print(table)
+    return 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    requirements = folder / "requirements.txt"
+    if not requirements.is_file():
+        raise InvalidInput(f"no requirements.txt in {folder.absolute()}")
+    interps = select(args.python)
+    with ThreadPoolExecutor(max(1, min(len(interps), os.cpu_count() or 1))) as pool:
+        closures = dict(
+            zip(interps, pool.map(lambda i: resolve(i, requirements), interps), strict=True)
+        )
+    in_yard: dict[str, list[str]] = {}
+    if args.url:
+        if not args.owner:
+            raise InvalidInput("--url needs --owner")
+        projects = {r.name for closure in closures.values() for r in closure}
+        in_yard = held_files(args.url, args.owner, projects, os.environ.get("WHEELYARD_TOKEN"))
+    result = make_plan(
+        closures, in_yard, from_source=args.from_source, no_binary=args.no_binary or ()
+    )
+    if args.json:
+        print(result.to_json())
+        return 0
+    table = Table("project", "version", "python", "source", "file")
+    for step in result.steps:
+        table.add_row(step.project, step.version, step.python, step.source, step.filename)
+    out.print(table)
+    counts = {s: len(result.by_source(s)) for s in ("yard", "upstream", "build")}
+    out.print(
+        f"{counts['yard']} in the yard, {counts['upstream']} upstream wheels, "
+        f"{counts['build']} to build"
+    )
+    return 0
+
+
+def run(args: argparse.Namespace, _settings: Settings) -> int:
+    if args.list_pythons:
+        return list_pythons(args)
+    if args.plan:
+        return plan(args)
+    raise InvalidInput(
+        "this version of wheelyard build only plans: pass --plan (or --list-pythons)"
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("build", help="plan wheels for a requirements set")
+    p.add_argument("folder", nargs="?", default=".", help="holds requirements.txt (default .)")
+    p.add_argument(
+        "--python",
+        nargs="+",
+        default=[],
+        metavar="SEL",
+        help="versions (3.12), ranges (3.10-3.13), tags (cp312), paths or globs",
+    )
+    p.add_argument("--list-pythons", action="store_true", help="show the interpreters found")
+    p.add_argument("--plan", action="store_true", help="print the plan and exit")
+    p.add_argument("--json", action="store_true", help="with --plan: machine-readable")
+    p.add_argument("--from-source", action="store_true", help="build every project from sdist")
+    p.add_argument("--no-binary", nargs="+", metavar="PROJECT", help="build these from sdist")
+    p.add_argument("--url", help="the yard to ask what is already built")
+    p.add_argument("--owner", help="the owner whose files count as built")
+    p.set_defaults(func=run)
