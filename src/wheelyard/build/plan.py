@@ -1,0 +1,77 @@
+"""The build plan: plain data saying, per project × version × interpreter, where each wheel
+comes from — already in the yard, an upstream wheel, or a build from source."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from packaging import tags
+from packaging.utils import parse_wheel_filename
+
+from wheelyard.build.interpreters import Interpreter
+from wheelyard.build.resolve import Resolved
+
+Source = Literal["yard", "upstream", "build"]
+ANY = "any"
+
+
+@dataclass(frozen=True, order=True)
+class Step:
+    project: str
+    version: str
+    python: str  # "3.12", or "any" for a pure wheel that serves every interpreter
+    source: Source
+    filename: str  # the wheel in the yard or upstream, or the sdist to build
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+
+    def by_source(self, source: Source) -> list[Step]:
+        return [s for s in self.steps if s.source == source]
+
+    def to_json(self) -> str:
+        return json.dumps({"steps": [asdict(s) for s in self.steps]}, indent=2)
+
+
+def supported_tags(interp: Interpreter) -> set[tags.Tag]:
+    """Tags a wheel may carry to install on ``interp`` (this machine's platforms)."""
+    version = interp.version[:2]
+    platforms = list(tags.platform_tags())
+    return set(tags.cpython_tags(version, platforms=platforms)) | set(
+        tags.compatible_tags(version, interpreter=interp.tag, platforms=platforms))
+
+
+def _is_pure(filename: str) -> bool:
+    return all(t.abi == "none" and t.platform == "any" for t in parse_wheel_filename(filename)[3])
+
+
+def make_plan(
+    closures: Mapping[Interpreter, Iterable[Resolved]],
+    in_yard: Mapping[str, Iterable[str]] | None = None,
+    from_source: bool = False,
+    no_binary: Iterable[str] = (),
+) -> Plan:
+    """Decide each (project, version, interpreter); ``in_yard`` maps project → file names."""
+    yard = {p: list(files) for p, files in (in_yard or {}).items()}
+    forced = {n.lower() for n in no_binary}
+    steps: set[Step] = set()
+    for interp, closure in closures.items():
+        wanted = supported_tags(interp)
+        for r in closure:
+            held = [f for f in yard.get(r.name, []) if f.endswith(".whl")
+                    and str(parse_wheel_filename(f)[1]) == r.version
+                    and parse_wheel_filename(f)[3] & wanted]
+            if held:
+                f = held[0]
+                steps.add(Step(r.name, r.version, ANY if _is_pure(f) else interp.minor, "yard", f))
+            elif r.is_wheel and not from_source and r.name not in forced:
+                python = ANY if _is_pure(r.filename) else interp.minor
+                steps.add(Step(r.name, r.version, python, "upstream", r.filename))
+            else:
+                steps.add(Step(r.name, r.version, interp.minor, "build", r.filename))
+    return Plan(tuple(sorted(steps)))

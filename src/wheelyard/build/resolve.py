@@ -1,0 +1,62 @@
+"""Resolving ``requirements.txt`` for one interpreter with that interpreter's own pip
+(``pip install --dry-run --report``), so markers, requires-python and wheel tags are judged by
+the Python that will run the result, and the user's pip configuration applies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from wheelyard.build.interpreters import Interpreter
+from wheelyard.yard.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One distribution of the closure, as pip chose it."""
+
+    name: NormalizedName
+    version: str
+    filename: str
+    url: str
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+
+def resolve(
+    interp: Interpreter,
+    requirements: Path,
+    pip_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> list[Resolved]:
+    """The full closure pip would install from ``requirements`` for ``interp``."""
+    with tempfile.TemporaryDirectory(prefix="wheelyard-resolve-") as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [str(interp.executable), "-m", "pip", "install", "--dry-run", "--ignore-installed",
+               "--disable-pip-version-check", "--quiet", "--report", str(report),
+               "-r", str(requirements), *(pip_args or [])]
+        # A dry run changes nothing, so PEP 668's guard on system interpreters does not apply.
+        run_env = {**(env if env is not None else os.environ), "PIP_BREAK_SYSTEM_PACKAGES": "1"}
+        result = subprocess.run(cmd, capture_output=True, text=True, env=run_env,
+                                cwd=requirements.parent)
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            raise InvalidInput(
+                f"pip could not resolve {requirements.name} for Python {interp.minor}:\n{tail}")
+        data = json.loads(report.read_text())
+    resolved = []
+    for item in data.get("install", []):
+        url = item["download_info"]["url"]
+        filename = unquote(Path(urlparse(url).path).name)
+        meta = item["metadata"]
+        resolved.append(Resolved(canonicalize_name(meta["name"]), meta["version"], filename, url))
+    return sorted(resolved, key=lambda r: r.name)

@@ -1,0 +1,22 @@
+"""What the yard already holds for an owner: one request per project (any label)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import httpx
+
+
+def held_files(url: str, owner: str, projects: Iterable[str], token: str | None = None
+               ) -> dict[str, list[str]]:
+    """Project → file names the owner holds under any label (missing projects are absent)."""
+    headers = {"Authorization": f"token {token}"} if token else {}
+    result: dict[str, list[str]] = {}
+    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
+        for project in sorted(set(projects)):
+            response = client.get(f"/api/package/{owner}/{project}")
+            if response.status_code == 404:
+                continue
+            response.raise_for_status()
+            result[project] = [f["basename"] for f in response.json().get("files", [])]
+    return result
