@@ -46,12 +46,18 @@ def test_resolve_and_plan(project: Path) -> None:
     assert me is not None
     closure = resolve(me, project / "requirements.txt", env=client_env())
     assert [(r.name, r.version, r.is_wheel) for r in closure] == [
-        ("binpkg", "1.0", True), ("purepkg", "1.0", True), ("srcpkg", "1.0", False)]
+        ("binpkg", "1.0", True),
+        ("purepkg", "1.0", True),
+        ("srcpkg", "1.0", False),
+    ]
 
     plan = make_plan({me: closure})
     got = {(s.project, s.python, s.source) for s in plan.steps}
-    assert got == {("binpkg", me.minor, "upstream"), ("purepkg", "any", "upstream"),
-                   ("srcpkg", me.minor, "build")}
+    assert got == {
+        ("binpkg", me.minor, "upstream"),
+        ("purepkg", "any", "upstream"),
+        ("srcpkg", me.minor, "build"),
+    }
     held = make_plan({me: closure}, {"purepkg": ["purepkg-1.0-py3-none-any.whl"]})
     assert [s.source for s in held.steps if s.project == "purepkg"] == ["yard"]
     everything = make_plan({me: closure}, from_source=True)
@@ -64,26 +70,40 @@ def test_two_interpreters_share_pure_wheels(project: Path) -> None:
     if len(found) < 2:
         pytest.skip("needs two CPython >= 3.9 interpreters")
     pair = found[-2:]
-    plan = make_plan({i: resolve(i, project / "requirements.txt", env=client_env())
-                      for i in pair})
+    plan = make_plan({i: resolve(i, project / "requirements.txt", env=client_env()) for i in pair})
     assert [s.python for s in plan.steps if s.project == "purepkg"] == ["any"]
     assert sorted(s.python for s in plan.steps if s.project == "binpkg") == sorted(
-        i.minor for i in pair)
+        i.minor for i in pair
+    )
 
 
 def test_cli_plan_asks_the_yard(project: Path, yard: Yard, owner_name: str) -> None:
     token = yard.user(owner_name)
-    twine(yard, f"{owner_name}/label/dev/", token, project / "dists" / "purepkg-1.0-py3-none-any.whl")
-    me = probe(Path(sys.executable))
-    assert me is not None
-    result = run([str(BIN / "wheelyard"), "build", str(project), "--plan", "--json", "--python",
-                  sys.executable, "--url", yard.url, "--owner", owner_name])
+    pure = project / "dists" / "purepkg-1.0-py3-none-any.whl"
+    twine(yard, f"{owner_name}/label/dev/", token, pure)
+    result = run(
+        [
+            str(BIN / "wheelyard"),
+            "build",
+            str(project),
+            "--plan",
+            "--json",
+            "--python",
+            sys.executable,
+            "--url",
+            yard.url,
+            "--owner",
+            owner_name,
+        ]
+    )
     steps = {s["project"]: s for s in json.loads(result.stdout)["steps"]}
     assert steps["purepkg"]["source"] == "yard"
     assert steps["srcpkg"]["source"] == "build" and steps["binpkg"]["source"] == "upstream"
-    table = run([str(BIN / "wheelyard"), "build", str(project), "--plan", "--python",
-                 sys.executable])
+    table = run(
+        [str(BIN / "wheelyard"), "build", str(project), "--plan", "--python", sys.executable]
+    )
     assert "0 in the yard, 2 upstream wheels, 1 to build" in table.stdout
-    missing = run([str(BIN / "wheelyard"), "build", str(project), "--plan", "--python", "2.1"],
-                  check=False)
+    missing = run(
+        [str(BIN / "wheelyard"), "build", str(project), "--plan", "--python", "2.1"], check=False
+    )
     assert missing.returncode == 1 and "no Python matches '2.1'" in missing.stderr

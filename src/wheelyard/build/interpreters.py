@@ -40,8 +40,9 @@ class Interpreter:
 def probe(executable: Path) -> Interpreter | None:
     """Ask an executable what it is; None if it is not a working Python."""
     try:
-        out = subprocess.run([str(executable), "-c", _PROBE], capture_output=True, text=True,
-                             timeout=20, check=True).stdout
+        out = subprocess.run(
+            [str(executable), "-c", _PROBE], capture_output=True, text=True, timeout=20, check=True
+        ).stdout
         data = json.loads(out)
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
@@ -93,8 +94,11 @@ def _minor(text: str) -> tuple[int, int]:
 def select(selectors: list[str], found: list[Interpreter] | None = None) -> list[Interpreter]:
     """Interpreters for ``--python`` values; default: every CPython >= 3.9 found."""
     if not selectors:
-        chosen = [i for i in (found if found is not None else discover())
-                  if i.version[:2] >= DEFAULT_MINIMUM]
+        chosen = [
+            i
+            for i in (found if found is not None else discover())
+            if i.version[:2] >= DEFAULT_MINIMUM
+        ]
         if not chosen:
             raise InvalidInput("no CPython >= 3.9 found on PATH, in pyenv or in /opt/python")
         return chosen

@@ -43,7 +43,8 @@ def supported_tags(interp: Interpreter) -> set[tags.Tag]:
     version = interp.version[:2]
     platforms = list(tags.platform_tags())
     return set(tags.cpython_tags(version, platforms=platforms)) | set(
-        tags.compatible_tags(version, interpreter=interp.tag, platforms=platforms))
+        tags.compatible_tags(version, interpreter=interp.tag, platforms=platforms)
+    )
 
 
 def _is_pure(filename: str) -> bool:
@@ -63,9 +64,13 @@ def make_plan(
     for interp, closure in closures.items():
         wanted = supported_tags(interp)
         for r in closure:
-            held = [f for f in yard.get(r.name, []) if f.endswith(".whl")
-                    and str(parse_wheel_filename(f)[1]) == r.version
-                    and parse_wheel_filename(f)[3] & wanted]
+            held = [
+                f
+                for f in yard.get(r.name, [])
+                if f.endswith(".whl")
+                and str(parse_wheel_filename(f)[1]) == r.version
+                and parse_wheel_filename(f)[3] & wanted
+            ]
             if held:
                 f = held[0]
                 steps.add(Step(r.name, r.version, ANY if _is_pure(f) else interp.minor, "yard", f))

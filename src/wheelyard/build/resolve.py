@@ -41,17 +41,31 @@ def resolve(
     """The full closure pip would install from ``requirements`` for ``interp``."""
     with tempfile.TemporaryDirectory(prefix="wheelyard-resolve-") as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [str(interp.executable), "-m", "pip", "install", "--dry-run", "--ignore-installed",
-               "--disable-pip-version-check", "--quiet", "--report", str(report),
-               "-r", str(requirements), *(pip_args or [])]
+        cmd = [
+            str(interp.executable),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--report",
+            str(report),
+            "-r",
+            str(requirements),
+            *(pip_args or []),
+        ]
         # A dry run changes nothing, so PEP 668's guard on system interpreters does not apply.
         run_env = {**(env if env is not None else os.environ), "PIP_BREAK_SYSTEM_PACKAGES": "1"}
-        result = subprocess.run(cmd, capture_output=True, text=True, env=run_env,
-                                cwd=requirements.parent)
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, env=run_env, cwd=requirements.parent
+        )
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
             raise InvalidInput(
-                f"pip could not resolve {requirements.name} for Python {interp.minor}:\n{tail}")
+                f"pip could not resolve {requirements.name} for Python {interp.minor}:\n{tail}"
+            )
         data = json.loads(report.read_text())
     resolved = []
     for item in data.get("install", []):

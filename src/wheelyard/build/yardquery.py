@@ -7,8 +7,9 @@ from collections.abc import Iterable
 import httpx
 
 
-def held_files(url: str, owner: str, projects: Iterable[str], token: str | None = None
-               ) -> dict[str, list[str]]:
+def held_files(
+    url: str, owner: str, projects: Iterable[str], token: str | None = None
+) -> dict[str, list[str]]:
     """Project → file names the owner holds under any label (missing projects are absent)."""
     headers = {"Authorization": f"token {token}"} if token else {}
     result: dict[str, list[str]] = {}
