@@ -116,6 +116,10 @@ def test_private_label_reads(yard: Yard, owner_name: str, tmp_path: Path) -> Non
     yard.cli("owner", "private", owner_name)
     assert httpx.get(f"{yard.url}/{owner_name}/simple/pubpkg/").status_code == 404
     assert httpx.get(f"{yard.url}/t/{reader}/{owner_name}/simple/pubpkg/").status_code == 200
+    # The Anaconda API does not reveal a private owner either, except to its members.
+    assert httpx.get(f"{yard.url}/api/user/{owner_name}").status_code == 404
+    as_member = {"Authorization": f"token {uploader_only}"}
+    assert httpx.get(f"{yard.url}/api/user/{owner_name}", headers=as_member).status_code == 200
     yard.cli("owner", "public", owner_name)
     yard.cli("label", "public", owner_name, "internal")
     assert httpx.get(f"{yard.url}/{base}/secretpkg/").status_code == 200

@@ -11,7 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Owner, Token
-from wheelyard.web.anaconda.common import iso, json_body, need_principal, user_json
+from wheelyard.web.anaconda.common import (
+    iso,
+    json_body,
+    need_principal,
+    user_json,
+)
+from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
 from wheelyard.yard import accounts
 from wheelyard.yard import tokens as yard_tokens
@@ -141,12 +147,19 @@ async def whoami(request: Request) -> Response:
     return JSONResponse(await ctx(request).run(_me, request))
 
 
-def _user(session: Session, name: str) -> dict[str, Any]:
-    return user_json(accounts.get_owner(session, name))
+def _user(session: Session, request: Request) -> dict[str, Any]:
+    """A private owner exists only for its members (the upload flow asks with any scope)."""
+    principal = principal_for(session, request)
+    owner = accounts.get_owner(session, request.path_params["owner"])
+    if owner.private and not (
+        principal and accounts.can_act_for(session, principal.user_id, owner)
+    ):
+        raise NotFound(f"no owner named {owner.name!r}")
+    return user_json(owner)
 
 
 async def user(request: Request) -> Response:
-    return JSONResponse(await ctx(request).run(_user, request.path_params["owner"]))
+    return JSONResponse(await ctx(request).run(_user, request))
 
 
 def _orgs(session: Session, request: Request, name: str | None) -> list[dict[str, Any]]:

@@ -102,23 +102,6 @@ async def create_package(request: Request) -> Response:
     return JSONResponse(await ctx(request).run(_create_package, request, body))
 
 
-def _remove_package(session: Session, request: Request) -> None:
-    owner = _writer(session, request, WRITE)
-    package = browse.get_package(session, owner, request.path_params["package"])
-    files = [v.file for v in browse.files_of(session, package)]
-    actor = need_principal(session, request).user_name
-    remove_files(session, ctx(request).store, owner, files, actor)
-    stale = session.get(Package, package.id)  # still there if it had no files
-    if stale is not None:
-        session.delete(stale)
-        session.commit()
-
-
-async def remove_package(request: Request) -> Response:
-    await ctx(request).run(_remove_package, request)
-    return JSONResponse({"ok": True}, status_code=201)
-
-
 def _release_json(session: Session, owner: Owner, package: Package, version: str) -> dict[str, Any]:
     release = browse.get_release(session, package, version)
     views = browse.files_of(session, package, release.version)
@@ -165,22 +148,24 @@ async def patch(request: Request) -> Response:
     return JSONResponse(await ctx(request).run(_patch, request))
 
 
-def _remove_release(session: Session, request: Request) -> None:
+def _remove(session: Session, request: Request) -> None:
+    """DELETE of a release or a whole package: every file, then the rows left empty."""
     owner = _writer(session, request, WRITE)
     package = browse.get_package(session, owner, request.path_params["package"])
-    release = browse.get_release(session, package, request.path_params["version"])
-    files = [v.file for v in browse.files_of(session, package, release.version)]
+    version = request.path_params.get("version")
+    row: Package | Release = browse.get_release(session, package, version) if version else package
+    files = [v.file for v in browse.files_of(session, package, version)]
     remove_files(
         session, ctx(request).store, owner, files, need_principal(session, request).user_name
     )
-    stale = session.get(Release, release.id)
+    stale = session.get(type(row), row.id)  # still there if it held no files
     if stale is not None:
         session.delete(stale)
         session.commit()
 
 
-async def remove_release(request: Request) -> Response:
-    await ctx(request).run(_remove_release, request)
+async def remove(request: Request) -> Response:
+    await ctx(request).run(_remove, request)
     return JSONResponse({"ok": True}, status_code=201)
 
 
