@@ -89,6 +89,7 @@ import base64, hashlib, os, zipfile
 
 NAME, VERSION, DIST = {name!r}, {version!r}, {dist!r}
 META = {meta!r}
+FAIL = {fail!r}
 WHEEL = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
 
 
@@ -105,6 +106,12 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    if FAIL:
+        import sys
+        sys.stderr.write(FAIL + "\\n")
+        leaked = "WHEELYARD_TOKEN" in os.environ
+        sys.stderr.write(f"WHEELYARD_TOKEN in build env: {{leaked}}\\n")
+        raise SystemExit(1)
     files = {{f"{{DIST}}/__init__.py": f"__version__ = {{VERSION!r}}\\n".encode(),
              f"{{_info()}}/METADATA": META.encode(),
              f"{{_info()}}/WHEEL": WHEEL}}
@@ -121,9 +128,16 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
-def make_sdist(directory: Path, name: str, version: str, summary: str = "A test package") -> Path:
+def make_sdist(
+    directory: Path,
+    name: str,
+    version: str,
+    summary: str = "A test package",
+    fail_with: str | None = None,
+) -> Path:
     """Write ``{name}-{version}.tar.gz`` with PKG-INFO and an in-tree, dependency-free PEP 517
-    backend (pip can resolve and build it with no index at all)."""
+    backend (pip can resolve and build it with no index at all). With ``fail_with``, building
+    the wheel prints that text (as a compiler would) and fails."""
     dist = canonicalize_name(name).replace("-", "_")
     stem = f"{dist}-{version}"
     meta = _metadata(name, version, None, summary, [])
@@ -134,7 +148,7 @@ def make_sdist(directory: Path, name: str, version: str, summary: str = "A test 
             '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
         ).encode(),
         f"{stem}/backend.py": _BACKEND.format(
-            name=name, version=version, dist=dist, meta=meta
+            name=name, version=version, dist=dist, meta=meta, fail=fail_with or ""
         ).encode(),
     }
     path = directory / f"{stem}.tar.gz"
