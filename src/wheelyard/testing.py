@@ -158,3 +158,90 @@ def make_sdist(
             ti.size = len(d)
             tf.addfile(ti, io.BytesIO(d))
     return path
+
+
+_C_BACKEND = """\
+# A PEP 517 backend that compiles one C extension with the system compiler, offline.
+import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
+
+NAME, VERSION, DIST, META, LIBS = {name!r}, {version!r}, {dist!r}, {meta!r}, {libs!r}
+
+
+def _info():
+    return f"{{DIST}}-{{VERSION}}.dist-info"
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    path = os.path.join(metadata_directory, _info())
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "METADATA"), "w") as fh:
+        fh.write(META)
+    return _info()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    so = f"{{DIST}}/_ext{{suffix}}"
+    os.makedirs(DIST, exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, "-shared", "-fPIC", "-O1", "-I" + sysconfig.get_paths()["include"],
+           "ext.c", "-o", so] + ["-l" + lib for lib in LIBS]
+    subprocess.run(cmd, check=True, stdout=sys.stderr)
+    tag = sys.implementation.cache_tag.replace("cpython-", "cp")
+    plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    wheel_tag = f"{{tag}}-{{tag}}-{{plat}}"
+    files = {{f"{{DIST}}/__init__.py": b"from ._ext import version\\n",
+             so: open(so, "rb").read(),
+             f"{{_info()}}/METADATA": META.encode(),
+             f"{{_info()}}/WHEEL": (f"Wheel-Version: 1.0\\nRoot-Is-Purelib: false\\n"
+                                  f"Tag: {{wheel_tag}}\\n").encode()}}
+    name = f"{{DIST}}-{{VERSION}}-{{wheel_tag}}.whl"
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{{path}},sha256={{digest.decode()}},{{len(data)}}")
+        record.append(f"{{_info()}}/RECORD,,")
+        zf.writestr(f"{{_info()}}/RECORD", "\\n".join(record) + "\\n")
+    return name
+"""
+
+_YAML_EXT = """\
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <yaml.h>
+
+static PyObject *version(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(yaml_get_version_string());
+}
+static PyMethodDef methods[] = {{"version", version, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
+"""
+
+
+def make_c_sdist(directory: Path, name: str, version: str) -> Path:
+    """Write an sdist whose C extension links libyaml, a library outside every manylinux
+    policy, so auditwheel has to graft it. Building needs a C compiler and libyaml-dev."""
+    dist = canonicalize_name(name).replace("-", "_")
+    stem = f"{dist}-{version}"
+    meta = _metadata(name, version, None, "A C extension linking libyaml", [])
+    files = {
+        f"{stem}/PKG-INFO": meta.encode(),
+        f"{stem}/pyproject.toml": (
+            f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        ).encode(),
+        f"{stem}/backend.py": _C_BACKEND.format(
+            name=name, version=version, dist=dist, meta=meta, libs=["yaml"]
+        ).encode(),
+        f"{stem}/ext.c": _YAML_EXT.encode(),
+    }
+    path = directory / f"{stem}.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for n, d in files.items():
+            ti = tarfile.TarInfo(n)
+            ti.size = len(d)
+            tf.addfile(ti, io.BytesIO(d))
+    return path

@@ -1,0 +1,91 @@
+"""auditwheel repair on a real C extension that links libyaml (outside every manylinux policy)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import client_env
+from wheelyard.build.compile import BuildTask, build_all
+from wheelyard.build.envs import HostEnvironment
+from wheelyard.build.interpreters import probe
+from wheelyard.build.repair import PURE, RepairFailed, repair
+from wheelyard.testing import make_c_sdist, make_wheel
+
+needs_toolchain = pytest.mark.skipif(
+    shutil.which("cc") is None or not Path("/usr/include/yaml.h").exists(),
+    reason="needs a C compiler and libyaml-dev (.ci/run installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def linux_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cext")
+    me = probe(Path(sys.executable))
+    assert me is not None
+    sdist = make_c_sdist(tmp, "yamlext", "1.0")
+    [result] = build_all(
+        HostEnvironment(client_env()), [BuildTask("yamlext", "1.0", me, str(sdist))], tmp / "wh", 1
+    )
+    assert result.wheel is not None, result.tail
+    assert result.wheel.name.endswith("linux_x86_64.whl") or "linux_" in result.wheel.name
+    return result.wheel
+
+
+@needs_toolchain
+def test_repair_grafts_external_library(linux_wheel: Path, tmp_path: Path) -> None:
+    repaired = repair(linux_wheel, tmp_path / "out")
+    assert repaired.policy.startswith("manylinux_") and "linux_x86_64" not in repaired.wheel.name
+    assert any(lib.startswith("libyaml") for lib in repaired.grafted)
+    shown = subprocess.run(
+        [sys.executable, "-m", "auditwheel", "show", str(repaired.wheel)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "manylinux" in shown
+    # Installed, the extension loads libyaml from the grafted copy, not the system's.
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--target",
+            str(target),
+            str(repaired.wheel),
+        ],
+        check=True,
+        env=client_env(),
+    )
+    [ext] = list((target / "yamlext").glob("_ext*.so"))
+    ldd = subprocess.run(["ldd", str(ext)], capture_output=True, text=True, check=True).stdout
+    assert "yamlext.libs/libyaml" in ldd
+    out = subprocess.run(
+        [sys.executable, "-c", "import yamlext; print(yamlext.version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**client_env(), "PYTHONPATH": str(target)},
+    ).stdout
+    assert out.strip().startswith("0.")
+
+
+@needs_toolchain
+def test_unsatisfiable_policy_fails_clearly(linux_wheel: Path, tmp_path: Path) -> None:
+    with pytest.raises(RepairFailed, match=r"could not repair yamlext-1\.0.*manylinux_2_5_x86_64"):
+        repair(linux_wheel, tmp_path / "out", plat="manylinux_2_5_x86_64")
+
+
+def test_pure_wheels_pass_through(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "pure", "1.0")
+    repaired = repair(wheel, tmp_path / "out")
+    assert repaired.policy == PURE and repaired.grafted == ()
+    assert repaired.wheel.read_bytes() == wheel.read_bytes()
