@@ -25,6 +25,7 @@ class Step:
     python: str  # "3.12", or "any" for a pure wheel that serves every interpreter
     source: Source
     filename: str  # the wheel in the yard or upstream, or the sdist to build
+    url: str = ""  # where pip found it (upstream and build steps)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def make_plan(
                 steps.add(Step(r.name, r.version, ANY if _is_pure(f) else interp.minor, "yard", f))
             elif r.is_wheel and not from_source and r.name not in forced:
                 python = ANY if _is_pure(r.filename) else interp.minor
-                steps.add(Step(r.name, r.version, python, "upstream", r.filename))
+                steps.add(Step(r.name, r.version, python, "upstream", r.filename, r.url))
             else:
-                steps.add(Step(r.name, r.version, interp.minor, "build", r.filename))
+                steps.add(Step(r.name, r.version, interp.minor, "build", r.filename, r.url))
     return Plan(tuple(sorted(steps)))

@@ -1,4 +1,5 @@
-"""``wheelyard build``: list interpreters and plan a requirements set (execution comes next)."""
+"""``wheelyard build``: list interpreters, plan a requirements set, or carry the plan out
+(fetch, build, repair, verify; publishing comes next)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from packaging.utils import parse_wheel_filename
 from rich.table import Table
 
-from wheelyard.build.interpreters import discover, select
-from wheelyard.build.plan import make_plan
+from wheelyard.build.envs import HostEnvironment
+from wheelyard.build.interpreters import Interpreter, discover, select
+from wheelyard.build.plan import Plan, make_plan
 from wheelyard.build.resolve import resolve
+from wheelyard.build.run import execute
 from wheelyard.build.yardquery import held_files
 from wheelyard.cli.common import out
 from wheelyard.config import Settings
@@ -33,7 +37,7 @@ def list_pythons(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan(args: argparse.Namespace) -> int:
+def make(args: argparse.Namespace) -> tuple[list[Interpreter], Path, Plan]:
     folder = Path(args.folder)
     requirements = folder / "requirements.txt"
     if not requirements.is_file():
@@ -52,6 +56,11 @@ def plan(args: argparse.Namespace) -> int:
     result = make_plan(
         closures, in_yard, from_source=args.from_source, no_binary=args.no_binary or ()
     )
+    return interps, requirements, result
+
+
+def plan(args: argparse.Namespace) -> int:
+    _interps, _requirements, result = make(args)
     if args.json:
         print(result.to_json())
         return 0
@@ -67,18 +76,76 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def build(args: argparse.Namespace) -> int:
+    interps, requirements, result = make(args)
+    wheelhouse = Path(args.wheelhouse).absolute()
+    outcome = execute(
+        result,
+        interps,
+        requirements,
+        wheelhouse,
+        HostEnvironment(),
+        args.jobs or os.cpu_count() or 1,
+        args.plat,
+        args.url,
+        args.owner,
+        os.environ.get("WHEELYARD_TOKEN"),
+    )
+    table = Table("project", "version", "python", "result", "tag / policy", "grafted", "seconds")
+    for path in outcome.fetched:
+        name, version, _b, _t = parse_wheel_filename(path.name)
+        table.add_row(name, str(version), "", "fetched", path.name.rsplit("-", 1)[-1][:-4], "", "")
+    for built, repaired in outcome.built:
+        t = built.task
+        if repaired is None:
+            table.add_row(
+                t.project,
+                t.version,
+                t.interpreter.minor,
+                "[red]build failed[/]",
+                "",
+                "",
+                f"{built.seconds:.1f}",
+            )
+        else:
+            table.add_row(
+                t.project,
+                t.version,
+                t.interpreter.minor,
+                "built",
+                repaired.policy,
+                ", ".join(repaired.grafted),
+                f"{built.seconds:.1f}",
+            )
+    out.print(table)
+    for built, _repaired in outcome.built:
+        if not built.ok:
+            out.print(
+                f"[red]{built.task.project} {built.task.version} failed for Python "
+                f"{built.task.interpreter.minor}[/] (log: {built.log})"
+            )
+            out.print("\n".join("    " + line for line in built.tail), markup=False)
+            if built.hint:
+                out.print(f"  hint: {built.hint}")
+    for built, message in outcome.repair_failures:
+        out.print(f"[red]repair failed[/] for {built.task.project}: {message}")
+    for v in outcome.verified:
+        state = "ok" if v.ok else f"[red]failed[/]: {', '.join(v.failed)} (log: {v.log})"
+        out.print(f"verify Python {v.interpreter.minor}: {state}")
+    out.print(f"wheels are in {wheelhouse}; publishing to the yard is not implemented yet")
+    return 0 if outcome.ok else 1
+
+
 def run(args: argparse.Namespace, _settings: Settings) -> int:
     if args.list_pythons:
         return list_pythons(args)
     if args.plan:
         return plan(args)
-    raise InvalidInput(
-        "this version of wheelyard build only plans: pass --plan (or --list-pythons)"
-    )
+    return build(args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("build", help="plan wheels for a requirements set")
+    p = sub.add_parser("build", help="build, repair and verify wheels for a requirements set")
     p.add_argument("folder", nargs="?", default=".", help="holds requirements.txt (default .)")
     p.add_argument(
         "--python",
@@ -92,6 +159,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true", help="with --plan: machine-readable")
     p.add_argument("--from-source", action="store_true", help="build every project from sdist")
     p.add_argument("--no-binary", nargs="+", metavar="PROJECT", help="build these from sdist")
+    p.add_argument(
+        "--wheelhouse", default="wheelhouse", help="output folder (default ./wheelhouse)"
+    )
+    p.add_argument("--jobs", type=int, help="parallel builds (default: CPU count)")
+    p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument("--url", help="the yard to ask what is already built")
     p.add_argument("--owner", help="the owner whose files count as built")
     p.set_defaults(func=run)
