@@ -33,23 +33,23 @@ def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner
     twine(yard, f"{owner_name}/label/main/", token, pure)
 
     house = tmp_path / "wheelhouse"
-    result = run(
-        [
-            str(BIN / "wheelyard"),
-            "build",
-            str(tmp_path),
-            "--wheelhouse",
-            str(house),
-            "--python",
-            *[str(i.executable) for i in interps],
-            "--url",
-            yard.url,
-            "--owner",
-            owner_name,
-        ],
-        env=client_env(WHEELYARD_TOKEN=token),
-        check=False,
-    )
+    command = [
+        str(BIN / "wheelyard"),
+        "build",
+        str(tmp_path),
+        "--wheelhouse",
+        str(house),
+        "--python",
+        *[str(i.executable) for i in interps],
+        "--url",
+        yard.url,
+        "--owner",
+        owner_name,
+        "--upload",
+        "--label",
+        "dev",
+    ]
+    result = run(command, env=client_env(WHEELYARD_TOKEN=token), check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for i in interps:
         assert f"verify Python {i.minor}: ok" in result.stdout
@@ -67,6 +67,30 @@ def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner
     assert len(list((house / "logs").glob("srcpkg-*.log"))) == 1
     # The token never reaches a log.
     assert all(token not in p.read_text(errors="replace") for p in (house / "logs").iterdir())
+    # Published to the label: pip installs the whole set from it, nothing else.
+    pins = tmp_path / "pins.txt"
+    pins.write_text("purepkg==1.0\nbinpkg==1.0\nsrcpkg==1.0\nyamlext==1.0\n")
+    assert "label dev of" in result.stdout and "conflict" not in result.stdout
+    run(
+        [
+            str(interps[-1].executable),
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(tmp_path / "t"),
+            "--index-url",
+            f"{yard.url}/{owner_name}/label/dev/simple",
+            "-r",
+            str(pins),
+        ]
+    )
+    assert (tmp_path / "t" / "yamlext.libs").is_dir()
+
+    # A rerun with nothing changed builds nothing and uploads nothing.
+    again = run(command, env=client_env(WHEELYARD_TOKEN=token))
+    assert " built " not in again.stdout and "uploaded" not in again.stdout, again.stdout
+    assert "labelled" in again.stdout
 
 
 def test_failed_build_is_reported_with_hint(tmp_path: Path) -> None:

@@ -28,6 +28,10 @@ class Outcome:
     repair_failures: list[tuple[BuildResult, str]] = field(default_factory=list)
     verified: list[Verified] = field(default_factory=list)
 
+    def wheels(self) -> list[Path]:
+        """The wheelhouse's share of this run: fetched and repaired wheels."""
+        return self.fetched + [r.wheel for _, r in self.built if r is not None]
+
     @property
     def ok(self) -> bool:
         return (

@@ -1,5 +1,5 @@
 """``wheelyard build``: list interpreters, plan a requirements set, or carry the plan out
-(fetch, build, repair, verify; publishing comes next)."""
+(fetch, build, repair, verify, publish to a label)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.table import Table
 from wheelyard.build.envs import HostEnvironment
 from wheelyard.build.interpreters import Interpreter, discover, select
 from wheelyard.build.plan import Plan, make_plan
+from wheelyard.build.publish import default_label, publish
 from wheelyard.build.resolve import resolve
 from wheelyard.build.run import execute
 from wheelyard.build.yardquery import held_files
@@ -47,7 +48,7 @@ def make(args: argparse.Namespace) -> tuple[list[Interpreter], Path, Plan]:
         closures = dict(
             zip(interps, pool.map(lambda i: resolve(i, requirements), interps), strict=True)
         )
-    in_yard: dict[str, list[str]] = {}
+    in_yard: dict[str, dict[str, str]] = {}
     if args.url:
         if not args.owner:
             raise InvalidInput("--url needs --owner")
@@ -77,6 +78,8 @@ def plan(args: argparse.Namespace) -> int:
 
 
 def build(args: argparse.Namespace) -> int:
+    if args.upload and not (args.url and args.owner):
+        raise InvalidInput("--upload needs --url and --owner")
     interps, requirements, result = make(args)
     wheelhouse = Path(args.wheelhouse).absolute()
     outcome = execute(
@@ -132,8 +135,31 @@ def build(args: argparse.Namespace) -> int:
     for v in outcome.verified:
         state = "ok" if v.ok else f"[red]failed[/]: {', '.join(v.failed)} (log: {v.log})"
         out.print(f"verify Python {v.interpreter.minor}: {state}")
-    out.print(f"wheels are in {wheelhouse}; publishing to the yard is not implemented yet")
-    return 0 if outcome.ok else 1
+    if not args.upload:
+        out.print(f"wheels are in {wheelhouse}")
+        return 0 if outcome.ok else 1
+    if not outcome.ok and not args.upload_anyway:
+        out.print(
+            "[red]not uploading[/]: the run failed (use --upload-anyway to upload regardless)"
+        )
+        return 1
+    return upload(args, outcome.wheels()) or (0 if outcome.ok else 1)
+
+
+def upload(args: argparse.Namespace, wheels: list[Path]) -> int:
+    token = os.environ.get("WHEELYARD_TOKEN")
+    if not token:
+        raise InvalidInput("--upload needs the token in WHEELYARD_TOKEN")
+    label = args.label or default_label(Path(args.folder))
+    results = publish(args.url, args.owner, label, token, wheels)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.action] = counts.get(r.action, 0) + 1
+        if r.action in ("conflict", "failed"):
+            out.print(f"[red]{r.action}[/]: {r.filename}: {r.detail}")
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+    out.print(f"label {label} of {args.owner}: {summary}")
+    return 1 if counts.get("conflict") or counts.get("failed") else 0
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
@@ -164,6 +190,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--jobs", type=int, help="parallel builds (default: CPU count)")
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
+    p.add_argument(
+        "--upload",
+        action="store_true",
+        help="publish to the yard (token from WHEELYARD_TOKEN) once verification passed",
+    )
+    p.add_argument("--upload-anyway", action="store_true", help="publish even if a step failed")
+    p.add_argument("--label", help="label to publish to (default: the git branch)")
     p.add_argument("--url", help="the yard to ask what is already built")
     p.add_argument("--owner", help="the owner whose files count as built")
     p.set_defaults(func=run)

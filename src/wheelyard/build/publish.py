@@ -1,0 +1,116 @@
+"""Publishing a wheelhouse to a label of the yard: files the owner already holds (same
+sha256) only get the label; new files are uploaded through the PyPI upload API; a file name
+the owner holds with other bytes is reported, never overwritten."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from wheelyard.build.yardquery import held_files
+from wheelyard.yard.errors import InvalidInput
+from wheelyard.yard.names import check_label_name
+
+Action = Literal["uploaded", "labelled", "present", "conflict", "failed"]
+_CI_BRANCH_VARIABLES = ("GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "TRAVIS_BRANCH")
+
+
+@dataclass(frozen=True)
+class Published:
+    filename: str
+    action: Action
+    detail: str = ""
+
+
+def sanitise_label(branch: str) -> str:
+    """A git branch as a label: ``feature/x y`` → ``feature-x-y``."""
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", branch).strip(".-_")[:100].strip(".-_")
+    if not label:
+        raise InvalidInput(f"cannot make a label out of branch {branch!r}: pass --label")
+    return check_label_name(label)
+
+
+def default_label(folder: Path, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    for name in _CI_BRANCH_VARIABLES:
+        if env.get(name):
+            return sanitise_label(env[name])
+    result = subprocess.run(
+        ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=folder, capture_output=True, text=True
+    )
+    branch = result.stdout.strip()
+    if result.returncode != 0 or not branch or branch == "HEAD":
+        raise InvalidInput(
+            "cannot tell the git branch (not a checkout, or a detached HEAD): pass --label"
+        )
+    return sanitise_label(branch)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def publish(
+    url: str, owner: str, label: str, token: str, wheels: Sequence[Path]
+) -> list[Published]:
+    base = url.rstrip("/")
+    names = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels}
+    held = {
+        name: sha
+        for files in held_files(base, owner, names, token).values()
+        for name, sha in files.items()
+    }
+    results = []
+    with httpx.Client(base_url=base, timeout=600) as client:
+        for wheel in sorted(set(wheels), key=lambda p: p.name):
+            results.append(_one(client, owner, label, token, wheel, held.get(wheel.name)))
+    return results
+
+
+def _one(
+    client: httpx.Client, owner: str, label: str, token: str, wheel: Path, held_sha: str | None
+) -> Published:
+    sha = _sha256(wheel)
+    if held_sha is not None and held_sha != sha:
+        return Published(
+            wheel.name, "conflict", f"{owner} already holds {wheel.name} with sha256 {held_sha}"
+        )
+    if held_sha == sha:
+        name, version, _b, _t = parse_wheel_filename(wheel.name)
+        tagged = client.post(
+            f"/api/channels/{owner}/{label}",
+            headers={"Authorization": f"token {token}"},
+            json={"package": str(name), "version": str(version), "basename": wheel.name},
+        )
+        if tagged.status_code == 201:
+            return Published(wheel.name, "labelled")
+        # A token without api:write may still upload: the same bytes again only add the label.
+    with wheel.open("rb") as fh:
+        response = client.post(
+            f"/{owner}/label/{label}/",
+            auth=("__token__", token),
+            data={":action": "file_upload", "sha256_digest": sha},
+            files={"content": (wheel.name, fh)},
+        )
+    if response.status_code == 200:
+        outcome = response.json().get("outcome")
+        return Published(wheel.name, "present" if outcome == "existing" else "uploaded")
+    detail = response.json().get("error", response.text) if response.content else ""
+    return Published(
+        wheel.name,
+        "conflict" if response.status_code == 409 else "failed",
+        f"{response.status_code}: {detail}",
+    )
