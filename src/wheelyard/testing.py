@@ -83,14 +83,12 @@ def make_wheel(
     return path
 
 
-_BACKEND = """\
-# A dependency-free PEP 517 backend, so the sdist builds offline.
-import base64, hashlib, os, zipfile
+# In-tree PEP 517 backends for fabricated sdists: no build requirements, so pip resolves
+# and builds them with no index at all. The common part, then one build_wheel per kind.
+_BACKEND_COMMON = """\
+import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
 
-NAME, VERSION, DIST = {name!r}, {version!r}, {dist!r}
-META = {meta!r}
-FAIL = {fail!r}
-WHEEL = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+NAME, VERSION, DIST, META = {name!r}, {version!r}, {dist!r}, {meta!r}
 
 
 def _info():
@@ -105,17 +103,11 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
     return _info()
 
 
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    if FAIL:
-        import sys
-        sys.stderr.write(FAIL + "\\n")
-        leaked = "WHEELYARD_TOKEN" in os.environ
-        sys.stderr.write(f"WHEELYARD_TOKEN in build env: {{leaked}}\\n")
-        raise SystemExit(1)
-    files = {{f"{{DIST}}/__init__.py": f"__version__ = {{VERSION!r}}\\n".encode(),
-             f"{{_info()}}/METADATA": META.encode(),
-             f"{{_info()}}/WHEEL": WHEEL}}
-    name = f"{{DIST}}-{{VERSION}}-py3-none-any.whl"
+def _write_wheel(wheel_directory, tag, purelib, files):
+    files = {{**files, f"{{_info()}}/METADATA": META.encode(),
+             f"{{_info()}}/WHEEL": (f"Wheel-Version: 1.0\\nRoot-Is-Purelib: {{purelib}}\\n"
+                                  f"Tag: {{tag}}\\n").encode()}}
+    name = f"{{DIST}}-{{VERSION}}-{{tag}}.whl"
     record = []
     with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
         for path, data in files.items():
@@ -127,84 +119,35 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     return name
 """
 
-
-def make_sdist(
-    directory: Path,
-    name: str,
-    version: str,
-    summary: str = "A test package",
-    fail_with: str | None = None,
-) -> Path:
-    """Write ``{name}-{version}.tar.gz`` with PKG-INFO and an in-tree, dependency-free PEP 517
-    backend (pip can resolve and build it with no index at all). With ``fail_with``, building
-    the wheel prints that text (as a compiler would) and fails."""
-    dist = canonicalize_name(name).replace("-", "_")
-    stem = f"{dist}-{version}"
-    meta = _metadata(name, version, None, summary, [])
-    files = {
-        f"{stem}/PKG-INFO": meta.encode(),
-        f"{stem}/pyproject.toml": (
-            f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
-            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
-        ).encode(),
-        f"{stem}/backend.py": _BACKEND.format(
-            name=name, version=version, dist=dist, meta=meta, fail=fail_with or ""
-        ).encode(),
-    }
-    path = directory / f"{stem}.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for n, d in files.items():
-            ti = tarfile.TarInfo(n)
-            ti.size = len(d)
-            tf.addfile(ti, io.BytesIO(d))
-    return path
-
-
-_C_BACKEND = """\
-# A PEP 517 backend that compiles one C extension with the system compiler, offline.
-import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
-
-NAME, VERSION, DIST, META, LIBS = {name!r}, {version!r}, {dist!r}, {meta!r}, {libs!r}
-
-
-def _info():
-    return f"{{DIST}}-{{VERSION}}.dist-info"
-
-
-def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
-    path = os.path.join(metadata_directory, _info())
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "METADATA"), "w") as fh:
-        fh.write(META)
-    return _info()
+_PURE_BUILD = """
+FAIL = {fail!r}
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    suffix = sysconfig.get_config_var("EXT_SUFFIX")
-    so = f"{{DIST}}/_ext{{suffix}}"
+    if FAIL:  # fail the way a compiler does, and show whether a secret leaked in
+        sys.stderr.write(FAIL + "\\n")
+        leaked = "WHEELYARD_TOKEN" in os.environ
+        sys.stderr.write(f"WHEELYARD_TOKEN in build env: {{leaked}}\\n")
+        raise SystemExit(1)
+    init = f"__version__ = {{VERSION!r}}\\n".encode()
+    return _write_wheel(wheel_directory, "py3-none-any", "true", {{f"{{DIST}}/__init__.py": init}})
+"""
+
+_C_BUILD = """
+LIBS = {libs!r}
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    so = f"{{DIST}}/_ext{{sysconfig.get_config_var('EXT_SUFFIX')}}"
     os.makedirs(DIST, exist_ok=True)
-    cc = os.environ.get("CC", "cc")
-    cmd = [cc, "-shared", "-fPIC", "-O1", "-I" + sysconfig.get_paths()["include"],
-           "ext.c", "-o", so] + ["-l" + lib for lib in LIBS]
-    subprocess.run(cmd, check=True, stdout=sys.stderr)
+    cmd = [os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O1",
+           "-I" + sysconfig.get_paths()["include"], "ext.c", "-o", so]
+    subprocess.run(cmd + ["-l" + lib for lib in LIBS], check=True, stdout=sys.stderr)
     tag = sys.implementation.cache_tag.replace("cpython-", "cp")
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    wheel_tag = f"{{tag}}-{{tag}}-{{plat}}"
-    files = {{f"{{DIST}}/__init__.py": b"from ._ext import version\\n",
-             so: open(so, "rb").read(),
-             f"{{_info()}}/METADATA": META.encode(),
-             f"{{_info()}}/WHEEL": (f"Wheel-Version: 1.0\\nRoot-Is-Purelib: false\\n"
-                                  f"Tag: {{wheel_tag}}\\n").encode()}}
-    name = f"{{DIST}}-{{VERSION}}-{{wheel_tag}}.whl"
-    record = []
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            record.append(f"{{path}},sha256={{digest.decode()}},{{len(data)}}")
-        record.append(f"{{_info()}}/RECORD,,")
-        zf.writestr(f"{{_info()}}/RECORD", "\\n".join(record) + "\\n")
-    return name
+    with open(so, "rb") as fh:
+        files = {{f"{{DIST}}/__init__.py": b"from ._ext import version\\n", so: fh.read()}}
+    return _write_wheel(wheel_directory, f"{{tag}}-{{tag}}-{{plat}}", "false", files)
 """
 
 _YAML_EXT = """\
@@ -221,22 +164,21 @@ PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
 """
 
 
-def make_c_sdist(directory: Path, name: str, version: str) -> Path:
-    """Write an sdist whose C extension links libyaml, a library outside every manylinux
-    policy, so auditwheel has to graft it. Building needs a C compiler and libyaml-dev."""
+def _write_sdist(
+    directory: Path, name: str, version: str, summary: str, build_part: str, extra: dict[str, bytes]
+) -> Path:
     dist = canonicalize_name(name).replace("-", "_")
     stem = f"{dist}-{version}"
-    meta = _metadata(name, version, None, "A C extension linking libyaml", [])
+    meta = _metadata(name, version, None, summary, [])
+    backend = _BACKEND_COMMON.format(name=name, version=version, dist=dist, meta=meta)
     files = {
         f"{stem}/PKG-INFO": meta.encode(),
         f"{stem}/pyproject.toml": (
             f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
             '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
         ).encode(),
-        f"{stem}/backend.py": _C_BACKEND.format(
-            name=name, version=version, dist=dist, meta=meta, libs=["yaml"]
-        ).encode(),
-        f"{stem}/ext.c": _YAML_EXT.encode(),
+        f"{stem}/backend.py": (backend + build_part).encode(),
+        **{f"{stem}/{n}": d for n, d in extra.items()},
     }
     path = directory / f"{stem}.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
@@ -245,3 +187,31 @@ def make_c_sdist(directory: Path, name: str, version: str) -> Path:
             ti.size = len(d)
             tf.addfile(ti, io.BytesIO(d))
     return path
+
+
+def make_sdist(
+    directory: Path,
+    name: str,
+    version: str,
+    summary: str = "A test package",
+    fail_with: str | None = None,
+) -> Path:
+    """Write ``{name}-{version}.tar.gz`` (PKG-INFO, pyproject.toml, an in-tree backend) that
+    builds a pure wheel offline. With ``fail_with``, building prints that text, as a compiler
+    would, and fails."""
+    return _write_sdist(
+        directory, name, version, summary, _PURE_BUILD.format(fail=fail_with or ""), {}
+    )
+
+
+def make_c_sdist(directory: Path, name: str, version: str) -> Path:
+    """Write an sdist whose C extension links libyaml, a library outside every manylinux
+    policy, so auditwheel has to graft it. Building needs a C compiler and libyaml-dev."""
+    return _write_sdist(
+        directory,
+        name,
+        version,
+        "A C extension linking libyaml",
+        _C_BUILD.format(libs=["yaml"]),
+        {"ext.c": _YAML_EXT.encode()},
+    )
