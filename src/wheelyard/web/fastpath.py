@@ -60,6 +60,8 @@ class FastIndex:
             page = cached
         else:
             try:
+                # build_page keeps its own per-label cache (same Page objects, no copies):
+                # a commit elsewhere empties this cache, but untouched labels skip re-rendering.
                 page, private = await self.yard.run(
                     build_page,
                     None,
