@@ -28,9 +28,8 @@ def linux_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     me = probe(Path(sys.executable))
     assert me is not None
     sdist = make_c_sdist(tmp, "yamlext", "1.0")
-    [result] = build_all(
-        HostEnvironment(client_env()), [BuildTask("yamlext", "1.0", me, str(sdist))], tmp / "wh", 1
-    )
+    env = HostEnvironment(client_env())
+    [result] = build_all(env, [BuildTask("yamlext", "1.0", me, str(sdist))], tmp / "wh", 1)
     assert result.wheel is not None, result.tail
     assert result.wheel.name.endswith("linux_x86_64.whl") or "linux_" in result.wheel.name
     return result.wheel

@@ -1,149 +1,278 @@
-"""Carrying out a plan: fetch wheels the yard or upstream already has, build and repair the
-rest (a pure project once, not once per interpreter), then verify every interpreter."""
+"""Carrying out a plan: fetch wheels the yard or upstream already has, run build-setup.sh
+once if anything is to be built, build and repair the rest (a pure project once, not once per
+interpreter), then verify every interpreter whose exact wheel set has not passed before."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from wheelyard.build.compile import BuildResult, BuildTask, build_all
+from wheelyard.build import verified as record
+from wheelyard.build.compile import BuildResult, BuildTask, build_one
 from wheelyard.build.envs import BuildEnvironment
+from wheelyard.build.hook import SetupFailed, run_setup
 from wheelyard.build.interpreters import Interpreter
-from wheelyard.build.plan import Plan, Step
-from wheelyard.build.repair import Repaired, RepairFailed, is_pure, repair
+from wheelyard.build.plan import ANY, Plan, Step
+from wheelyard.build.progress import Reporter, Row
+from wheelyard.build.repair import PURE, Repaired, RepairFailed, is_pure, repair
+from wheelyard.build.settings import BuildSettings
 from wheelyard.build.verify import Verified, verify
+
+BUILD_REQUIREMENTS = "requirements-build.txt"
+
+
+@dataclass(frozen=True)
+class Job:
+    """The fixed inputs of one run."""
+
+    folder: Path
+    requirements: Path
+    wheelhouse: Path
+    interpreters: tuple[Interpreter, ...]
+    settings: BuildSettings
+    jobs: int
+    token: str | None = None
 
 
 @dataclass
 class Outcome:
-    """Everything a run produced, for the summary table and the exit status."""
+    """Everything a run produced, for the summary, ``--report`` and the exit status."""
 
-    fetched: list[Path] = field(default_factory=list)
-    built: list[tuple[BuildResult, Repaired | None]] = field(default_factory=list)
-    repair_failures: list[tuple[BuildResult, str]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    failed_builds: list[BuildResult] = field(default_factory=list)
+    repair_failures: list[tuple[BuildTask, str]] = field(default_factory=list)
+    fetch_failures: list[tuple[Step, str]] = field(default_factory=list)
     verified: list[Verified] = field(default_factory=list)
-
-    def wheels(self) -> list[Path]:
-        """The wheelhouse's share of this run: fetched and repaired wheels."""
-        return self.fetched + [r.wheel for _, r in self.built if r is not None]
+    setup_failed: SetupFailed | None = None
+    wheels: list[Path] = field(default_factory=list)  # the wheelhouse's share of this run
 
     @property
     def ok(self) -> bool:
-        return (
-            all(r.ok for r, _ in self.built)
-            and not self.repair_failures
-            and all(v.ok for v in self.verified)
+        return not (
+            self.failed_builds
+            or self.repair_failures
+            or self.fetch_failures
+            or self.setup_failed
+            or not all(v.ok for v in self.verified)
         )
 
 
-def _fetch(
-    env: BuildEnvironment,
-    interp: Interpreter,
-    step: Step,
-    wheelhouse: Path,
-    yard_url: str | None,
-    owner: str | None,
-    token: str | None,
-) -> Path:
-    target = wheelhouse / step.filename
+def _download(url: str, target: Path, token: str | None) -> None:
+    headers = {"Authorization": f"token {token}"} if token else {}
+    tmp = target.with_name(target.name + ".part")
+    with httpx.stream("GET", url, headers=headers, timeout=300) as resp:
+        resp.raise_for_status()
+        with tmp.open("wb") as fh:
+            for chunk in resp.iter_bytes():
+                fh.write(chunk)
+    tmp.replace(target)  # a killed run never leaves a truncated wheel behind
+
+
+def _fetch(env: BuildEnvironment, job: Job, interp: Interpreter, step: Step) -> Path:
+    target = job.wheelhouse / step.filename
     if target.exists():
         return target
     if step.source == "yard":
-        assert yard_url and owner
-        headers = {"Authorization": f"token {token}"} if token else {}
-        url = f"{yard_url.rstrip('/')}/api/download/{owner}/{step.project}/{step.version}/"
-        with httpx.stream("GET", url + step.filename, headers=headers, timeout=300) as resp:
-            resp.raise_for_status()
-            with target.open("wb") as fh:
-                for chunk in resp.iter_bytes():
-                    fh.write(chunk)
+        s = job.settings
+        assert s.url and s.owner
+        base = f"{s.url.rstrip('/')}/api/download/{s.owner}/{step.project}/{step.version}/"
+        _download(base + step.filename, target, job.token)
         return target
     # Upstream: the interpreter's pip fetches, so the user's index credentials and certs apply.
-    log = wheelhouse / "logs" / "download.log"
-    status = env.run(
-        [
-            str(interp.executable),
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "-d",
-            str(wheelhouse),
-            step.url,
-        ],
-        log,
-    )
+    log = job.wheelhouse / "logs" / f"download-{step.filename}.log"
+    log.unlink(missing_ok=True)
+    cmd = [str(interp.executable), "-m", "pip", "--disable-pip-version-check", "download"]
+    status = env.run([*cmd, "--no-deps", "-d", str(job.wheelhouse), step.url], log)
     if status != 0 or not target.exists():
-        raise RuntimeError(f"could not download {step.filename}; see {log}")
+        raise OSError(f"pip could not download it; see {log}")
     return target
 
 
-def execute(
-    plan: Plan,
-    interpreters: Sequence[Interpreter],
-    requirements: Path,
-    wheelhouse: Path,
-    env: BuildEnvironment,
-    jobs: int,
-    plat: str | None = None,
-    yard_url: str | None = None,
-    owner: str | None = None,
-    token: str | None = None,
-) -> Outcome:
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    by_minor: Mapping[str, Interpreter] = {i.minor: i for i in interpreters}
-    outcome = Outcome()
-    for step in plan.steps:
-        if step.source in ("yard", "upstream"):
-            interp = by_minor.get(step.python, interpreters[0])
-            outcome.fetched.append(_fetch(env, interp, step, wheelhouse, yard_url, owner, token))
+class _Run:
+    def __init__(self, plan: Plan, job: Job, env: BuildEnvironment, reporter: Reporter) -> None:
+        self.plan, self.job, self.env, self.reporter = plan, job, env, reporter
+        self.by_minor = {i.minor: i for i in job.interpreters}
+        self.outcome = Outcome()
+        self.rows: dict[tuple[str, str, str], Row] = {}
+        # per interpreter minor: the wheels its verification installs from
+        self.sets: dict[str, list[Path]] = defaultdict(list)
+        self.ours: list[Path] = []  # wheels we built or took from the yard: verify imports them
 
-    # Build each (project, version) with one interpreter first; a pure result serves all.
-    builds: dict[tuple[str, str], list[Step]] = defaultdict(list)
-    for step in plan.by_source("build"):
-        builds[(step.project, step.version)].append(step)
-    first = [steps[0] for steps in builds.values()]
-    results = _build(env, first, by_minor, wheelhouse, jobs)
-    rest = [
-        s
-        for (key, steps), r in zip(builds.items(), results, strict=True)
-        if not (r.wheel is not None and is_pure(r.wheel))
-        for s in steps[1:]
-    ]
-    results += _build(env, rest, by_minor, wheelhouse, jobs)
+    def show(self, row: Row, **changes: object) -> Row:
+        row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
+        self.rows[row.key] = row
+        self.reporter.update(row)
+        return row
 
-    for result in results:
+    def add_to_sets(self, python: str, wheel: Path) -> None:
+        for minor in self.by_minor if python == ANY else [python]:
+            self.sets[minor].append(wheel)
+
+    def pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max(1, self.job.jobs))
+
+    # -- fetch --------------------------------------------------------------------------
+    def fetch(self, steps: Sequence[Step]) -> None:
+        def one(step: Step) -> None:
+            row = self.rows[(step.project, step.version, step.python)]
+            row = self.show(row, state="fetching", filename=step.filename)
+            interp = self.by_minor.get(step.python, self.job.interpreters[0])
+            try:
+                path = _fetch(self.env, self.job, interp, step)
+            except (OSError, httpx.HTTPError) as exc:
+                self.outcome.fetch_failures.append((step, str(exc)))
+                self.show(row, state="failed", detail=str(exc))
+                return
+            tag = PURE if is_pure(path) else path.name[:-4].rsplit("-", 1)[-1]
+            self.show(row, state="done", tag=tag)
+            self.add_to_sets(step.python, path)
+            self.outcome.wheels.append(path)
+            if step.source == "yard":
+                self.ours.append(path)
+
+        with self.pool() as pool:
+            list(pool.map(one, steps))
+
+    # -- build + repair ------------------------------------------------------------------
+    def task(self, step: Step, environment: dict[str, str]) -> BuildTask:
+        override = self.job.settings.override(step.project)
+        build_reqs = self.job.folder / BUILD_REQUIREMENTS
+        return BuildTask(
+            step.project,
+            step.version,
+            self.by_minor[step.python],
+            step.url or step.filename,
+            {**environment, **override.environment},
+            (build_reqs,) if build_reqs.is_file() else (),
+            override.build_requires,
+        )
+
+    def make(self, task: BuildTask) -> Repaired | None:
+        """Build then repair one task, showing each state; None when either failed."""
+        row = self.rows[(task.project, task.version, task.interpreter.minor)]
+        row = self.show(row, state="building")
+        result = build_one(self.env, task, self.job.wheelhouse)
+        row = self.show(row, seconds=result.seconds, log=str(result.log))
         if result.wheel is None:
-            outcome.built.append((result, None))
-            continue
+            self.outcome.failed_builds.append(result)
+            self.show(row, state="failed", detail=result.hint or "build failed")
+            return None
+        row = self.show(row, state="repairing")
+        exclude = self.job.settings.override(task.project).exclude
         try:
-            outcome.built.append((result, repair(result.wheel, wheelhouse, plat)))
+            repaired = repair(result.wheel, self.job.wheelhouse, self.job.settings.plat, exclude)
         except RepairFailed as exc:
-            outcome.repair_failures.append((result, str(exc)))
-    if outcome.ok:
-        built = [r.wheel for _, r in outcome.built if r is not None]
-        work = wheelhouse / ".verify"
-        outcome.verified = [
-            verify(env, i, requirements, wheelhouse, built, work) for i in interpreters
-        ]
+            self.outcome.repair_failures.append((task, str(exc)))
+            self.show(row, state="failed", detail=str(exc))
+            return None
+        self.show(
+            row,
+            state="done",
+            filename=repaired.wheel.name,
+            tag=repaired.policy,
+            grafted=repaired.grafted,
+        )
+        self.outcome.wheels.append(repaired.wheel)
+        self.ours.append(repaired.wheel)
+        return repaired
+
+    def build(self, steps: Sequence[Step]) -> None:
+        try:
+            environment = run_setup(
+                self.env, self.job.folder, self.job.wheelhouse / "logs" / "build-setup.log"
+            )
+        except SetupFailed as exc:
+            self.outcome.setup_failed = exc
+            for step in steps:
+                row = self.rows[(step.project, step.version, step.python)]
+                self.show(row, state="failed", detail="build-setup.sh failed")
+            return
+        if environment:
+            self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}")
+        # Each (project, version) is built with one interpreter first; a pure result serves all.
+        groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
+        for step in steps:
+            groups[(step.project, step.version)].append(step)
+        firsts = [g[0] for g in groups.values()]
+        with self.pool() as pool:
+            made = list(pool.map(lambda s: self.make(self.task(s, environment)), firsts))
+        rest: list[Step] = []
+        for group, repaired in zip(groups.values(), made, strict=True):
+            if repaired is not None and repaired.policy == PURE:
+                self.add_to_sets(ANY, repaired.wheel)
+                for step in group[1:]:
+                    row = self.rows[(step.project, step.version, step.python)]
+                    self.show(
+                        row,
+                        state="done",
+                        filename=repaired.wheel.name,
+                        tag=PURE,
+                        detail="pure: built once",
+                    )
+            else:
+                if repaired is not None:
+                    self.add_to_sets(group[0].python, repaired.wheel)
+                rest += group[1:]
+        with self.pool() as pool:
+            for step, repaired in zip(
+                rest, pool.map(lambda s: self.make(self.task(s, environment)), rest), strict=True
+            ):
+                if repaired is not None:
+                    self.add_to_sets(step.python, repaired.wheel)
+
+    # -- verify --------------------------------------------------------------------------
+    def verify(self) -> None:
+        tests = {n: o.test for n, o in self.job.settings.packages.items() if o.test}
+        work = self.job.wheelhouse / ".verify"
+        digests = {
+            i.minor: record.set_hash(i, self.job.requirements, self.sets[i.minor], tests)
+            for i in self.job.interpreters
+        }
+
+        def one(interp: Interpreter) -> Verified:
+            if record.is_verified(self.job.wheelhouse, interp, digests[interp.minor]):
+                self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
+                log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
+                return Verified(interp, True, log, skipped=True)
+            self.reporter.message(f"verify Python {interp.minor}: installing and importing")
+            return verify(
+                self.env,
+                interp,
+                self.job.requirements,
+                self.job.wheelhouse,
+                self.ours,
+                work,
+                tests,
+            )
+
+        with self.pool() as pool:
+            self.outcome.verified = list(pool.map(one, self.job.interpreters))
+        for v in self.outcome.verified:
+            if v.ok and not v.skipped:
+                record.record(self.job.wheelhouse, v.interpreter, digests[v.interpreter.minor])
         shutil.rmtree(work, ignore_errors=True)
-    return outcome
+
+    def run(self) -> Outcome:
+        self.job.wheelhouse.mkdir(parents=True, exist_ok=True)
+        for step in self.plan.steps:
+            source = "built" if step.source == "build" else step.source
+            self.show(Row(step.project, step.version, step.python, source))
+        self.fetch([s for s in self.plan.steps if s.source in ("yard", "upstream")])
+        to_build = self.plan.by_source("build")
+        if to_build:
+            self.build(to_build)
+        if self.outcome.ok:
+            self.verify()
+        self.outcome.rows = list(self.rows.values())
+        return self.outcome
 
 
-def _build(
-    env: BuildEnvironment,
-    steps: Sequence[Step],
-    by_minor: Mapping[str, Interpreter],
-    wheelhouse: Path,
-    jobs: int,
-) -> list[BuildResult]:
-    tasks = [
-        BuildTask(s.project, s.version, by_minor[s.python], s.url or s.filename) for s in steps
-    ]
-    return build_all(env, tasks, wheelhouse, jobs)
+def execute(plan: Plan, job: Job, env: BuildEnvironment, reporter: Reporter) -> Outcome:
+    return _Run(plan, job, env, reporter).run()

@@ -1,13 +1,17 @@
 """The gate before publishing: for each interpreter, a fresh virtual environment installs the
-whole requirements set from the wheelhouse only, then imports every built project."""
+whole requirements set from the wheelhouse only, then imports every built project (or runs
+the project's own test command, from its per-package override)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelyard.build.envs import BuildEnvironment
 from wheelyard.build.hints import tail
@@ -19,8 +23,9 @@ class Verified:
     interpreter: Interpreter
     ok: bool
     log: Path
-    failed: tuple[str, ...] = ()  # "install" or the modules that did not import
+    failed: tuple[str, ...] = ()  # "install", modules that did not import, failed tests
     tail: tuple[str, ...] = ()
+    skipped: bool = False  # this exact set passed before
 
 
 def top_level_modules(wheel: Path) -> list[str]:
@@ -53,7 +58,9 @@ def verify(
     wheelhouse: Path,
     built: Iterable[Path],
     workdir: Path,
+    tests: Mapping[str, str] | None = None,
 ) -> Verified:
+    """``tests`` maps a project to a shell command that replaces importing it."""
     venv = workdir / f"verify-{interp.tag}"
     log = wheelhouse / "logs" / f"verify-{interp.tag}.log"
     log.unlink(missing_ok=True)
@@ -78,9 +85,26 @@ def verify(
         if env.run(cmd, log, cwd=requirements.parent) != 0:
             return Verified(interp, False, log, ("install",), tuple(tail(log.read_text())))
     failed = []
-    # Imports run outside the requirements folder, so a source checkout cannot shadow them.
-    for module in sorted({m for w in built for m in top_level_modules(w)}):
+    commands_of = {canonicalize_name(k): v for k, v in (tests or {}).items()}
+    modules: set[str] = set()
+    commands: dict[str, str] = {}
+    for wheel in built:
+        project = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+        if project in commands_of:
+            commands[project] = commands_of[project]
+        else:
+            modules.update(top_level_modules(wheel))
+    # Everything runs outside the requirements folder, so a source checkout cannot shadow
+    # the installed wheels.
+    for module in sorted(modules):
         if env.run([python, "-c", f"import {module}"], log, cwd=venv) != 0:
             failed.append(module)
+    activated = {
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    for name, command in sorted(commands.items()):
+        if env.run(["bash", "-c", command], log, activated, cwd=venv) != 0:
+            failed.append(f"{name} (test: {command})")
     text = log.read_text()
     return Verified(interp, not failed, log, tuple(failed), tuple(tail(text)) if failed else ())

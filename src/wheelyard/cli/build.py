@@ -4,19 +4,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from packaging.utils import parse_wheel_filename
 from rich.table import Table
 
 from wheelyard.build.envs import HostEnvironment
 from wheelyard.build.interpreters import Interpreter, discover, select
 from wheelyard.build.plan import Plan, make_plan
-from wheelyard.build.publish import default_label, publish
+from wheelyard.build.progress import choose, final_table, write_report
+from wheelyard.build.publish import Published, default_label, publish
 from wheelyard.build.resolve import resolve
-from wheelyard.build.run import execute
+from wheelyard.build.run import Job, Outcome, execute
+from wheelyard.build.settings import BuildSettings, load
 from wheelyard.build.yardquery import held_files
 from wheelyard.cli.common import out
 from wheelyard.config import Settings
@@ -25,7 +27,8 @@ from wheelyard.yard.errors import InvalidInput
 
 def list_pythons(args: argparse.Namespace) -> int:
     table = Table("python", "tag", "executable", "selected")
-    chosen = {i.executable for i in select(args.python)} if args.python else None
+    wanted = settings_of(args).python
+    chosen = {i.executable for i in select(list(wanted))} if wanted else None
     for interp in discover():
         selected = (interp.version[:2] >= (3, 9)) if chosen is None else interp.executable in chosen
         table.add_row(
@@ -38,30 +41,51 @@ def list_pythons(args: argparse.Namespace) -> int:
     return 0
 
 
-def make(args: argparse.Namespace) -> tuple[list[Interpreter], Path, Plan]:
+def settings_of(args: argparse.Namespace) -> BuildSettings:
+    cli = {
+        "python": tuple(args.python or ()),
+        "jobs": args.jobs,
+        "wheelhouse": args.wheelhouse,
+        "plat": args.plat,
+        "from_source": args.from_source,
+        "no_binary": tuple(args.no_binary or ()),
+        "url": args.url,
+        "owner": args.owner,
+        "label": getattr(args, "label", None),
+    }
+    return load(Path(args.folder), cli)
+
+
+def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Path, Plan]:
     folder = Path(args.folder)
     requirements = folder / "requirements.txt"
     if not requirements.is_file():
         raise InvalidInput(f"no requirements.txt in {folder.absolute()}")
-    interps = select(args.python)
+    settings = settings_of(args)
+    interps = select(list(settings.python))
     with ThreadPoolExecutor(max(1, min(len(interps), os.cpu_count() or 1))) as pool:
         closures = dict(
             zip(interps, pool.map(lambda i: resolve(i, requirements), interps), strict=True)
         )
     in_yard: dict[str, dict[str, str]] = {}
-    if args.url:
-        if not args.owner:
+    if settings.url:
+        if not settings.owner:
             raise InvalidInput("--url needs --owner")
         projects = {r.name for closure in closures.values() for r in closure}
-        in_yard = held_files(args.url, args.owner, projects, os.environ.get("WHEELYARD_TOKEN"))
+        in_yard = held_files(
+            settings.url, settings.owner, projects, os.environ.get("WHEELYARD_TOKEN")
+        )
     result = make_plan(
-        closures, in_yard, from_source=args.from_source, no_binary=args.no_binary or ()
+        closures,
+        in_yard,
+        from_source=settings.from_source,
+        no_binary=settings.forced_from_source(),
     )
-    return interps, requirements, result
+    return settings, interps, requirements, result
 
 
 def plan(args: argparse.Namespace) -> int:
-    _interps, _requirements, result = make(args)
+    _settings, _interps, _requirements, result = make(args)
     if args.json:
         print(result.to_json())
         return 0
@@ -77,89 +101,104 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def build(args: argparse.Namespace) -> int:
-    if args.upload and not (args.url and args.owner):
-        raise InvalidInput("--upload needs --url and --owner")
-    interps, requirements, result = make(args)
-    wheelhouse = Path(args.wheelhouse).absolute()
-    outcome = execute(
-        result,
-        interps,
-        requirements,
-        wheelhouse,
-        HostEnvironment(),
-        args.jobs or os.cpu_count() or 1,
-        args.plat,
-        args.url,
-        args.owner,
-        os.environ.get("WHEELYARD_TOKEN"),
-    )
-    table = Table("project", "version", "python", "result", "tag / policy", "grafted", "seconds")
-    for path in outcome.fetched:
-        name, version, _b, _t = parse_wheel_filename(path.name)
-        table.add_row(name, str(version), "", "fetched", path.name.rsplit("-", 1)[-1][:-4], "", "")
-    for built, repaired in outcome.built:
+def _failures(outcome: Outcome) -> None:
+    if outcome.setup_failed:
+        failed = outcome.setup_failed
+        out.print(f"[red]{failed}[/]")
+        out.print("\n".join("    " + line for line in failed.tail), markup=False)
+    for built in outcome.failed_builds:
         t = built.task
-        if repaired is None:
-            table.add_row(
-                t.project,
-                t.version,
-                t.interpreter.minor,
-                "[red]build failed[/]",
-                "",
-                "",
-                f"{built.seconds:.1f}",
-            )
-        else:
-            table.add_row(
-                t.project,
-                t.version,
-                t.interpreter.minor,
-                "built",
-                repaired.policy,
-                ", ".join(repaired.grafted),
-                f"{built.seconds:.1f}",
-            )
-    out.print(table)
-    for built, _repaired in outcome.built:
-        if not built.ok:
-            out.print(
-                f"[red]{built.task.project} {built.task.version} failed for Python "
-                f"{built.task.interpreter.minor}[/] (log: {built.log})"
-            )
-            out.print("\n".join("    " + line for line in built.tail), markup=False)
-            if built.hint:
-                out.print(f"  hint: {built.hint}")
-    for built, message in outcome.repair_failures:
-        out.print(f"[red]repair failed[/] for {built.task.project}: {message}")
+        out.print(
+            f"[red]{t.project} {t.version} failed for Python {t.interpreter.minor}[/] "
+            f"(log: {built.log})"
+        )
+        out.print("\n".join("    " + line for line in built.tail), markup=False)
+        if built.hint:
+            out.print(f"  hint: {built.hint}")
+    for task, message in outcome.repair_failures:
+        out.print(f"[red]repair failed[/] for {task.project}: {message}", markup=False)
+    for step, message in outcome.fetch_failures:
+        out.print(f"[red]could not fetch[/] {step.filename}: {message}", markup=False)
     for v in outcome.verified:
-        state = "ok" if v.ok else f"[red]failed[/]: {', '.join(v.failed)} (log: {v.log})"
+        if v.skipped:
+            state = "ok (this exact set passed before)"
+        elif v.ok:
+            state = "ok"
+        else:
+            state = f"[red]failed[/]: {', '.join(v.failed)} (log: {v.log})"
         out.print(f"verify Python {v.interpreter.minor}: {state}")
+        if not v.ok:
+            out.print("\n".join("    " + line for line in v.tail), markup=False)
+
+
+def build(args: argparse.Namespace) -> int:
+    settings, interps, requirements, result = make(args)
+    if args.upload and not (settings.url and settings.owner):
+        raise InvalidInput("--upload needs --url and --owner")
+    job = Job(
+        folder=Path(args.folder).absolute(),
+        requirements=requirements.absolute(),
+        wheelhouse=settings.wheelhouse.absolute(),
+        interpreters=tuple(interps),
+        settings=settings,
+        jobs=settings.jobs or os.cpu_count() or 1,
+        token=os.environ.get("WHEELYARD_TOKEN"),
+    )
+    with choose(out) as reporter:
+        outcome = execute(result, job, HostEnvironment(), reporter)
+    out.print(final_table(outcome.rows))
+    _failures(outcome)
+    published: list[Published] = []
+    status = 0 if outcome.ok else 1
     if not args.upload:
-        out.print(f"wheels are in {wheelhouse}")
-        return 0 if outcome.ok else 1
-    if not outcome.ok and not args.upload_anyway:
+        out.print(f"wheels are in {job.wheelhouse}")
+    elif not outcome.ok and not args.upload_anyway:
         out.print(
             "[red]not uploading[/]: the run failed (use --upload-anyway to upload regardless)"
         )
-        return 1
-    return upload(args, outcome.wheels()) or (0 if outcome.ok else 1)
+    else:
+        published = upload(args, settings, outcome.wheels)
+        if any(p.action in ("conflict", "failed") for p in published):
+            status = 1
+    if args.report:
+        write_report(
+            Path(args.report),
+            outcome.rows,
+            {
+                "ok": status == 0,
+                "verified": [
+                    {
+                        "python": v.interpreter.minor,
+                        "executable": str(v.interpreter.executable),
+                        "ok": v.ok,
+                        "skipped": v.skipped,
+                        "failed": list(v.failed),
+                    }
+                    for v in outcome.verified
+                ],
+                "published": [dataclasses.asdict(p) for p in published],
+            },
+        )
+    return status
 
 
-def upload(args: argparse.Namespace, wheels: list[Path]) -> int:
+def upload(
+    args: argparse.Namespace, settings: BuildSettings, wheels: list[Path]
+) -> list[Published]:
     token = os.environ.get("WHEELYARD_TOKEN")
     if not token:
         raise InvalidInput("--upload needs the token in WHEELYARD_TOKEN")
-    label = args.label or default_label(Path(args.folder))
-    results = publish(args.url, args.owner, label, token, wheels)
+    assert settings.url and settings.owner
+    label = settings.label or default_label(Path(args.folder))
+    results = publish(settings.url, settings.owner, label, token, wheels)
     counts: dict[str, int] = {}
     for r in results:
         counts[r.action] = counts.get(r.action, 0) + 1
         if r.action in ("conflict", "failed"):
             out.print(f"[red]{r.action}[/]: {r.filename}: {r.detail}")
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-    out.print(f"label {label} of {args.owner}: {summary}")
-    return 1 if counts.get("conflict") or counts.get("failed") else 0
+    out.print(f"label {label} of {settings.owner}: {summary or 'nothing to publish'}")
+    return results
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
@@ -176,7 +215,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--python",
         nargs="+",
-        default=[],
         metavar="SEL",
         help="versions (3.12), ranges (3.10-3.13), tags (cp312), paths or globs",
     )
@@ -185,9 +223,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true", help="with --plan: machine-readable")
     p.add_argument("--from-source", action="store_true", help="build every project from sdist")
     p.add_argument("--no-binary", nargs="+", metavar="PROJECT", help="build these from sdist")
-    p.add_argument(
-        "--wheelhouse", default="wheelhouse", help="output folder (default ./wheelhouse)"
-    )
+    p.add_argument("--wheelhouse", help="output folder (default ./wheelhouse)")
+    p.add_argument("--report", metavar="FILE", help="write the run's result as JSON")
     p.add_argument("--jobs", type=int, help="parallel builds (default: CPU count)")
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument(

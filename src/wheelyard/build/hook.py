@@ -1,0 +1,64 @@
+"""``build-setup.sh``: run once with ``bash -e`` before any build; the variables it exports
+(CFLAGS, PKG_CONFIG_PATH, CC …) are handed to every build."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from wheelyard.build.envs import SECRET_VARIABLES, BuildEnvironment
+from wheelyard.build.hints import tail
+
+SCRIPT = "build-setup.sh"
+# Set by bash itself, not by the script.
+_SHELL_NOISE = {"_", "SHLVL", "PWD", "OLDPWD"}
+
+
+class SetupFailed(Exception):
+    def __init__(self, status: int, log: Path) -> None:
+        self.status = status
+        self.log = log
+        self.tail = tuple(tail(log.read_text(errors="replace")))
+        super().__init__(f"{SCRIPT} failed with exit status {status} (log: {log})")
+
+
+def _parse(blob: bytes) -> dict[str, str]:
+    result = {}
+    for entry in blob.split(b"\0"):
+        name, sep, value = entry.decode(errors="surrogateescape").partition("=")
+        if sep:
+            result[name] = value
+    return result
+
+
+def run_setup(env: BuildEnvironment, folder: Path, log: Path) -> dict[str, str]:
+    """Run ``folder/build-setup.sh`` if it exists; return the variables it set or changed."""
+    script = folder / SCRIPT
+    if not script.is_file():
+        return {}
+    log.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wheelyard-setup-") as tmp:
+        before, after = Path(tmp) / "before", Path(tmp) / "after"
+        # Sourced, so its exports survive to the final `env -0`; the environment is dumped
+        # before too, so only what the script changed is handed on.
+        status = env.run(
+            [
+                "bash",
+                "-c",
+                'env -0 >"$1" && set -e && source "$2" && set +e && env -0 >"$3"',
+                "wheelyard-setup",
+                str(before),
+                str(script.absolute()),
+                str(after),
+            ],
+            log,
+            cwd=folder,
+        )
+        if status != 0 or not after.exists():
+            raise SetupFailed(status, log)
+        old, new = _parse(before.read_bytes()), _parse(after.read_bytes())
+    return {
+        k: v
+        for k, v in new.items()
+        if old.get(k) != v and k not in _SHELL_NOISE and k not in SECRET_VARIABLES
+    }

@@ -1,0 +1,55 @@
+"""The record of passed verifications, kept in the wheelhouse: per interpreter, the hash of
+the exact set of wheels (names and bytes), the requirements and the test commands. An
+unchanged rerun finds its hash there and does not verify again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from wheelyard.build.interpreters import Interpreter
+
+RECORD = ".verified.json"
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def set_hash(
+    interp: Interpreter, requirements: Path, wheels: Iterable[Path], tests: Mapping[str, str]
+) -> str:
+    h = hashlib.sha256()
+    h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
+    h.update(requirements.read_bytes() + b"\0")
+    for wheel in sorted(set(wheels), key=lambda p: p.name):
+        h.update(f"{wheel.name}\0{_file_sha256(wheel)}\0".encode())
+    for project, command in sorted(tests.items()):
+        h.update(f"{project}\0{command}\0".encode())
+    return h.hexdigest()
+
+
+def _load(wheelhouse: Path) -> dict[str, str]:
+    try:
+        data = json.loads((wheelhouse / RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_verified(wheelhouse: Path, interp: Interpreter, digest: str) -> bool:
+    return _load(wheelhouse).get(str(interp.executable)) == digest
+
+
+def record(wheelhouse: Path, interp: Interpreter, digest: str) -> None:
+    """Remember a pass; written atomically (a rename), so a killed run leaves no half record."""
+    data = {**_load(wheelhouse), str(interp.executable): digest}
+    tmp = wheelhouse / (RECORD + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(wheelhouse / RECORD)
