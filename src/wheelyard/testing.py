@@ -120,7 +120,7 @@ def _write_wheel(wheel_directory, tag, purelib, files):
 """
 
 _PURE_BUILD = """
-FAIL = {fail!r}
+FAIL, NEEDS = {fail!r}, {needs!r}
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
@@ -129,7 +129,11 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         leaked = "WHEELYARD_TOKEN" in os.environ
         sys.stderr.write(f"WHEELYARD_TOKEN in build env: {{leaked}}\\n")
         raise SystemExit(1)
-    init = f"__version__ = {{VERSION!r}}\\n".encode()
+    if NEEDS:  # a build-time import the sdist does not declare
+        __import__(NEEDS)
+    # What the build saw of the variables build-setup.sh and overrides may set.
+    seen = {{k: v for k, v in os.environ.items() if k.startswith("FIXTURE_")}}
+    init = f"__version__ = {{VERSION!r}}\\nbuilt_with = {{seen!r}}\\n".encode()
     return _write_wheel(wheel_directory, "py3-none-any", "true", {{f"{{DIST}}/__init__.py": init}})
 """
 
@@ -195,13 +199,15 @@ def make_sdist(
     version: str,
     summary: str = "A test package",
     fail_with: str | None = None,
+    needs: str | None = None,
 ) -> Path:
     """Write ``{name}-{version}.tar.gz`` (PKG-INFO, pyproject.toml, an in-tree backend) that
-    builds a pure wheel offline. With ``fail_with``, building prints that text, as a compiler
-    would, and fails."""
-    return _write_sdist(
-        directory, name, version, summary, _PURE_BUILD.format(fail=fail_with or ""), {}
-    )
+    builds a pure wheel offline; its module's ``built_with`` holds the build's ``FIXTURE_*``
+    variables. With ``fail_with``, building prints that text, as a compiler would, and fails.
+    With ``needs``, building imports that module without declaring it (the case
+    ``requirements-build.txt`` exists for)."""
+    build = _PURE_BUILD.format(fail=fail_with or "", needs=needs or "")
+    return _write_sdist(directory, name, version, summary, build, {})
 
 
 def make_c_sdist(directory: Path, name: str, version: str) -> Path:

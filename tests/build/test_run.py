@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -87,10 +88,28 @@ def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner
     )
     assert (tmp_path / "t" / "yamlext.libs").is_dir()
 
-    # A rerun with nothing changed builds nothing and uploads nothing.
-    again = run(command, env=client_env(WHEELYARD_TOKEN=token))
-    assert " built " not in again.stdout and "uploaded" not in again.stdout, again.stdout
-    assert "labelled" in again.stdout
+    # A rerun with nothing changed builds nothing, uploads nothing, verifies nothing.
+    report = tmp_path / "report.json"
+    again = run([*command, "--report", str(report)], env=client_env(WHEELYARD_TOKEN=token))
+    assert "uploaded" not in again.stdout and "labelled" in again.stdout, again.stdout
+    assert {r["source"] for r in json.loads(report.read_text())["wheels"]} == {"yard"}
+    for i in interps:
+        assert f"verify Python {i.minor}: ok (this exact set passed before)" in again.stdout
+
+    # Changing one pin rebuilds that project only, once per interpreter.
+    make_c_sdist(dists, "yamlext", "1.1")
+    (tmp_path / "requirements.txt").write_text(
+        "--no-index\n--find-links ./dists\npurepkg==1.0\nbinpkg==1.0\nsrcpkg==1.0\nyamlext==1.1\n"
+    )
+    bumped = run([*command, "--report", str(report)], env=client_env(WHEELYARD_TOKEN=token))
+    data = json.loads(report.read_text())
+    built = sorted(
+        (r["project"], r["version"], r["python"]) for r in data["wheels"] if r["source"] == "built"
+    )
+    assert built == [("yamlext", "1.1", i.minor) for i in interps], bumped.stdout
+    assert len(list((house / "logs").glob("yamlext-1.1-*.log"))) == len(interps)
+    assert all(v["ok"] and not v["skipped"] for v in data["verified"])
+    assert [p["action"] for p in data["published"]].count("uploaded") == len(interps)
 
 
 def test_failed_build_is_reported_with_hint(tmp_path: Path) -> None:
@@ -123,3 +142,100 @@ def test_failed_build_is_reported_with_hint(tmp_path: Path) -> None:
     assert "brokenc 1.0 failed" in result.stdout and "ffi.h" in result.stdout
     assert "hint: missing C header ffi.h" in result.stdout
     assert (tmp_path / "wh" / "okpkg-1.0-py3-none-any.whl").is_file()
+
+
+def _newest() -> Path:
+    return [i for i in discover() if i.version[:2] >= (3, 9)][-1].executable
+
+
+def test_build_inputs_setup_script_build_requirements_overrides(tmp_path: Path) -> None:
+    """requirements-build.txt reaches the build env, build-setup.sh's exports and a package's
+    environment reach its build, its test command replaces the import check; CI gets plain
+    lines; --report holds the rows."""
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_wheel(dists, "buildhelper", "1.0")
+    make_sdist(dists, "needshelper", "1.0", needs="buildhelper")
+    make_sdist(dists, "flagged", "1.0")
+    (tmp_path / "requirements.txt").write_text(
+        "--no-index\n--find-links ./dists\nneedshelper==1.0\nflagged==1.0\n"
+    )
+    (tmp_path / "requirements-build.txt").write_text(
+        "--no-index\n--find-links ./dists\nbuildhelper==1.0\n"
+    )
+    (tmp_path / "build-setup.sh").write_text(
+        'echo "preparing the machine"\nexport FIXTURE_FROM_SETUP="set up"\n'
+    )
+    (tmp_path / "wheelyard.toml").write_text(
+        "[build]\njobs = 2\n\n"
+        "[build.packages.flagged]\n"
+        'environment = { FIXTURE_OVERRIDE = "only flagged" }\n'
+        'test = "python -c \'import flagged; print(\\"tested\\", flagged.built_with)\'"\n'
+    )
+    report = tmp_path / "report.json"
+    command = [
+        str(BIN / "wheelyard"),
+        "build",
+        str(tmp_path),
+        "--wheelhouse",
+        str(tmp_path / "wh"),
+        "--python",
+        str(_newest()),
+        "--report",
+        str(report),
+    ]
+    result = run(command, env=client_env(CI="true"), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Plain event lines under CI, one per state change.
+    assert "needshelper 1.0 python" in result.stdout and ": building" in result.stdout
+    assert "build-setup.sh set FIXTURE_FROM_SETUP" in result.stdout
+
+    wh = tmp_path / "wh"
+    flagged = zipfile.ZipFile(wh / "flagged-1.0-py3-none-any.whl").read("flagged/__init__.py")
+    assert b"'FIXTURE_FROM_SETUP': 'set up'" in flagged
+    assert b"'FIXTURE_OVERRIDE': 'only flagged'" in flagged
+    other = zipfile.ZipFile(wh / "needshelper-1.0-py3-none-any.whl").read("needshelper/__init__.py")
+    assert b"FIXTURE_FROM_SETUP" in other and b"FIXTURE_OVERRIDE" not in other
+    assert "preparing the machine" in (wh / "logs" / "build-setup.log").read_text()
+    verify_log = next((wh / "logs").glob("verify-*.log")).read_text()
+    assert "tested {" in verify_log and "import needshelper" in verify_log
+
+    data = json.loads(report.read_text())
+    assert data["ok"] is True and data["verified"][0]["ok"] is True
+    rows = {r["project"]: r for r in data["wheels"]}
+    assert rows["needshelper"]["source"] == "built" and rows["needshelper"]["state"] == "done"
+    assert rows["flagged"]["tag"] == "pure" and rows["flagged"]["seconds"] > 0
+
+    # Without requirements-build.txt the undeclared import fails, with a hint where to add it.
+    (tmp_path / "requirements-build.txt").unlink()
+    again = run(command, env=client_env(CI="true"), check=False)
+    assert again.returncode == 1
+    assert "hint: missing build dependency buildhelper: add it to requirements-build.txt" in (
+        again.stdout
+    )
+    assert json.loads(report.read_text())["ok"] is False
+
+
+def test_failing_setup_script_stops_the_run(tmp_path: Path) -> None:
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_sdist(dists, "okpkg", "1.0")
+    (tmp_path / "requirements.txt").write_text("--no-index\n--find-links ./dists\nokpkg==1.0\n")
+    (tmp_path / "build-setup.sh").write_text("echo apt-get install libnothing-dev\nexit 3\n")
+    result = run(
+        [
+            str(BIN / "wheelyard"),
+            "build",
+            str(tmp_path),
+            "--wheelhouse",
+            str(tmp_path / "wh"),
+            "--python",
+            str(_newest()),
+        ],
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "build-setup.sh failed with exit status 3" in result.stdout
+    assert "apt-get install libnothing-dev" in result.stdout
+    assert not list((tmp_path / "wh").glob("*.whl"))
+    assert not list((tmp_path / "wh" / "logs").glob("okpkg-*.log"))

@@ -45,7 +45,8 @@ def run_setup(env: BuildEnvironment, folder: Path, log: Path) -> dict[str, str]:
             [
                 "bash",
                 "-c",
-                'env -0 >"$1" && set -e && source "$2" && set +e && env -0 >"$3"',
+                # Not an && list: errexit is ignored inside one.
+                'env -0 >"$1" || exit 1; set -e; source "$2"; set +e; env -0 >"$3"',
                 "wheelyard-setup",
                 str(before),
                 str(script.absolute()),

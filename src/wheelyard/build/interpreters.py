@@ -47,7 +47,10 @@ def probe(executable: Path) -> Interpreter | None:
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     major, minor, micro = data["version"]
-    return Interpreter((major, minor, micro), Path(executable), data["implementation"])
+    # The interpreter's own idea of itself: a pyenv shim resolves to the real executable, so
+    # later runs do not depend on the cwd's .python-version.
+    real = Path(data["executable"]) if data.get("executable") else Path(executable)
+    return Interpreter((major, minor, micro), real, data["implementation"])
 
 
 def _pyenv_root() -> Path:

@@ -87,7 +87,10 @@ class PlainReporter(_Rows):
             self.stream.flush()
 
     def update(self, row: Row) -> None:
+        previous = self.rows.get(row.key)
         self._store(row)
+        if previous is not None and previous.state == row.state:
+            return  # only state changes make a line
         extra = f" {row.filename}" if row.state in ("done", "fetching") and row.filename else ""
         detail = f" ({row.detail})" if row.detail else ""
         self._line(f"{row.project} {row.version} python {row.python}: {row.state}{extra}{detail}")

@@ -8,7 +8,7 @@ import dataclasses
 import shutil
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,6 +181,8 @@ class _Run:
         )
         self.outcome.wheels.append(repaired.wheel)
         self.ours.append(repaired.wheel)
+        if repaired.policy != PURE:
+            self.add_to_sets(task.interpreter.minor, repaired.wheel)
         return repaired
 
     def build(self, steps: Sequence[Step]) -> None:
@@ -196,36 +198,39 @@ class _Run:
             return
         if environment:
             self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}")
-        # Each (project, version) is built with one interpreter first; a pure result serves all.
+        # Each (project, version) is built with one interpreter first; a pure result serves
+        # all, a platform result sends the other interpreters' builds to the same queue.
         groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
         for step in steps:
             groups[(step.project, step.version)].append(step)
-        firsts = [g[0] for g in groups.values()]
         with self.pool() as pool:
-            made = list(pool.map(lambda s: self.make(self.task(s, environment)), firsts))
-        rest: list[Step] = []
-        for group, repaired in zip(groups.values(), made, strict=True):
-            if repaired is not None and repaired.policy == PURE:
-                self.add_to_sets(ANY, repaired.wheel)
-                for step in group[1:]:
-                    row = self.rows[(step.project, step.version, step.python)]
-                    self.show(
-                        row,
-                        state="done",
-                        filename=repaired.wheel.name,
-                        tag=PURE,
-                        detail="pure: built once",
-                    )
-            else:
-                if repaired is not None:
-                    self.add_to_sets(group[0].python, repaired.wheel)
-                rest += group[1:]
-        with self.pool() as pool:
-            for step, repaired in zip(
-                rest, pool.map(lambda s: self.make(self.task(s, environment)), rest), strict=True
-            ):
-                if repaired is not None:
-                    self.add_to_sets(step.python, repaired.wheel)
+            pending = {
+                pool.submit(self.make, self.task(g[0], environment)): (g, True)
+                for g in groups.values()
+            }
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    group, first = pending.pop(future)
+                    repaired = future.result()
+                    if not first:
+                        continue
+                    if repaired is not None and repaired.policy == PURE:
+                        self.share_pure(group, repaired)
+                        continue
+                    for step in group[1:]:
+                        pending[pool.submit(self.make, self.task(step, environment))] = (
+                            [step],
+                            False,
+                        )
+
+    def share_pure(self, group: Sequence[Step], repaired: Repaired) -> None:
+        self.add_to_sets(ANY, repaired.wheel)
+        for step in group[1:]:
+            row = self.rows[(step.project, step.version, step.python)]
+            self.show(
+                row, state="done", filename=repaired.wheel.name, tag=PURE, detail="pure: built once"
+            )
 
     # -- verify --------------------------------------------------------------------------
     def verify(self) -> None:
