@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
+import httpx
+import pytest
 from packaging import tags
 
 from tests.build.test_repair import needs_toolchain
@@ -239,3 +242,42 @@ def test_failing_setup_script_stops_the_run(tmp_path: Path) -> None:
     assert "apt-get install libnothing-dev" in result.stdout
     assert not list((tmp_path / "wh").glob("*.whl"))
     assert not list((tmp_path / "wh" / "logs").glob("okpkg-*.log"))
+
+
+def _pypi_reachable() -> bool:
+    try:
+        return httpx.get("https://pypi.org/simple/pyyaml/", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@needs_toolchain
+@pytest.mark.skipif(not _pypi_reachable(), reason="needs pypi.org (CI has network)")
+def test_real_sdist_from_pypi_with_c_extension(tmp_path: Path) -> None:
+    """PyYAML's sdist, built from source: its C extension links the system libyaml, which
+    auditwheel must graft; then verified for real."""
+    (tmp_path / "requirements.txt").write_text("pyyaml==6.0.2 --no-binary pyyaml\n")
+    report = tmp_path / "report.json"
+    result = run(
+        [
+            str(BIN / "wheelyard"),
+            "build",
+            str(tmp_path),
+            "--wheelhouse",
+            str(tmp_path / "wh"),
+            "--python",
+            str(_newest()),
+            "--report",
+            str(report),
+        ],
+        check=False,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [row] = json.loads(report.read_text())["wheels"]
+    assert row["source"] == "built" and row["tag"].startswith("manylinux_")
+    assert any(lib.startswith("libyaml") for lib in row["grafted"])
+    wheel = tmp_path / "wh" / row["filename"]
+    shown = run([sys.executable, "-m", "auditwheel", "show", str(wheel)])
+    assert f'consistent with the following platform tag:\n"{row["tag"]}"' in shown.stdout
+    assert any(".libs/libyaml" in n for n in zipfile.ZipFile(wheel).namelist())

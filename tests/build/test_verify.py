@@ -21,22 +21,35 @@ def test_verify_installs_and_imports(tmp_path: Path) -> None:
     broken = make_wheel(
         house, "brokenpkg", "1.0", module_body="raise ImportError('needs libfoo')\n"
     )
-    reqs = tmp_path / "requirements.txt"
     env = HostEnvironment(client_env())
+    work = tmp_path / "work"
 
-    reqs.write_text("goodpkg==1.0\n")
-    ok = verify(env, me, reqs, house, [good], tmp_path / "work")
+    ok = verify(env, me, ["goodpkg==1.0"], house, [good], work)
     assert ok.ok and ok.failed == ()
 
-    reqs.write_text("goodpkg==1.0\nbrokenpkg==1.0\n")
-    bad = verify(env, me, reqs, house, [good, broken], tmp_path / "work")
+    bad = verify(env, me, ["goodpkg==1.0", "brokenpkg==1.0"], house, [good, broken], work)
     assert not bad.ok and bad.failed == ("brokenpkg",)
     assert any("needs libfoo" in line for line in bad.tail)
 
-    reqs.write_text("goodpkg==1.0\nnot-in-wheelhouse==1.0\n")
-    missing = verify(env, me, reqs, house, [good], tmp_path / "work")
+    missing = verify(env, me, ["goodpkg==1.0", "not-in-wheelhouse==1.0"], house, [good], work)
     assert not missing.ok and missing.failed == ("install",)
     assert any("not-in-wheelhouse" in line for line in missing.tail)
+
+
+def test_test_command_replaces_the_import(tmp_path: Path) -> None:
+    me = probe(Path(sys.executable))
+    assert me is not None
+    house = tmp_path / "wheelhouse"
+    house.mkdir()
+    odd = make_wheel(house, "oddpkg", "1.0", module_body="raise ImportError('not on import')\n")
+    env = HostEnvironment(client_env())
+    # The import would fail; the project's own test command is what counts.
+    tests = {"OddPkg": "python -c 'import sys; print(sys.prefix)' && test -n \"$VIRTUAL_ENV\""}
+    passed = verify(env, me, ["oddpkg==1.0"], house, [odd], tmp_path / "w", tests)
+    assert passed.ok, passed.log.read_text()
+    failing = {"oddpkg": "python -c 'import oddpkg'"}
+    failed = verify(env, me, ["oddpkg==1.0"], house, [odd], tmp_path / "w", failing)
+    assert failed.failed == ("oddpkg (test: python -c 'import oddpkg')",)
 
 
 def test_top_level_modules(tmp_path: Path) -> None:

@@ -12,10 +12,7 @@ when the cause is recognisable, what to change.
 
 from __future__ import annotations
 
-import functools
-import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import time
@@ -35,7 +32,7 @@ else:  # pragma: no cover
 
 from wheelyard.build.envs import BuildEnvironment
 from wheelyard.build.hints import hint, tail
-from wheelyard.build.interpreters import Interpreter
+from wheelyard.build.interpreters import Interpreter, venv_commands
 
 # What pip assumes for an sdist without [build-system] (PEP 518).
 _LEGACY_REQUIRES = ["setuptools>=40.8.0"]
@@ -77,16 +74,6 @@ class BuildResult:
 
 def _pip(task: BuildTask) -> list[str]:
     return [str(task.interpreter.executable), "-m", "pip", "--disable-pip-version-check"]
-
-
-@functools.cache
-def _pip_has_python_option(executable: Path) -> bool:
-    """pip ≥ 22.3 can install into another environment (``--python``)."""
-    out = subprocess.run(
-        [str(executable), "-m", "pip", "--version"], capture_output=True, text=True
-    ).stdout
-    found = re.match(r"pip (\d+)\.(\d+)", out)
-    return bool(found) and (int(found.group(1)), int(found.group(2))) >= (22, 3)  # type: ignore[union-attr]
 
 
 def local_sdist(source: str, folder: Path) -> Path:
@@ -133,17 +120,9 @@ def _prepared_build(
     env: BuildEnvironment, task: BuildTask, work: Path, out: Path, log: Path
 ) -> int:
     sdist = local_sdist(task.source, work)
-    venv = work / "env"
-    python = str(venv / "bin" / "python")
     requirements = [a for f in task.requirement_files for a in ("-r", str(f))]
     requirements += declared_build_requires(sdist) + list(task.build_requires)
-    if _pip_has_python_option(task.interpreter.executable):
-        # A venv without pip is instant; the interpreter's own pip installs into it.
-        create = [str(task.interpreter.executable), "-m", "venv", "--without-pip", str(venv)]
-        pip = [*_pip(task), "--python", python]
-    else:
-        create = [str(task.interpreter.executable), "-m", "venv", str(venv)]
-        pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    create, pip = venv_commands(task.interpreter, work / "env")
     for cmd in (
         create,
         [*pip, "install", *requirements],

@@ -3,6 +3,7 @@ choosing among them by version, range, tag, path or glob."""
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -51,6 +52,38 @@ def probe(executable: Path) -> Interpreter | None:
     # later runs do not depend on the cwd's .python-version.
     real = Path(data["executable"]) if data.get("executable") else Path(executable)
     return Interpreter((major, minor, micro), real, data["implementation"])
+
+
+@functools.cache
+def pip_can_target(executable: Path) -> bool:
+    """Whether the interpreter's pip (≥ 22.3) can install into another environment
+    (``--python``), which makes a venv without pip of its own enough."""
+    out = subprocess.run(
+        [str(executable), "-m", "pip", "--version"], capture_output=True, text=True
+    ).stdout
+    found = re.match(r"pip (\d+)\.(\d+)", out)
+    return found is not None and (int(found[1]), int(found[2])) >= (22, 3)
+
+
+def venv_commands(interp: Interpreter, venv: Path) -> tuple[list[str], list[str]]:
+    """How to create ``venv`` and the pip command line that installs into it."""
+    python = str(venv / "bin" / "python")
+    if pip_can_target(interp.executable):
+        return (
+            [str(interp.executable), "-m", "venv", "--without-pip", str(venv)],
+            [
+                str(interp.executable),
+                "-m",
+                "pip",
+                "--disable-pip-version-check",
+                "--python",
+                python,
+            ],
+        )
+    return (
+        [str(interp.executable), "-m", "venv", str(venv)],
+        [python, "-m", "pip", "--disable-pip-version-check"],
+    )
 
 
 def _pyenv_root() -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from packaging import tags
@@ -31,12 +31,15 @@ class Step:
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]
+    # per interpreter ("3.12"): the pinned closure, "name==version", that verify installs
+    sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def by_source(self, source: Source) -> list[Step]:
         return [s for s in self.steps if s.source == source]
 
     def to_json(self) -> str:
-        return json.dumps({"steps": [asdict(s) for s in self.steps]}, indent=2)
+        steps = [asdict(s) for s in self.steps]
+        return json.dumps({"steps": steps, "sets": dict(self.sets)}, indent=2)
 
 
 def supported_tags(interp: Interpreter) -> set[tags.Tag]:
@@ -62,6 +65,10 @@ def make_plan(
     yard = {p: list(files) for p, files in (in_yard or {}).items()}
     forced = {n.lower() for n in no_binary}
     steps: set[Step] = set()
+    sets = {
+        interp.minor: tuple(sorted(f"{r.name}=={r.version}" for r in closure))
+        for interp, closure in closures.items()
+    }
     for interp, closure in closures.items():
         wanted = supported_tags(interp)
         for r in closure:
@@ -80,4 +87,4 @@ def make_plan(
                 steps.add(Step(r.name, r.version, python, "upstream", r.filename, r.url))
             else:
                 steps.add(Step(r.name, r.version, interp.minor, "build", r.filename, r.url))
-    return Plan(tuple(sorted(steps)))
+    return Plan(tuple(sorted(steps)), sets)

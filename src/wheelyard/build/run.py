@@ -33,7 +33,6 @@ class Job:
     """The fixed inputs of one run."""
 
     folder: Path
-    requirements: Path
     wheelhouse: Path
     interpreters: tuple[Interpreter, ...]
     settings: BuildSettings
@@ -237,7 +236,7 @@ class _Run:
         tests = {n: o.test for n, o in self.job.settings.packages.items() if o.test}
         work = self.job.wheelhouse / ".verify"
         digests = {
-            i.minor: record.set_hash(i, self.job.requirements, self.sets[i.minor], tests)
+            i.minor: record.set_hash(i, self.plan.sets.get(i.minor, ()), self.sets[i.minor], tests)
             for i in self.job.interpreters
         }
 
@@ -250,7 +249,7 @@ class _Run:
             return verify(
                 self.env,
                 interp,
-                self.job.requirements,
+                self.plan.sets.get(interp.minor, ()),
                 self.job.wheelhouse,
                 self.ours,
                 work,

@@ -1,12 +1,12 @@
 """The record of passed verifications, kept in the wheelhouse: per interpreter, the hash of
-the exact set of wheels (names and bytes), the requirements and the test commands. An
+the exact set of wheels (names and bytes), the pins and the test commands. An
 unchanged rerun finds its hash there and does not verify again."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from wheelyard.build.interpreters import Interpreter
@@ -23,11 +23,11 @@ def _file_sha256(path: Path) -> str:
 
 
 def set_hash(
-    interp: Interpreter, requirements: Path, wheels: Iterable[Path], tests: Mapping[str, str]
+    interp: Interpreter, pins: Sequence[str], wheels: Iterable[Path], tests: Mapping[str, str]
 ) -> str:
     h = hashlib.sha256()
     h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
-    h.update(requirements.read_bytes() + b"\0")
+    h.update("\n".join(sorted(pins)).encode() + b"\0")
     for wheel in sorted(set(wheels), key=lambda p: p.name):
         h.update(f"{wheel.name}\0{_file_sha256(wheel)}\0".encode())
     for project, command in sorted(tests.items()):

@@ -1,5 +1,6 @@
 """The gate before publishing: for each interpreter, a fresh virtual environment installs the
-whole requirements set from the wheelhouse only, then imports every built project (or runs
+whole pinned set from the wheelhouse only (wheels only: a ``--no-binary`` in
+requirements.txt named how to build, not what to install), then imports every built project (or runs
 the project's own test command, from its per-package override)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelyard.build.envs import BuildEnvironment
 from wheelyard.build.hints import tail
-from wheelyard.build.interpreters import Interpreter
+from wheelyard.build.interpreters import Interpreter, venv_commands
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def top_level_modules(wheel: Path) -> list[str]:
 def verify(
     env: BuildEnvironment,
     interp: Interpreter,
-    requirements: Path,
+    pins: Sequence[str],
     wheelhouse: Path,
     built: Iterable[Path],
     workdir: Path,
@@ -66,23 +67,13 @@ def verify(
     log.unlink(missing_ok=True)
     shutil.rmtree(venv, ignore_errors=True)
     python = str(venv / "bin" / "python")
-    steps = [
-        [str(interp.executable), "-m", "venv", str(venv)],
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-index",
-            "--find-links",
-            str(wheelhouse),
-            "-r",
-            str(requirements),
-        ],
-    ]
-    for cmd in steps:
-        if env.run(cmd, log, cwd=requirements.parent) != 0:
+    workdir.mkdir(parents=True, exist_ok=True)
+    pinned = workdir / f"pins-{interp.tag}.txt"
+    pinned.write_text("".join(f"{p}\n" for p in pins))
+    create, pip = venv_commands(interp, venv)
+    install = [*pip, "install", "--no-index", "--only-binary", ":all:", "--find-links"]
+    for cmd in (create, [*install, str(wheelhouse), "-r", str(pinned)]):
+        if env.run(cmd, log, cwd=workdir) != 0:
             return Verified(interp, False, log, ("install",), tuple(tail(log.read_text())))
     failed = []
     commands_of = {canonicalize_name(k): v for k, v in (tests or {}).items()}

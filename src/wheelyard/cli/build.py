@@ -132,12 +132,11 @@ def _failures(outcome: Outcome) -> None:
 
 
 def build(args: argparse.Namespace) -> int:
-    settings, interps, requirements, result = make(args)
+    settings, interps, _requirements, result = make(args)
     if args.upload and not (settings.url and settings.owner):
         raise InvalidInput("--upload needs --url and --owner")
     job = Job(
         folder=Path(args.folder).absolute(),
-        requirements=requirements.absolute(),
         wheelhouse=settings.wheelhouse.absolute(),
         interpreters=tuple(interps),
         settings=settings,
