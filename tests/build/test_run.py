@@ -281,3 +281,52 @@ def test_real_sdist_from_pypi_with_c_extension(tmp_path: Path) -> None:
     shown = run([sys.executable, "-m", "auditwheel", "show", str(wheel)])
     assert f'consistent with the following platform tag:\n"{row["tag"]}"' in shown.stdout
     assert any(".libs/libyaml" in n for n in zipfile.ZipFile(wheel).namelist())
+
+
+def test_extra_index_url_at_the_target_label_reuses_its_wheels(
+    tmp_path: Path, yard: Yard, owner_name: str
+) -> None:
+    """requirements.txt may name the label it publishes to: what is there is not rebuilt."""
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_sdist(dists, "srcpkg", "1.0")
+    make_sdist(dists, "newpkg", "1.0")
+    built = make_wheel(tmp_path, "srcpkg", "1.0")  # what an earlier run published
+    token = yard.user(owner_name)
+    twine(yard, f"{owner_name}/label/dev/", token, built)
+    empty = tmp_path / "empty-index"
+    empty.mkdir()
+    (tmp_path / "requirements.txt").write_text(
+        f"--index-url {empty.as_uri()}\n"
+        f"--extra-index-url {yard.url}/{owner_name}/label/dev/simple\n"
+        "--find-links ./dists\nsrcpkg==1.0\nnewpkg==1.0\n"
+    )
+    report = tmp_path / "report.json"
+    command = [
+        str(BIN / "wheelyard"),
+        "build",
+        str(tmp_path),
+        "--wheelhouse",
+        str(tmp_path / "wh"),
+        "--python",
+        str(_newest()),
+        "--report",
+        str(report),
+    ]
+    # Without --url the label is just an index pip finds the wheel in.
+    result = run(command, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sources = {r["project"]: r["source"] for r in json.loads(report.read_text())["wheels"]}
+    assert sources == {"srcpkg": "upstream", "newpkg": "built"}
+    # With --url it counts as held by the owner: labelled on upload, never re-sent.
+    result = run(
+        [*command, "--url", yard.url, "--owner", owner_name, "--upload", "--label", "dev"],
+        env=client_env(WHEELYARD_TOKEN=token),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    assert {r["project"]: r["source"] for r in data["wheels"]}["srcpkg"] == "yard"
+    actions = {p["filename"]: p["action"] for p in data["published"]}
+    assert actions["srcpkg-1.0-py3-none-any.whl"] in ("labelled", "present")
+    assert actions["newpkg-1.0-py3-none-any.whl"] == "uploaded"
