@@ -13,14 +13,15 @@ from rich.table import Table
 
 from wheelyard.build.envs import HostEnvironment
 from wheelyard.build.interpreters import Interpreter, discover, select
+from wheelyard.build.pinned import resolve_pinned
 from wheelyard.build.plan import Plan, make_plan
 from wheelyard.build.progress import choose, final_table, write_report
 from wheelyard.build.publish import Published, default_label, publish
-from wheelyard.build.resolve import resolve
+from wheelyard.build.resolve import Resolved, resolve
 from wheelyard.build.run import Job, Outcome, execute
 from wheelyard.build.settings import BuildSettings, load
 from wheelyard.build.yardquery import held_files
-from wheelyard.cli.common import out
+from wheelyard.cli.common import err, out
 from wheelyard.config import Settings
 from wheelyard.yard.errors import InvalidInput
 
@@ -63,10 +64,16 @@ def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Pa
         raise InvalidInput(f"no requirements.txt in {folder.absolute()}")
     settings = settings_of(args)
     interps = select(list(settings.python))
+    cache = settings.wheelhouse.absolute() / ".cache"
+
+    def closure(interp: Interpreter) -> list[Resolved]:
+        found, cached = resolve_pinned(interp, requirements, cache, resolve, args.refresh)
+        if cached:
+            err.print(f"Python {interp.minor}: pinned set unchanged, resolution reused")
+        return found
+
     with ThreadPoolExecutor(max(1, min(len(interps), os.cpu_count() or 1))) as pool:
-        closures = dict(
-            zip(interps, pool.map(lambda i: resolve(i, requirements), interps), strict=True)
-        )
+        closures = dict(zip(interps, pool.map(closure, interps), strict=True))
     in_yard: dict[str, dict[str, str]] = {}
     if settings.url:
         if not settings.owner:
@@ -142,6 +149,7 @@ def build(args: argparse.Namespace) -> int:
         settings=settings,
         jobs=settings.jobs or os.cpu_count() or 1,
         token=os.environ.get("WHEELYARD_TOKEN"),
+        refresh=args.refresh,
     )
     with choose(out) as reporter:
         outcome = execute(result, job, HostEnvironment(), reporter)
@@ -224,6 +232,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-binary", nargs="+", metavar="PROJECT", help="build these from sdist")
     p.add_argument("--wheelhouse", help="output folder (default ./wheelhouse)")
     p.add_argument("--report", metavar="FILE", help="write the run's result as JSON")
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help="resolve and verify again even if the pinned set and the wheels are unchanged",
+    )
     p.add_argument("--jobs", type=int, help="parallel builds (default: CPU count)")
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument(

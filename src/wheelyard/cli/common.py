@@ -17,6 +17,7 @@ from wheelyard.storage import BlobStore, open_store
 
 # Piped output (scripts, CI) gets a wide table rather than rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass
