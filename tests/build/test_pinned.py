@@ -1,5 +1,5 @@
-"""Reusing a resolution: only for a closure pinned throughout, with unchanged files and pip
-configuration; resolved for real by pip against local fixtures."""
+"""Reusing resolutions of a pinned set: whole when nothing changed, line by line when a pin
+changed, never when something is loose; resolved for real by pip against local fixtures."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 
 from tests.conftest import client_env
 from wheelyard.build.interpreters import Interpreter, probe
-from wheelyard.build.pinned import cache_key, resolve_pinned
-from wheelyard.build.resolve import Resolved, resolve
+from wheelyard.build.pinned import context_key, read_pinned, resolve_pinned
 from wheelyard.testing import make_sdist, make_wheel
+
+HEADER = "# pip-compile output\n--no-index\n--find-links ./dists\n-r base.txt\n"
 
 
 @pytest.fixture
@@ -23,65 +24,84 @@ def me() -> Interpreter:
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name, value in client_env().items():
-        monkeypatch.setenv(name, value)
+def folder(tmp_path: Path) -> Path:
     dists = tmp_path / "dists"
     dists.mkdir()
     make_wheel(dists, "app", "1.0", requires=["lib"])
+    make_wheel(dists, "app", "2.0", requires=["lib", "newdep; python_version >= '3'"])
+    make_wheel(dists, "newdep", "1.0")
     make_wheel(dists, "lib", "1.0")
     make_wheel(dists, "lib", "2.0")
     make_sdist(dists, "srcpkg", "1.0")
-    (tmp_path / "base.txt").write_text("lib==1.0 \\\n    --hash=sha256:0000  # via app\n")
+    make_sdist(dists, "srcpkg", "1.1")
+    (tmp_path / "base.txt").write_text("lib==1.0  # via app\n")
     (tmp_path / "requirements.txt").write_text(
-        "# pip-compile output\n--no-index\n--find-links ./dists\n-r base.txt\n"
-        "app==1.0\n    # via -r requirements.in\nsrcpkg==1.0 ; python_version >= '3'\n"
+        HEADER + "app==1.0\n    # via -r requirements.in\nsrcpkg==1.0 ; python_version >= '3'\n"
     )
     return tmp_path
 
 
-def _resolver(interp: Interpreter, requirements: Path) -> list[Resolved]:
-    return resolve(interp, requirements, env=client_env())
+def _resolve(me: Interpreter, folder: Path, refresh: bool = False) -> tuple[dict[str, str], str]:
+    closure, how = resolve_pinned(
+        me, folder / "requirements.txt", folder / "wh" / ".cache", refresh, client_env()
+    )
+    return {r.name: r.version for r in closure}, how
 
 
-def test_a_pinned_closure_is_resolved_once(folder: Path, me: Interpreter) -> None:
-    reqs, cache = folder / "requirements.txt", folder / "wh" / ".cache"
-    # --hash lines make pip insist on hashes; drop them for the real resolution.
-    (folder / "base.txt").write_text("lib==1.0  # via app\n")
-    first, cached = resolve_pinned(me, reqs, cache, _resolver)
-    assert not cached and [r.name for r in first] == ["app", "lib", "srcpkg"]
-    again, cached = resolve_pinned(me, reqs, cache, _resolver)
-    assert cached and again == first
-    _, cached = resolve_pinned(me, reqs, cache, _resolver, refresh=True)
-    assert not cached
-    # Changing an included file changes the key.
+def test_unchanged_set_is_reused_and_a_changed_pin_asked_alone(
+    folder: Path, me: Interpreter
+) -> None:
+    first = {"app": "1.0", "lib": "1.0", "srcpkg": "1.0"}
+    assert _resolve(me, folder) == (first, "resolved")
+    assert _resolve(me, folder) == (first, "reused")
+    assert _resolve(me, folder, refresh=True) == (first, "resolved")
+    # One pin moves (in the included file): only that line goes to pip.
     (folder / "base.txt").write_text("lib==2.0\n")
-    changed, cached = resolve_pinned(me, reqs, cache, _resolver)
-    assert not cached and {r.name: r.version for r in changed}["lib"] == "2.0"
+    assert _resolve(me, folder) == ({**first, "lib": "2.0"}, "1 changed line")
+    srcpkg = (folder / "requirements.txt").read_text().replace("srcpkg==1.0", "srcpkg==1.1")
+    (folder / "requirements.txt").write_text(srcpkg)
+    assert _resolve(me, folder) == ({**first, "lib": "2.0", "srcpkg": "1.1"}, "1 changed line")
 
 
-def test_an_unpinned_dependency_is_resolved_every_time(folder: Path, me: Interpreter) -> None:
-    (folder / "base.txt").write_text("# lib left to the resolver\n")
-    reqs, cache = folder / "requirements.txt", folder / "wh" / ".cache"
-    assert cache_key(me, reqs) is not None  # every line is pinned …
-    for _ in range(2):  # … but the closure is not: lib may move upstream
-        closure, cached = resolve_pinned(me, reqs, cache, _resolver)
-        assert not cached and "lib" in [r.name for r in closure]
+def test_a_new_unpinned_dependency_means_a_full_resolution(folder: Path, me: Interpreter) -> None:
+    _resolve(me, folder)
+    text = (folder / "requirements.txt").read_text().replace("app==1.0", "app==2.0")
+    (folder / "requirements.txt").write_text(text)
+    # app 2.0 needs newdep, which no line pins: pip resolves all, and nothing is kept.
+    closure, how = _resolve(me, folder)
+    assert how == "resolved" and closure["newdep"] == "1.0"
+    assert _resolve(me, folder)[1] == "resolved"
+    # Pinned (as pip-compile would), the new lines are asked alone again.
+    (folder / "base.txt").write_text("lib==1.0\nnewdep==1.0\n")
+    closure, how = _resolve(me, folder)
+    assert how == "2 changed lines" and closure == {
+        "app": "2.0",
+        "lib": "1.0",
+        "newdep": "1.0",
+        "srcpkg": "1.0",
+    }
+    assert _resolve(me, folder)[1] == "reused"
+
+
+def test_an_option_change_means_a_full_resolution(folder: Path, me: Interpreter) -> None:
+    _resolve(me, folder)
+    text = (folder / "requirements.txt").read_text().replace("--no-index", "--no-index\n--pre")
+    (folder / "requirements.txt").write_text(text)
+    assert _resolve(me, folder)[1] == "resolved"
 
 
 @pytest.mark.parametrize(
-    "line", ["lib>=1.0", "lib", "lib==1.*", "-e ./src", "-r https://example.org/r.txt"]
+    "line",
+    ["lib>=1.0", "lib", "lib==1.*", "-e ./src", "-r https://example.org/r.txt", "lib==1\nlib==2"],
 )
-def test_loose_requirements_have_no_key(folder: Path, me: Interpreter, line: str) -> None:
+def test_loose_requirements_are_never_reused(folder: Path, line: str) -> None:
     (folder / "base.txt").write_text(line + "\n")
-    assert cache_key(me, folder / "requirements.txt") is None
+    assert read_pinned(folder / "requirements.txt") is None
 
 
-def test_key_follows_pip_configuration(
-    folder: Path, me: Interpreter, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    found = cache_key(me, folder / "requirements.txt")
-    assert found is not None and found[1] == {"app", "lib", "srcpkg"}
-    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
-    other = cache_key(me, folder / "requirements.txt")
-    assert other is not None and other[0] != found[0]
+def test_key_follows_pip_configuration(folder: Path, me: Interpreter) -> None:
+    pinned = read_pinned(folder / "requirements.txt")
+    assert pinned is not None and pinned.names == {"app", "lib", "srcpkg"}
+    env = client_env()
+    other = {**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
+    assert context_key(me, pinned, env) != context_key(me, pinned, other)

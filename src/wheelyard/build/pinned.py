@@ -1,10 +1,13 @@
-"""Reusing a resolution when the requirements are fully pinned.
+"""Reusing resolutions of a requirements set pinned throughout.
 
 Resolving sdists makes pip build their metadata, seconds each, for every interpreter. When
-the whole closure is pinned in the files (``==`` or a direct URL, as pip-compile writes it)
-and neither the files nor pip's configuration changed, the closure cannot differ, so a
-rerun takes it from ``<wheelhouse>/.cache/``. Ranges, editables or anything unreadable mean:
-resolve again (and so does ``--refresh``).
+every requirement is pinned (``==`` or a direct URL, as pip-compile writes it) and the
+closure holds nothing the files do not pin, the closure is exactly the pinned lines whose
+markers apply. So each line's resolution is kept (``<wheelhouse>/.cache/``) and a rerun asks
+pip only about the lines that changed (``--no-deps``), provided the options, the constraint
+files, pip's configuration and the interpreter are unchanged and the new lines need nothing
+unpinned. Anything else — ranges, editables, remote includes, ``--refresh`` — means: let pip
+resolve everything again.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ import hashlib
 import json
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from wheelyard.build.interpreters import Interpreter
-from wheelyard.build.resolve import Resolved
+from wheelyard.build.resolve import Resolved, resolve_report
+from wheelyard.yard.errors import InvalidInput
 
 _INCLUDES = ("-r", "--requirement", "-c", "--constraint")
 
@@ -29,34 +35,41 @@ class _Unpinned(Exception):
     pass
 
 
+@dataclass
+class Pinned:
+    """A requirements set read as pip would, split into what can change independently."""
+
+    options: list[str] = field(default_factory=list)  # index options, -c lines …
+    texts: dict[str, str] = field(default_factory=dict)  # constraint files: part of the key
+    lines: dict[str, Requirement] = field(default_factory=dict)  # requirement lines
+
+    @property
+    def names(self) -> set[str]:
+        return {canonicalize_name(r.name) for r in self.lines.values()}
+
+
 def _logical_lines(text: str) -> list[str]:
-    joined = text.replace("\\\n", " ")
     lines = []
-    for line in joined.splitlines():
+    for line in text.replace("\\\n", " ").splitlines():
         # pip: a comment starts at "#" at the line start or after whitespace
         if line.lstrip().startswith("#"):
             continue
         cut = line.find(" #")
-        lines.append((line[:cut] if cut >= 0 else line).strip())
+        lines.append(" ".join((line[:cut] if cut >= 0 else line).split()))
     return [line for line in lines if line]
 
 
-def _pinned_name(requirement: str) -> str | None:
-    """The project a requirement pins exactly, or None."""
-    try:
-        req = Requirement(requirement)
-    except InvalidRequirement:
-        return None
+def _exact(req: Requirement) -> bool:
     specs = list(req.specifier)
     exact = len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
-    return canonicalize_name(req.name) if req.url or exact else None
+    return bool(req.url) or exact
 
 
-def _walk(path: Path, texts: dict[str, str], pinned: set[str], constraints: bool = False) -> None:
-    """Collect the text of ``path`` and its includes and the projects they pin; raise
-    _Unpinned at a loose requirement (constraints may be loose: they only narrow)."""
+def _walk(path: Path, top: Path, into: Pinned, constraints: bool = False) -> None:
     text = path.read_text()
-    texts[str(path.resolve())] = text
+    if constraints:
+        into.texts[str(path)] = text  # loose constraints only narrow; their text is the key
+        return
     for line in _logical_lines(text):
         if line.startswith("-"):
             words = shlex.split(line)
@@ -66,29 +79,46 @@ def _walk(path: Path, texts: dict[str, str], pinned: set[str], constraints: bool
             if option in _INCLUDES:
                 target = inline or (words[1] if len(words) > 1 else "")
                 include = (path.parent / target).resolve()
-                if not include.is_file():
-                    raise _Unpinned  # a remote include: cannot tell whether it changed
-                if str(include) not in texts:
-                    _walk(include, texts, pinned, constraints or option in ("-c", "--constraint"))
+                # Another folder would make relative options ambiguous; a URL cannot be read.
+                if not include.is_file() or include.parent != top:
+                    raise _Unpinned
+                is_constraint = option in ("-c", "--constraint")
+                if is_constraint:
+                    into.options.append(line)
+                _walk(include, top, into, is_constraint)
+            else:
+                into.options.append(line)
             continue
-        name = _pinned_name(line.split(" --", 1)[0].strip())
-        if name is not None:
-            pinned.add(name)
-        elif not constraints:
+        try:
+            req = Requirement(line.split(" --", 1)[0])
+        except InvalidRequirement:
+            raise _Unpinned from None
+        if not _exact(req) or canonicalize_name(req.name) in into.names:
             raise _Unpinned
+        into.lines[line] = req
 
 
-def _pip_configuration() -> str:
+def read_pinned(requirements: Path) -> Pinned | None:
+    """The set, or None when some requirement is not pinned (or cannot be read here)."""
+    pinned = Pinned()
+    try:
+        _walk(requirements.resolve(), requirements.resolve().parent, pinned)
+    except (_Unpinned, OSError, ValueError):
+        return None
+    return pinned
+
+
+def _pip_configuration(env: Mapping[str, str]) -> str:
     """Everything of pip's configuration that could change a resolution."""
-    parts = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("PIP_")]
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    parts = [f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("PIP_")]
+    home = Path(env.get("HOME") or Path.home())
     candidates = [
-        os.environ.get("PIP_CONFIG_FILE", ""),
+        env.get("PIP_CONFIG_FILE", ""),
         "/etc/pip.conf",
         "/etc/xdg/pip/pip.conf",
-        str(config_home / "pip" / "pip.conf"),
-        str(Path.home() / ".pip" / "pip.conf"),
-        os.path.join(os.environ.get("VIRTUAL_ENV", "/nonexistent"), "pip.conf"),
+        str(Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf"),
+        str(home / ".pip" / "pip.conf"),
+        os.path.join(env.get("VIRTUAL_ENV", "/nonexistent"), "pip.conf"),
     ]
     for name in candidates:
         if name and os.path.isfile(name):
@@ -96,47 +126,127 @@ def _pip_configuration() -> str:
     return "\n".join(parts)
 
 
-def cache_key(interp: Interpreter, requirements: Path) -> tuple[str, frozenset[str]] | None:
-    """A key for ``requirements`` resolved by ``interp`` and the projects the files pin;
-    None when a rerun must resolve."""
-    texts: dict[str, str] = {}
-    pinned: set[str] = set()
-    try:
-        _walk(requirements, texts, pinned)
-    except (_Unpinned, OSError, ValueError):
-        return None
+def context_key(interp: Interpreter, pinned: Pinned, env: Mapping[str, str]) -> str:
+    """What every line's resolution depends on besides the line itself."""
     h = hashlib.sha256()
     h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
-    for name, text in sorted(texts.items()):
+    for line in pinned.options:
+        h.update(f"{line}\0".encode())
+    for name, text in sorted(pinned.texts.items()):
         h.update(f"{name}\0{text}\0".encode())
-    h.update(_pip_configuration().encode())
-    return h.hexdigest(), frozenset(pinned)
+    h.update(_pip_configuration(env).encode())
+    return h.hexdigest()
+
+
+def _needs_only_pinned(
+    entries: list[Resolved], pinned: Pinned, environment: Mapping[str, str]
+) -> bool:
+    """Whether every dependency of ``entries`` that applies here is pinned in the files."""
+    extras = {canonicalize_name(r.name): r.extras for r in pinned.lines.values()}
+    for entry in entries:
+        wanted = ["", *sorted(extras.get(entry.name, set()))]
+        for text in entry.requires:
+            dep = Requirement(text)
+            marker: Marker | None = dep.marker
+            if marker is not None and not any(
+                marker.evaluate({**environment, "extra": e}) for e in wanted
+            ):
+                continue
+            if canonicalize_name(dep.name) not in pinned.names:
+                return False
+    return True
+
+
+def _store(
+    entry: Path, key: str, environment: Mapping[str, str], lines: dict[str, list[Resolved]]
+) -> None:
+    data = {
+        "key": key,
+        "environment": dict(environment),
+        "lines": {line: [asdict(r) for r in items] for line, items in lines.items()},
+    }
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_name(entry.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(entry)
+
+
+def _by_line(pinned: Pinned, closure: list[Resolved]) -> dict[str, list[Resolved]]:
+    found = {r.name: r for r in closure}
+    return {
+        line: [found[name]] if (name := canonicalize_name(req.name)) in found else []
+        for line, req in pinned.lines.items()
+    }
 
 
 def resolve_pinned(
     interp: Interpreter,
     requirements: Path,
     cache_dir: Path,
-    resolver: Callable[[Interpreter, Path], list[Resolved]],
     refresh: bool = False,
-) -> tuple[list[Resolved], bool]:
-    """The closure, and whether it came from the cache."""
-    found = cache_key(interp, requirements)
-    key = found[0] if found else None
+    env: Mapping[str, str] | None = None,
+) -> tuple[list[Resolved], str]:
+    """The closure, and how it was found: "resolved", "reused" or "N changed lines"."""
+    env = os.environ if env is None else env
+    pinned = read_pinned(requirements)
+    if pinned is None:
+        return resolve_report(interp, requirements, env=env)[0], "resolved"
+    key = context_key(interp, pinned, env)
     entry = cache_dir / f"resolve-{interp.tag}.json"
-    if key and not refresh:
+    cached: dict[str, list[Resolved]] = {}
+    environment: dict[str, str] = {}
+    if not refresh:
         try:
             data = json.loads(entry.read_text())
             if data.get("key") == key:
-                return [Resolved(**item) for item in data["closure"]], True
+                environment = data["environment"]
+                cached = {
+                    line: [Resolved(**{**r, "requires": tuple(r["requires"])}) for r in items]
+                    for line, items in data["lines"].items()
+                }
         except (OSError, ValueError, TypeError, KeyError):
-            pass
-    closure = resolver(interp, requirements)
-    # Only a closure pinned throughout is reusable: an unpinned dependency may move upstream.
-    if found and {r.name for r in closure} <= found[1]:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(entry.name + ".tmp")
-        entry_data = {"key": found[0], "closure": [vars(r) for r in closure]}
-        tmp.write_text(json.dumps(entry_data))
-        tmp.replace(entry)
-    return closure, False
+            cached = {}
+    changed = [line for line in pinned.lines if line not in cached]
+    if cached and not changed:
+        lines = {line: cached[line] for line in pinned.lines}
+        how = "reused"
+    elif cached and len(changed) < len(pinned.lines):
+        lines = _partial(interp, requirements, pinned, changed, cached, environment, env)
+        how = f"{len(changed)} changed line{'s' if len(changed) > 1 else ''}" if lines else ""
+    else:
+        lines = {}
+        how = ""
+    if not lines:
+        closure, environment = resolve_report(interp, requirements, env=env)
+        if {r.name for r in closure} - pinned.names:
+            return closure, "resolved"  # something unpinned: a rerun must resolve again
+        lines, how = _by_line(pinned, closure), "resolved"
+    _store(entry, key, environment, lines)
+    return sorted({r for v in lines.values() for r in v}, key=lambda r: r.name), how
+
+
+def _partial(
+    interp: Interpreter,
+    requirements: Path,
+    pinned: Pinned,
+    changed: list[str],
+    cached: dict[str, list[Resolved]],
+    environment: Mapping[str, str],
+    env: Mapping[str, str],
+) -> dict[str, list[Resolved]]:
+    """Ask pip about the changed lines only; {} when that is not enough."""
+    # Beside the original, so relative --find-links and -c paths mean the same.
+    scratch = requirements.parent / f".wheelyard-changed-{os.getpid()}.txt"
+    try:
+        scratch.write_text("\n".join([*pinned.options, *changed]) + "\n")
+        fresh, _ = resolve_report(interp, scratch, ["--no-deps"], env)
+    except InvalidInput:
+        return {}  # the full resolution reports it, naming the real file
+    finally:
+        scratch.unlink(missing_ok=True)
+    if not _needs_only_pinned(fresh, pinned, environment):
+        return {}
+    subset = Pinned(pinned.options, pinned.texts, {line: pinned.lines[line] for line in changed})
+    lines = {line: cached[line] for line in pinned.lines if line in cached}
+    lines.update(_by_line(subset, fresh))
+    return lines

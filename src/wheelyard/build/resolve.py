@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -26,6 +27,7 @@ class Resolved:
     version: str
     filename: str
     url: str
+    requires: tuple[str, ...] = ()  # Requires-Dist, to check a partial resolution
 
     @property
     def is_wheel(self) -> bool:
@@ -39,6 +41,16 @@ def resolve(
     env: dict[str, str] | None = None,
 ) -> list[Resolved]:
     """The full closure pip would install from ``requirements`` for ``interp``."""
+    return resolve_report(interp, requirements, pip_args, env)[0]
+
+
+def resolve_report(
+    interp: Interpreter,
+    requirements: Path,
+    pip_args: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[list[Resolved], dict[str, str]]:
+    """The closure and the marker environment pip judged it in."""
     with tempfile.TemporaryDirectory(prefix="wheelyard-resolve-") as tmp:
         report = Path(tmp) / "report.json"
         cmd = [
@@ -72,5 +84,7 @@ def resolve(
         url = item["download_info"]["url"]
         filename = unquote(Path(urlparse(url).path).name)
         meta = item["metadata"]
-        resolved.append(Resolved(canonicalize_name(meta["name"]), meta["version"], filename, url))
-    return sorted(resolved, key=lambda r: r.name)
+        requires = tuple(meta.get("requires_dist") or ())
+        name = canonicalize_name(meta["name"])
+        resolved.append(Resolved(name, meta["version"], filename, url, requires))
+    return sorted(resolved, key=lambda r: r.name), dict(data.get("environment", {}))

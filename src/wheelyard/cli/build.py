@@ -17,7 +17,7 @@ from wheelyard.build.pinned import resolve_pinned
 from wheelyard.build.plan import Plan, make_plan
 from wheelyard.build.progress import choose, final_table, write_report
 from wheelyard.build.publish import Published, default_label, publish
-from wheelyard.build.resolve import Resolved, resolve
+from wheelyard.build.resolve import Resolved
 from wheelyard.build.run import Job, Outcome, execute
 from wheelyard.build.settings import BuildSettings, load
 from wheelyard.build.yardquery import held_files
@@ -67,9 +67,9 @@ def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Pa
     cache = settings.wheelhouse.absolute() / ".cache"
 
     def closure(interp: Interpreter) -> list[Resolved]:
-        found, cached = resolve_pinned(interp, requirements, cache, resolve, args.refresh)
-        if cached:
-            err.print(f"Python {interp.minor}: pinned set unchanged, resolution reused")
+        found, how = resolve_pinned(interp, requirements, cache, args.refresh)
+        if how != "resolved":
+            err.print(f"Python {interp.minor}: pinned set resolved before, {how}")
         return found
 
     with ThreadPoolExecutor(max(1, min(len(interps), os.cpu_count() or 1))) as pool:
