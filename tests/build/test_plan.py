@@ -15,6 +15,7 @@ from wheelyard.build.interpreters import discover, probe
 from wheelyard.build.plan import make_plan
 from wheelyard.build.resolve import resolve
 from wheelyard.testing import make_sdist, make_wheel
+from wheelyard.yard.errors import InvalidInput
 
 
 def _platform_tag() -> str:
@@ -28,6 +29,7 @@ def project(tmp_path: Path) -> Path:
     dists.mkdir()
     make_wheel(dists, "purepkg", "1.0")
     make_wheel(dists, "purepkg", "2.0")
+    make_sdist(dists, "purepkg", "1.0")
     make_sdist(dists, "srcpkg", "1.0")
     for interp in discover():
         make_wheel(dists, "binpkg", "1.0", tag=f"{interp.tag}-{interp.tag}-{_platform_tag()}")
@@ -60,8 +62,8 @@ def test_resolve_and_plan(project: Path) -> None:
     }
     held = make_plan({me: closure}, {"purepkg": ["purepkg-1.0-py3-none-any.whl"]})
     assert [s.source for s in held.steps if s.project == "purepkg"] == ["yard"]
-    everything = make_plan({me: closure}, from_source=True)
-    assert {s.source for s in everything.steps} == {"build"}
+    with pytest.raises(InvalidInput, match="pip found only a wheel"):
+        make_plan({me: closure}, from_source=True)
     assert json.loads(plan.to_json())["steps"][0]["project"] == "binpkg"
 
 
@@ -107,3 +109,15 @@ def test_cli_plan_asks_the_yard(project: Path, yard: Yard, owner_name: str) -> N
         [str(BIN / "wheelyard"), "build", str(project), "--plan", "--python", "2.1"], check=False
     )
     assert missing.returncode == 1 and "no Python matches '2.1'" in missing.stderr
+
+
+def test_cli_no_binary_makes_pip_pick_the_sdist(project: Path) -> None:
+    base = [str(BIN / "wheelyard"), "build", str(project), "--plan", "--json"]
+    result = run([*base, "--python", sys.executable, "--no-binary", "purepkg"])
+    steps = {s["project"]: s for s in json.loads(result.stdout)["steps"]}
+    assert steps["purepkg"]["source"] == "build"
+    assert steps["purepkg"]["filename"] == "purepkg-1.0.tar.gz"
+    assert steps["binpkg"]["source"] == "upstream"
+    # binpkg has no sdist: building everything from source cannot work, and says why.
+    failed = run([*base, "--python", sys.executable, "--from-source"], check=False)
+    assert failed.returncode == 1 and "binpkg" in failed.stderr

@@ -120,6 +120,21 @@ def test_invalid_metadata(tmp_path: Path) -> None:
         inspect_file(w, w.name)
 
 
+def test_fields_newer_than_the_declared_version_are_tolerated(tmp_path: Path) -> None:
+    """As PyPI does: setuptools wrote License-File under 2.1 for years."""
+    text = (
+        "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nLicense-File: LICENSE\n"
+        "License-Expression: MIT\n\n"
+    )
+    w = _wheel_with_metadata(tmp_path, text)
+    found = inspect_file(w, w.name)
+    assert found.metadata == text.encode()  # served as uploaded
+    # … but a field that is wrong in itself is still refused, whatever else is tolerated.
+    w = _wheel_with_metadata(tmp_path, text.replace("Version: 1.0", "Version: one"))
+    with pytest.raises(InvalidInput, match="invalid core metadata"):
+        inspect_file(w, w.name)
+
+
 def test_sdist_rules(tmp_path: Path) -> None:
     bad = tmp_path / "pkg-1.0.tar.gz"
     bad.write_bytes(b"plain")

@@ -1,10 +1,11 @@
 """Building wheels from sdists (PEP 517, through pip), in parallel, one log per build.
 
-Without extra build requirements pip's own build isolation is used. With them
-(``requirements-build.txt`` or a package's ``build-requires``), each build gets a fresh venv
-holding those plus the sdist's declared ``build-system.requires``, and pip builds in it with
-``--no-build-isolation`` — the field's way (cibuildwheel's ``before-build``) of letting an
-sdist import numpy or Cython without declaring them.
+Each build runs with ``--no-build-isolation`` in a shared environment holding the sdist's
+declared ``build-system.requires`` plus ``requirements-build.txt`` and the package's
+``build-requires`` (``buildenvs.py``) — the field's way (cibuildwheel's ``before-build``) of
+letting an sdist import numpy or Cython without declaring them. Without such extras, a build
+that fails there is tried once more with pip's own isolation, which also installs what a
+backend asks for only at build time.
 
 One failure never stops the others; each result says where its log is, its last lines and,
 when the cause is recognisable, what to change.
@@ -13,7 +14,6 @@ when the cause is recognisable, what to change.
 from __future__ import annotations
 
 import shutil
-import sys
 import tarfile
 import time
 import zipfile
@@ -21,21 +21,14 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import httpx
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from wheelyard.build.buildenvs import SharedEnvs
 from wheelyard.build.envs import BuildEnvironment
 from wheelyard.build.hints import hint, tail
-from wheelyard.build.interpreters import Interpreter, venv_commands
-
-# What pip assumes for an sdist without [build-system] (PEP 518).
-_LEGACY_REQUIRES = ["setuptools>=40.8.0"]
+from wheelyard.build.interpreters import Interpreter
+from wheelyard.build.sdist import declared_build_requires, fetch_sdist
 
 
 @dataclass(frozen=True)
@@ -76,85 +69,46 @@ def _pip(task: BuildTask) -> list[str]:
     return [str(task.interpreter.executable), "-m", "pip", "--disable-pip-version-check"]
 
 
-def local_sdist(source: str, folder: Path) -> Path:
-    """The sdist as a local file: a path, a file:// URL, or downloaded over http(s)."""
-    parsed = urlparse(source)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme not in ("http", "https"):
-        return Path(source)
-    target = folder / unquote(Path(parsed.path).name)
-    with httpx.stream("GET", source.split("#", 1)[0], follow_redirects=True, timeout=300) as resp:
-        resp.raise_for_status()
-        with target.open("wb") as fh:
-            for chunk in resp.iter_bytes():
-                fh.write(chunk)
-    return target
+def _isolated(env: BuildEnvironment, task: BuildTask, source: str, out: Path, log: Path) -> int:
+    cmd = [*_pip(task), "wheel", "--no-deps", "-w", str(out), source]
+    return env.run(cmd, log, task.environment)
 
 
-def declared_build_requires(sdist: Path) -> list[str]:
-    """``[build-system] requires`` of an sdist (pip's default when it declares none)."""
-    text = None
-    if sdist.name.endswith(".zip"):
-        with zipfile.ZipFile(sdist) as zf:
-            names = [
-                n for n in zf.namelist() if n.count("/") == 1 and n.endswith("/pyproject.toml")
-            ]
-            text = zf.read(names[0]).decode() if names else None
-    else:
-        with tarfile.open(sdist) as tf:
-            for member in tf:
-                if member.name.count("/") == 1 and member.name.endswith("/pyproject.toml"):
-                    handle = tf.extractfile(member)
-                    text = handle.read().decode() if handle else None
-                    break
-    if text is None:
-        return list(_LEGACY_REQUIRES)
-    system = tomllib.loads(text).get("build-system")
-    if not isinstance(system, dict) or "requires" not in system:
-        return list(_LEGACY_REQUIRES)
-    return [str(r) for r in system["requires"]]
-
-
-def _prepared_build(
-    env: BuildEnvironment, task: BuildTask, work: Path, out: Path, log: Path
-) -> int:
-    sdist = local_sdist(task.source, work)
-    requirements = [a for f in task.requirement_files for a in ("-r", str(f))]
-    requirements += declared_build_requires(sdist) + list(task.build_requires)
-    create, pip = venv_commands(task.interpreter, work / "env")
-    for cmd in (
-        create,
-        [*pip, "install", *requirements],
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)],
-    ):
-        status = env.run(cmd, log, task.environment, cwd=work)
-        if status != 0:
-            return status
-    return 0
-
-
-def build_one(env: BuildEnvironment, task: BuildTask, wheelhouse: Path) -> BuildResult:
+def build_one(
+    env: BuildEnvironment, task: BuildTask, wheelhouse: Path, shared: SharedEnvs | None = None
+) -> BuildResult:
     work = wheelhouse / ".build" / task.stem
     shutil.rmtree(work, ignore_errors=True)
     out = work / "out"
     out.mkdir(parents=True)
     log = wheelhouse / "logs" / f"{task.stem}.log"
     log.unlink(missing_ok=True)
+    shared = shared or SharedEnvs(env, wheelhouse / ".envs")
     started = time.perf_counter()
-    if task.prepared:
-        try:
-            status = _prepared_build(env, task, work, out, log)
-        except (OSError, httpx.HTTPError, tarfile.TarError, zipfile.BadZipFile) as exc:
-            with log.open("a") as fh:
-                fh.write(f"could not prepare the build of {task.source}: {exc}\n")
-            status = 1
-    else:
-        status = env.run(
-            [*_pip(task), "wheel", "--no-deps", "-w", str(out), task.source],
-            log,
-            task.environment,
-        )
+    try:
+        sdist = fetch_sdist(task.source, wheelhouse / ".sdists")
+        requires = (*declared_build_requires(sdist), *task.build_requires)
+    except (OSError, httpx.HTTPError, tarfile.TarError, zipfile.BadZipFile, ValueError) as exc:
+        with log.open("a") as fh:
+            fh.write(f"could not read the sdist {task.source}: {exc}\n")
+        sdist, requires = None, ()
+    status = 1
+    pip = (
+        shared.python(task.interpreter, requires, task.requirement_files, log, task.environment)
+        if sdist is not None
+        else None
+    )
+    if pip is not None and sdist is not None:
+        cmd = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)]
+        status = env.run(cmd, log, task.environment, cwd=work)
+    if status != 0 and not task.prepared:
+        # A backend may ask for more than it declares (get_requires_for_build_wheel): pip's
+        # own isolation installs that too.
+        with log.open("a") as fh:
+            fh.write("# building again with pip's build isolation\n")
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        status = _isolated(env, task, str(sdist or task.source), out, log)
     seconds = time.perf_counter() - started
     wheels = sorted(out.glob("*.whl"))
     if status == 0 and wheels:
@@ -167,5 +121,6 @@ def build_all(
     env: BuildEnvironment, tasks: Sequence[BuildTask], wheelhouse: Path, jobs: int
 ) -> list[BuildResult]:
     """Build every task, ``jobs`` at a time; results in the order of ``tasks``."""
+    shared = SharedEnvs(env, wheelhouse / ".envs")
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(lambda t: build_one(env, t, wheelhouse), tasks))
+        return list(pool.map(lambda t: build_one(env, t, wheelhouse, shared), tasks))

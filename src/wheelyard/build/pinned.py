@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -126,10 +126,13 @@ def _pip_configuration(env: Mapping[str, str]) -> str:
     return "\n".join(parts)
 
 
-def context_key(interp: Interpreter, pinned: Pinned, env: Mapping[str, str]) -> str:
+def context_key(
+    interp: Interpreter, pinned: Pinned, env: Mapping[str, str], pip_args: Sequence[str] = ()
+) -> str:
     """What every line's resolution depends on besides the line itself."""
     h = hashlib.sha256()
     h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
+    h.update("\0".join(pip_args).encode() + b"\1")
     for line in pinned.options:
         h.update(f"{line}\0".encode())
     for name, text in sorted(pinned.texts.items()):
@@ -185,13 +188,14 @@ def resolve_pinned(
     cache_dir: Path,
     refresh: bool = False,
     env: Mapping[str, str] | None = None,
+    pip_args: Sequence[str] = (),
 ) -> tuple[list[Resolved], str]:
     """The closure, and how it was found: "resolved", "reused" or "N changed lines"."""
     env = os.environ if env is None else env
     pinned = read_pinned(requirements)
     if pinned is None:
-        return resolve_report(interp, requirements, env=env)[0], "resolved"
-    key = context_key(interp, pinned, env)
+        return resolve_report(interp, requirements, list(pip_args), env)[0], "resolved"
+    key = context_key(interp, pinned, env, pip_args)
     entry = cache_dir / f"resolve-{interp.tag}.json"
     cached: dict[str, list[Resolved]] = {}
     environment: dict[str, str] = {}
@@ -211,13 +215,13 @@ def resolve_pinned(
         lines = {line: cached[line] for line in pinned.lines}
         how = "reused"
     elif cached and len(changed) < len(pinned.lines):
-        lines = _partial(interp, requirements, pinned, changed, cached, environment, env)
+        lines = _partial(interp, requirements, pinned, changed, cached, environment, env, pip_args)
         how = f"{len(changed)} changed line{'s' if len(changed) > 1 else ''}" if lines else ""
     else:
         lines = {}
         how = ""
     if not lines:
-        closure, environment = resolve_report(interp, requirements, env=env)
+        closure, environment = resolve_report(interp, requirements, list(pip_args), env)
         if {r.name for r in closure} - pinned.names:
             return closure, "resolved"  # something unpinned: a rerun must resolve again
         lines, how = _by_line(pinned, closure), "resolved"
@@ -233,13 +237,14 @@ def _partial(
     cached: dict[str, list[Resolved]],
     environment: Mapping[str, str],
     env: Mapping[str, str],
+    pip_args: Sequence[str],
 ) -> dict[str, list[Resolved]]:
     """Ask pip about the changed lines only; {} when that is not enough."""
     # Beside the original, so relative --find-links and -c paths mean the same.
     scratch = requirements.parent / f".wheelyard-changed-{os.getpid()}.txt"
     try:
         scratch.write_text("\n".join([*pinned.options, *changed]) + "\n")
-        fresh, _ = resolve_report(interp, scratch, ["--no-deps"], env)
+        fresh, _ = resolve_report(interp, scratch, [*pip_args, "--no-deps"], env)
     except InvalidInput:
         return {}  # the full resolution reports it, naming the real file
     finally:

@@ -13,6 +13,7 @@ from packaging.utils import parse_wheel_filename
 
 from wheelyard.build.interpreters import Interpreter
 from wheelyard.build.resolve import Resolved
+from wheelyard.yard.errors import InvalidInput
 
 Source = Literal["yard", "upstream", "build"]
 ANY = "any"
@@ -85,6 +86,11 @@ def make_plan(
             elif r.is_wheel and not from_source and r.name not in forced:
                 python = ANY if _is_pure(r.filename) else interp.minor
                 steps.add(Step(r.name, r.version, python, "upstream", r.filename, r.url))
+            elif r.is_wheel:
+                raise InvalidInput(
+                    f"{r.name} {r.version} is to be built from source, but pip found only a "
+                    f"wheel ({r.filename}) for Python {interp.minor}: no sdist to build"
+                )
             else:
                 steps.add(Step(r.name, r.version, interp.minor, "build", r.filename, r.url))
     return Plan(tuple(sorted(steps)), sets)

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from wheelyard.build import verified as record
+from wheelyard.build.buildenvs import SharedEnvs
 from wheelyard.build.compile import BuildResult, BuildTask, build_one
 from wheelyard.build.envs import BuildEnvironment
 from wheelyard.build.hook import SetupFailed, run_setup
@@ -104,6 +105,7 @@ class _Run:
         # per interpreter minor: the wheels its verification installs from
         self.sets: dict[str, list[Path]] = defaultdict(list)
         self.ours: list[Path] = []  # wheels we built or took from the yard: verify imports them
+        self.shared = SharedEnvs(env, job.wheelhouse / ".envs", job.refresh)
 
     def show(self, row: Row, **changes: object) -> Row:
         row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
@@ -158,7 +160,7 @@ class _Run:
         """Build then repair one task, showing each state; None when either failed."""
         row = self.rows[(task.project, task.version, task.interpreter.minor)]
         row = self.show(row, state="building")
-        result = build_one(self.env, task, self.job.wheelhouse)
+        result = build_one(self.env, task, self.job.wheelhouse, self.shared)
         row = self.show(row, seconds=result.seconds, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)

@@ -67,10 +67,18 @@ def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Pa
     cache = settings.wheelhouse.absolute() / ".cache"
 
     def closure(interp: Interpreter) -> list[Resolved]:
-        found, how = resolve_pinned(interp, requirements, cache, args.refresh)
+        # pip must be told what is built from source, or it resolves to a wheel.
+        forced = set(settings.forced_from_source())
+        found, how = _resolve(interp, forced)
+        if settings.from_source and {r.name for r in found if r.is_wheel} - forced:
+            found, how = _resolve(interp, forced | {r.name for r in found})
         if how != "resolved":
             err.print(f"Python {interp.minor}: pinned set resolved before, {how}")
         return found
+
+    def _resolve(interp: Interpreter, forced: set[str]) -> tuple[list[Resolved], str]:
+        pip_args = ["--no-binary", ",".join(sorted(forced))] if forced else []
+        return resolve_pinned(interp, requirements, cache, args.refresh, os.environ, pip_args)
 
     with ThreadPoolExecutor(max(1, min(len(interps), os.cpu_count() or 1))) as pool:
         closures = dict(zip(interps, pool.map(closure, interps), strict=True))

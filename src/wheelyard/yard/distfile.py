@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from packaging.metadata import Metadata
+from packaging.metadata import InvalidMetadata, Metadata, parse_email
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
@@ -78,13 +78,31 @@ def parse_filename(filename: str) -> ParsedName:
     )
 
 
+def _problems(exc: Exception) -> list[Exception]:
+    return list(getattr(exc, "exceptions", None) or [exc])
+
+
 def _parse_metadata(filename: str, raw: bytes) -> Metadata:
+    fields, _unparsed = parse_email(raw)
     try:
-        return Metadata.from_email(raw, validate=True)
+        return Metadata.from_raw(fields, validate=True)
     except Exception as exc:  # packaging raises an ExceptionGroup of InvalidMetadata
-        problems = getattr(exc, "exceptions", None) or [exc]
-        detail = "; ".join(str(p) for p in problems)
-        raise InvalidInput(f"{filename}: invalid core metadata: {detail}") from None
+        problems = _problems(exc)
+    # A field newer than the declared Metadata-Version is tolerated, as PyPI and twine do:
+    # setuptools wrote License-File under 2.1 for years, hatchling License-Expression under
+    # 2.3, and real wheels carry them. It is left out of validation, not out of the file.
+    newer = [p for p in problems if isinstance(p, InvalidMetadata) and "introduced in" in str(p)]
+    if len(newer) == len(problems):
+        for problem in newer:
+            key = problem.field.replace("-", "_")  # an email header; multiple-use keys are plural
+            for raw_key in (key, key + "s"):
+                fields.pop(raw_key, None)  # type: ignore[misc]
+        try:
+            return Metadata.from_raw(fields, validate=True)
+        except Exception as exc:
+            problems = _problems(exc)
+    detail = "; ".join(str(p) for p in problems)
+    raise InvalidInput(f"{filename}: invalid core metadata: {detail}")
 
 
 def _read_wheel_metadata(path: Path, filename: str) -> bytes:

@@ -1,0 +1,235 @@
+"""The builder against the loop it replaces, in one run, on the same requirements and
+interpreters.
+
+Old approach, for each interpreter in turn (as the Travis/manylinux scripts did):
+``pip install -r requirements-build.txt`` (when there is one), ``pip wheel -r requirements.txt``,
+``auditwheel repair`` on each platform wheel, then a ``--no-index`` install and import check in
+a fresh venv. wheelyard: ``wheelyard build --upload`` to a yard started here — cold (empty
+yard, empty caches), rerun with nothing changed, rerun after changing one pin. The reference
+for the one-pin rerun is that one package built the old way for every interpreter.
+
+Both sides get pip isolated from the machine's configuration (PyPI, no extra indexes or
+constraints) and a fresh pip cache for their cold run. Needs network access to PyPI, gcc and
+libyaml-dev. Results: ``bench/out/builder.json`` and a table on stdout.
+
+    .venv/bin/python bench/builder.py [--python 3.10 3.11 3.12 3.13]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from peers import OUT, REPO_BIN, start_wheelyard
+
+from wheelyard.build.interpreters import Interpreter, select
+
+# Five C extensions (one grafts libyaml), two pure projects built from sdists, and two
+# projects whose upstream wheels are taken as they are.
+PINS = {
+    "markupsafe": "2.1.5",
+    "msgpack": "1.1.0",
+    "pyyaml": "6.0.2",
+    "simplejson": "3.19.3",
+    "wrapt": "1.16.0",
+    "six": "1.16.0",
+    "idna": "3.10",
+    "attrs": "24.2.0",
+    "charset-normalizer": "3.4.0",
+}
+FROM_SOURCE = ["markupsafe", "msgpack", "pyyaml", "simplejson", "wrapt", "six", "idna"]
+IMPORTS = "markupsafe, msgpack, yaml, simplejson, wrapt, six, idna, attrs, charset_normalizer"
+ONE_PIN = ("markupsafe", "2.1.4")
+WORK = OUT / "builder"
+
+
+def clean_env(cache: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "WHEELYARD_"))}
+    env.update(
+        PIP_CONFIG_FILE="/dev/null",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_CACHE_DIR=str(cache),
+        CI="true",
+        **extra,
+    )
+    return env
+
+
+def sh(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> None:
+    with log.open("a") as fh:
+        fh.write(f"$ {' '.join(cmd)}\n")
+        fh.flush()
+        status = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
+    if status.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)} (see {log})")
+
+
+def write_requirements(folder: Path, pins: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "requirements.txt").write_text("".join(f"{n}=={v}\n" for n, v in pins.items()))
+
+
+def old_loop(
+    interps: list[Interpreter], folder: Path, env: dict[str, str], only: list[str] | None = None
+) -> float:
+    """The old approach; returns its wall time (venv creation for the build env excluded)."""
+    root = folder / "old"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    log = root / "log.txt"
+    venvs = {}
+    for i in interps:  # stands in for the manylinux image's own interpreter
+        venvs[i.tag] = root / f"env-{i.tag}"
+        sh([str(i.executable), "-m", "venv", str(venvs[i.tag])], env, log)
+    build_reqs = folder / "requirements-build.txt"
+    started = time.perf_counter()
+    for i in interps:
+        pip = [str(venvs[i.tag] / "bin" / "python"), "-m", "pip"]
+        if build_reqs.is_file():
+            sh([*pip, "install", "-r", str(build_reqs)], env, log)
+        built, repaired = root / f"wheels-{i.tag}", root / f"repaired-{i.tag}"
+        no_binary = ["--no-binary", ",".join(FROM_SOURCE)]
+        if only:
+            sh([*pip, "wheel", "--no-deps", *no_binary, "-w", str(built), *only], env, log)
+        else:
+            sh(
+                [
+                    *pip,
+                    "wheel",
+                    *no_binary,
+                    "-r",
+                    str(folder / "requirements.txt"),
+                    "-w",
+                    str(built),
+                ],
+                env,
+                log,
+            )
+        repaired.mkdir()
+        for wheel in sorted(built.glob("*.whl")):
+            if wheel.name.endswith("-none-any.whl") or "manylinux" in wheel.name:
+                shutil.copy2(wheel, repaired)
+            else:
+                sh(
+                    [sys.executable, "-m", "auditwheel", "repair", "-w", str(repaired), str(wheel)],
+                    {**env, "PATH": f"{REPO_BIN}:{env['PATH']}"},
+                    log,
+                )
+        if only:
+            continue
+        check = root / f"check-{i.tag}"
+        sh([str(i.executable), "-m", "venv", str(check)], env, log)
+        sh(
+            [
+                str(check / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--find-links",
+                str(repaired),
+                "-r",
+                str(folder / "requirements.txt"),
+            ],
+            env,
+            log,
+        )
+        sh([str(check / "bin" / "python"), "-c", f"import {IMPORTS}"], env, log, cwd=root)
+    return time.perf_counter() - started
+
+
+def wheelyard_build(
+    interps: list[Interpreter], folder: Path, env: dict[str, str], url: str, name: str
+) -> tuple[float, dict[str, object]]:
+    report = folder / f"report-{name}.json"
+    cmd = [
+        str(REPO_BIN / "wheelyard"), "build", str(folder), "--wheelhouse",
+        str(folder / "wheelhouse"), "--python", *[str(i.executable) for i in interps],
+        "--no-binary", *FROM_SOURCE, "--url", url, "--owner", "bench", "--upload",
+        "--label", "bench", "--report", str(report),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    sh(cmd, env, folder / f"wheelyard-{name}.log")
+    return time.perf_counter() - started, json.loads(report.read_text())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--python", nargs="+", default=["3.10", "3.11", "3.12", "3.13"])
+    args = parser.parse_args()
+    interps = select(args.python)
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    results: dict[str, object] = {"pythons": [i.minor for i in interps], "cpus": os.cpu_count()}
+
+    print(f"old approach, cold, {len(interps)} interpreters …", flush=True)
+    old_dir = WORK / "old-set"
+    write_requirements(old_dir, PINS)
+    old = old_loop(interps, old_dir, clean_env(WORK / "cache-old"))
+    print(f"  {old:.1f} s", flush=True)
+
+    print("reference: the one changed package, built the old way …", flush=True)
+    ref_dir = WORK / "ref-set"
+    write_requirements(ref_dir, {})
+    name, version = ONE_PIN
+    one = old_loop(interps, ref_dir, clean_env(WORK / "cache-ref"), [f"{name}=={version}"])
+    print(f"  {one:.1f} s", flush=True)
+
+    server = start_wheelyard(WORK / "yard", "bench", workers=1)
+    try:
+        url = server.index_url.split("/bench/")[0]
+        yard_env = {**os.environ, "WHEELYARD_DATA_DIR": str(WORK / "yard")}
+        subprocess.run([str(REPO_BIN / "wheelyard"), "user", "create", "bench",
+                        "--password-stdin"], input="bench password 1\n", text=True,
+                       env=yard_env, check=True, capture_output=True)  # fmt: skip
+        token = subprocess.run(
+            [str(REPO_BIN / "wheelyard"), "token", "create", "--user", "bench", "--name", "b",
+             "--scopes", "api:read api:write pypi:upload"],
+            env=yard_env, check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        env = clean_env(WORK / "cache-wheelyard", WHEELYARD_TOKEN=token)
+        folder = WORK / "wy-set"
+        write_requirements(folder, PINS)
+        timings = {}
+        for run_name, pins in (
+            ("cold", PINS),
+            ("unchanged", PINS),
+            ("one pin", {**PINS, name: version}),
+        ):
+            write_requirements(folder, pins)
+            print(f"wheelyard build, {run_name} …", flush=True)
+            seconds, report = wheelyard_build(interps, folder, env, url, run_name.replace(" ", "-"))
+            rows = report["wheels"]
+            assert isinstance(rows, list)
+            built = sorted({(r["project"], r["python"]) for r in rows if r["source"] == "built"})
+            timings[run_name] = {"seconds": round(seconds, 1), "built": len(built)}
+            print(f"  {seconds:.1f} s, {len(built)} wheels built", flush=True)
+    finally:
+        server.stop()
+
+    results.update(old=round(old, 1), one_package_old=round(one, 1), wheelyard=timings)
+    (OUT / "builder.json").write_text(json.dumps(results, indent=2) + "\n")
+    cold = float(timings["cold"]["seconds"])  # type: ignore[arg-type]
+    same = float(timings["unchanged"]["seconds"])  # type: ignore[arg-type]
+    pin = float(timings["one pin"]["seconds"])  # type: ignore[arg-type]
+    print()
+    print(f"| run ({len(interps)} interpreters, {os.cpu_count()} cores) | seconds | goal | met |")
+    print("|---|---|---|---|")
+    print(f"| old approach, cold | {old:.1f} | | |")
+    print(f"| wheelyard, cold | {cold:.1f} ({cold / old:.2f}×) | ≤ 0.5× | {cold <= old / 2} |")
+    print(f"| wheelyard, unchanged rerun | {same:.1f} | ≤ 10 s | {same <= 10} |")
+    print(f"| {name} {version} alone, old way | {one:.1f} | | |")
+    print(
+        f"| wheelyard, one-pin rerun | {pin:.1f} ({pin / one:.2f}×) | ≤ 1.2× | {pin <= 1.2 * one} |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
