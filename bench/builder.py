@@ -46,6 +46,7 @@ PINS = {
 FROM_SOURCE = ["markupsafe", "msgpack", "pyyaml", "simplejson", "wrapt", "six", "idna"]
 IMPORTS = "markupsafe, msgpack, yaml, simplejson, wrapt, six, idna, attrs, charset_normalizer"
 ONE_PIN = ("markupsafe", "2.1.4")
+BUILD_REQUIREMENTS = "setuptools\nwheel\n"
 WORK = OUT / "builder"
 
 
@@ -73,6 +74,8 @@ def sh(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) 
 def write_requirements(folder: Path, pins: dict[str, str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "requirements.txt").write_text("".join(f"{n}=={v}\n" for n, v in pins.items()))
+    # What such setups carry: legacy setup.py sdists need wheel next to an older setuptools.
+    (folder / "requirements-build.txt").write_text(BUILD_REQUIREMENTS)
 
 
 def old_loop(

@@ -1,26 +1,36 @@
-"""Finding CPython interpreters (PATH, pyenv, the manylinux ``/opt/python`` layout) and
-choosing among them by version, range, tag, path or glob."""
+"""Finding CPython interpreters in a build environment (on the host: PATH, pyenv, the
+manylinux ``/opt/python`` layout), knowing each as data, and choosing among them by version,
+range, tag, path or glob."""
 
 from __future__ import annotations
 
-import functools
 import glob
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelyard.build.envs import BuildEnvironment, HostEnvironment
 from wheelyard.yard.errors import InvalidInput
 
 DEFAULT_MINIMUM = (3, 9)
-_PROBE = (
-    "import json, sys; print(json.dumps({'version': list(sys.version_info[:3]), "
-    "'implementation': sys.implementation.name, 'executable': sys.executable}))"
-)
+# Run inside the candidate: what it is, its pip, and the platform tags its pip accepts
+# (through pip's own packaging), so planning never assumes the host's view.
+_PROBE = """
+import json, sys
+info = {"version": list(sys.version_info[:3]), "implementation": sys.implementation.name,
+        "executable": sys.executable, "pip": None, "platforms": []}
+try:
+    import pip
+    info["pip"] = [int(p) for p in pip.__version__.split(".")[:2]]
+    from pip._vendor.packaging import tags
+    info["platforms"] = list(tags.platform_tags())
+except Exception:
+    pass
+print(json.dumps(info))
+"""
 
 
 @dataclass(frozen=True, order=True)
@@ -28,6 +38,8 @@ class Interpreter:
     version: tuple[int, int, int]
     executable: Path
     implementation: str = "cpython"
+    pip: tuple[int, int] | None = None
+    platforms: tuple[str, ...] = ()  # best first, as its pip would accept them
 
     @property
     def minor(self) -> str:
@@ -38,80 +50,60 @@ class Interpreter:
         return f"cp{self.version[0]}{self.version[1]}"
 
 
-def probe(executable: Path) -> Interpreter | None:
+def probe(executable: Path, where: BuildEnvironment | None = None) -> Interpreter | None:
     """Ask an executable what it is; None if it is not a working Python."""
+    where = where or HostEnvironment()
     try:
-        out = subprocess.run(
-            [str(executable), "-c", _PROBE], capture_output=True, text=True, timeout=20, check=True
-        ).stdout
-        data = json.loads(out)
+        result = where.capture([str(executable), "-c", _PROBE], timeout=20)
+        data = json.loads(result.stdout) if result.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if not isinstance(data, dict):
         return None
     major, minor, micro = data["version"]
     # The interpreter's own idea of itself: a pyenv shim resolves to the real executable, so
     # later runs do not depend on the cwd's .python-version.
     real = Path(data["executable"]) if data.get("executable") else Path(executable)
-    return Interpreter((major, minor, micro), real, data["implementation"])
-
-
-@functools.cache
-def pip_can_target(executable: Path) -> bool:
-    """Whether the interpreter's pip (≥ 22.3) can install into another environment
-    (``--python``), which makes a venv without pip of its own enough."""
-    out = subprocess.run(
-        [str(executable), "-m", "pip", "--version"], capture_output=True, text=True
-    ).stdout
-    found = re.match(r"pip (\d+)\.(\d+)", out)
-    return found is not None and (int(found[1]), int(found[2])) >= (22, 3)
+    pip = tuple(data["pip"]) if data.get("pip") else None
+    return Interpreter(
+        (major, minor, micro),
+        real,
+        data["implementation"],
+        pip,
+        tuple(data.get("platforms") or ()),
+    )
 
 
 def venv_commands(interp: Interpreter, venv: Path) -> tuple[list[str], list[str]]:
-    """How to create ``venv`` and the pip command line that installs into it."""
+    """How to create ``venv`` and the pip command line that installs into it. A pip ≥ 22.3
+    can install into another environment (``--python``), so the venv needs no pip of its
+    own, which makes creating it instant."""
     python = str(venv / "bin" / "python")
-    if pip_can_target(interp.executable):
+    exe = str(interp.executable)
+    if interp.pip is not None and interp.pip >= (22, 3):
         return (
-            [str(interp.executable), "-m", "venv", "--without-pip", str(venv)],
-            [
-                str(interp.executable),
-                "-m",
-                "pip",
-                "--disable-pip-version-check",
-                "--python",
-                python,
-            ],
+            [exe, "-m", "venv", "--without-pip", str(venv)],
+            [exe, "-m", "pip", "--disable-pip-version-check", "--python", python],
         )
     return (
-        [str(interp.executable), "-m", "venv", str(venv)],
+        [exe, "-m", "venv", str(venv)],
         [python, "-m", "pip", "--disable-pip-version-check"],
     )
 
 
-def _pyenv_root() -> Path:
-    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-
-
-def candidates() -> list[Path]:
-    """Executables worth probing, in order of preference: PATH, pyenv, /opt/python."""
-    found: list[Path] = []
-    for name in ["python3", *(f"python3.{m}" for m in range(6, 16))]:
-        path = shutil.which(name)
-        if path:
-            found.append(Path(path))
-    found += sorted(_pyenv_root().glob("versions/*/bin/python3"))
-    found += sorted(Path("/opt/python").glob("*/bin/python"))
-    return found
-
-
-def discover(paths: Iterable[Path] | None = None) -> list[Interpreter]:
+def discover(
+    paths: Iterable[Path] | None = None, where: BuildEnvironment | None = None
+) -> list[Interpreter]:
     """CPython interpreters found, one per minor version (the first found wins), sorted."""
+    where = where or HostEnvironment()
     by_minor: dict[str, Interpreter] = {}
     seen: set[Path] = set()
-    for path in paths if paths is not None else candidates():
+    for path in paths if paths is not None else where.interpreter_candidates():
         real = path.resolve()
         if real in seen:
             continue
         seen.add(real)
-        interp = probe(path)
+        interp = probe(path, where)
         if interp is not None and interp.implementation == "cpython":
             by_minor.setdefault(interp.minor, interp)
     return sorted(by_minor.values())

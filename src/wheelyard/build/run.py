@@ -169,7 +169,9 @@ class _Run:
         row = self.show(row, state="repairing")
         exclude = self.job.settings.override(task.project).exclude
         try:
-            repaired = repair(result.wheel, self.job.wheelhouse, self.job.settings.plat, exclude)
+            repaired = repair(
+                result.wheel, self.job.wheelhouse, self.job.settings.plat, exclude, self.env
+            )
         except RepairFailed as exc:
             self.outcome.repair_failures.append((task, str(exc)))
             self.show(row, state="failed", detail=str(exc))

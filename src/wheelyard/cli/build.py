@@ -25,12 +25,15 @@ from wheelyard.cli.common import err, out
 from wheelyard.config import Settings
 from wheelyard.yard.errors import InvalidInput
 
+# Where builds run: the host (a container environment would be chosen here).
+WHERE = HostEnvironment()
+
 
 def list_pythons(args: argparse.Namespace) -> int:
     table = Table("python", "tag", "executable", "selected")
     wanted = settings_of(args).python
     chosen = {i.executable for i in select(list(wanted))} if wanted else None
-    for interp in discover():
+    for interp in discover(where=WHERE):
         selected = (interp.version[:2] >= (3, 9)) if chosen is None else interp.executable in chosen
         table.add_row(
             ".".join(map(str, interp.version)),
@@ -78,7 +81,9 @@ def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Pa
 
     def _resolve(interp: Interpreter, forced: set[str]) -> tuple[list[Resolved], str]:
         pip_args = ["--no-binary", ",".join(sorted(forced))] if forced else []
-        return resolve_pinned(interp, requirements, cache, args.refresh, os.environ, pip_args)
+        return resolve_pinned(
+            interp, requirements, cache, args.refresh, os.environ, pip_args, WHERE
+        )
 
     with ThreadPoolExecutor(max(1, min(len(interps), os.cpu_count() or 1))) as pool:
         closures = dict(zip(interps, pool.map(closure, interps), strict=True))
@@ -160,7 +165,7 @@ def build(args: argparse.Namespace) -> int:
         refresh=args.refresh,
     )
     with choose(out) as reporter:
-        outcome = execute(result, job, HostEnvironment(), reporter)
+        outcome = execute(result, job, WHERE, reporter)
     out.print(final_table(outcome.rows))
     _failures(outcome)
     published: list[Published] = []
