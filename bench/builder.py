@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from packaging import tags
 from peers import OUT, REPO_BIN, start_wheelyard
 
 from wheelyard.build.interpreters import Interpreter, select
@@ -48,6 +49,7 @@ IMPORTS = "markupsafe, msgpack, yaml, simplejson, wrapt, six, idna, attrs, chars
 ONE_PIN = ("markupsafe", "2.1.4")
 BUILD_REQUIREMENTS = "setuptools\nwheel\n"
 WORK = OUT / "builder"
+HOST_MANYLINUX = next(p for p in tags.platform_tags() if p.startswith("manylinux_"))
 
 
 def clean_env(cache: Path, **extra: str) -> dict[str, str]:

@@ -138,7 +138,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 _C_BUILD = """
-LIBS = {libs!r}
+LIBS, LINK = {libs!r}, {link!r}
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
@@ -146,7 +146,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     os.makedirs(DIST, exist_ok=True)
     cmd = [os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O1",
            "-I" + sysconfig.get_paths()["include"], "ext.c", "-o", so]
-    subprocess.run(cmd + ["-l" + lib for lib in LIBS], check=True, stdout=sys.stderr)
+    libs = ["-l" + lib for lib in LIBS]
+    subprocess.run(cmd + libs + LINK, check=True, stdout=sys.stderr)
     tag = sys.implementation.cache_tag.replace("cpython-", "cp")
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
     with open(so, "rb") as fh:
@@ -218,6 +219,29 @@ def make_c_sdist(directory: Path, name: str, version: str) -> Path:
         name,
         version,
         "A C extension linking libyaml",
-        _C_BUILD.format(libs=["yaml"]),
+        _C_BUILD.format(libs=["yaml"], link=[]),
         {"ext.c": _YAML_EXT.encode()},
+    )
+
+
+_PLAIN_EXT = """\
+#include <Python.h>
+
+static PyObject *version(PyObject *self, PyObject *args) { return PyUnicode_FromString("1"); }
+static PyMethodDef methods[] = {{"version", version, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
+"""
+
+
+def make_c_sdist_without_libc(directory: Path, name: str, version: str) -> Path:
+    """Write an sdist whose C extension links nothing at all, not even libc (as some
+    ``-Wl,--as-needed`` builds turn out), which auditwheel cannot place by itself."""
+    return _write_sdist(
+        directory,
+        name,
+        version,
+        "A C extension linking no libc",
+        _C_BUILD.format(libs=[], link=["-nostdlib"]),
+        {"ext.c": _PLAIN_EXT.encode()},
     )

@@ -12,9 +12,9 @@ import pytest
 from tests.conftest import client_env
 from wheelyard.build.compile import BuildTask, build_all
 from wheelyard.build.envs import HostEnvironment
-from wheelyard.build.interpreters import probe
+from wheelyard.build.interpreters import discover, probe
 from wheelyard.build.repair import PURE, RepairFailed, repair
-from wheelyard.testing import make_c_sdist, make_wheel
+from wheelyard.testing import make_c_sdist, make_c_sdist_without_libc, make_wheel
 
 needs_toolchain = pytest.mark.skipif(
     shutil.which("cc") is None or not Path("/usr/include/yaml.h").exists(),
@@ -81,6 +81,26 @@ def test_repair_grafts_external_library(linux_wheel: Path, tmp_path: Path) -> No
 def test_unsatisfiable_policy_fails_clearly(linux_wheel: Path, tmp_path: Path) -> None:
     with pytest.raises(RepairFailed, match=r"could not repair yamlext-1\.0.*manylinux_2_5_x86_64"):
         repair(linux_wheel, tmp_path / "out", plat="manylinux_2_5_x86_64")
+
+
+@needs_toolchain
+def test_extension_without_libc_is_repaired(tmp_path: Path) -> None:
+    """auditwheel cannot tell the libc of an extension that links none (before 3.11 its file
+    name does not tell either); the interpreter's newest manylinux tag lets it still choose
+    the most compatible policy."""
+    older = [i for i in discover() if (3, 9) <= i.version[:2] < (3, 11) and i.pip]
+    if not older:
+        pytest.skip("needs a CPython 3.9 or 3.10")
+    me = older[-1]
+    sdist = make_c_sdist_without_libc(tmp_path, "nolibc", "1.0")
+    env = HostEnvironment(client_env())
+    [built] = build_all(env, [BuildTask("nolibc", "1.0", me, str(sdist))], tmp_path / "wh", 1)
+    assert built.wheel is not None, built.tail
+    with pytest.raises(RepairFailed, match="libc"):
+        repair(built.wheel, tmp_path / "plain")
+    repaired = repair(built.wheel, tmp_path / "out", platforms=me.platforms)
+    assert repaired.policy == "manylinux_2_5_x86_64", repaired.wheel.name
+    assert "linux_x86_64.whl" not in repaired.wheel.name.replace("manylinux", "")
 
 
 def test_pure_wheels_pass_through(tmp_path: Path) -> None:

@@ -33,9 +33,15 @@ def is_pure(wheel: Path) -> bool:
 
 
 def _policy(wheel: Path) -> str:
+    """The most compatible platform tag of a repaired wheel (lowest glibc/musl first)."""
     platforms = sorted({t.platform for t in parse_wheel_filename(wheel.name)[3]})
     pep600 = [p for p in platforms if p.startswith(("manylinux_", "musllinux_"))]
-    return (pep600 or platforms)[0]
+
+    def glibc(tag: str) -> tuple[int, int]:
+        major, minor = tag.split("_")[1:3]
+        return int(major), int(minor)
+
+    return min(pep600, key=glibc) if pep600 else platforms[0]
 
 
 def _grafted(wheel: Path) -> tuple[str, ...]:
@@ -45,32 +51,48 @@ def _grafted(wheel: Path) -> tuple[str, ...]:
         )
 
 
+def _auditwheel(
+    where: BuildEnvironment, wheel: Path, tmp: str, plat: str | None, exclude: Sequence[str]
+) -> tuple[int, str]:
+    auditwheel, env = where.auditwheel()
+    cmd = [*auditwheel, "repair", "-w", tmp, str(wheel)]
+    if plat:
+        cmd += ["--plat", plat]
+    for lib in exclude:
+        cmd += ["--exclude", lib]
+    result = where.capture(cmd, env=env)
+    return result.returncode, (result.stderr or result.stdout)
+
+
 def repair(
     wheel: Path,
     outdir: Path,
     plat: str | None = None,
     exclude: Sequence[str] = (),
     where: BuildEnvironment | None = None,
+    platforms: Sequence[str] = (),
 ) -> Repaired:
-    """Write the repaired wheel to ``outdir``; pure wheels are copied unchanged."""
+    """Write the repaired wheel to ``outdir``; pure wheels are copied unchanged.
+
+    ``platforms`` are the building interpreter's, best first: when an extension links no
+    libc at all (``-Wl,--as-needed`` builds can), auditwheel cannot tell its libc and needs a
+    ``--plat``; the newest manylinux tag there lets it still pick the most compatible policy.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
     if is_pure(wheel):
         target = outdir / wheel.name
         if wheel.resolve() != target.resolve():
             shutil.copy2(wheel, target)
         return Repaired(target, PURE, ())
+    where = where or HostEnvironment()
     with tempfile.TemporaryDirectory(prefix="wheelyard-repair-") as tmp:
-        where = where or HostEnvironment()
-        auditwheel, env = where.auditwheel()
-        cmd = [*auditwheel, "repair", "-w", tmp, str(wheel)]
-        if plat:
-            cmd += ["--plat", plat]
-        for lib in exclude:
-            cmd += ["--exclude", lib]
-        result = where.capture(cmd, env=env)
+        status, output = _auditwheel(where, wheel, tmp, plat, exclude)
+        newest = next((p for p in platforms if p.startswith("manylinux_")), None)
+        if status != 0 and not plat and newest and "couldn't detect libc" in output:
+            status, output = _auditwheel(where, wheel, tmp, newest, exclude)
         produced = sorted(Path(tmp).glob("*.whl"))
-        if result.returncode != 0 or not produced:
-            lines = (result.stderr or result.stdout).strip().splitlines()[-6:]
+        if status != 0 or not produced:
+            lines = output.strip().splitlines()[-6:]
             raise RepairFailed(
                 f"auditwheel could not repair {wheel.name}"
                 f"{' to ' + plat if plat else ''}: " + " ".join(lines)

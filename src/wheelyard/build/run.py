@@ -170,7 +170,12 @@ class _Run:
         exclude = self.job.settings.override(task.project).exclude
         try:
             repaired = repair(
-                result.wheel, self.job.wheelhouse, self.job.settings.plat, exclude, self.env
+                result.wheel,
+                self.job.wheelhouse,
+                self.job.settings.plat,
+                exclude,
+                self.env,
+                task.interpreter.platforms,
             )
         except RepairFailed as exc:
             self.outcome.repair_failures.append((task, str(exc)))
