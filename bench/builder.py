@@ -121,11 +121,13 @@ def old_loop(
             if wheel.name.endswith("-none-any.whl") or "manylinux" in wheel.name:
                 shutil.copy2(wheel, repaired)
             else:
-                sh(
-                    [sys.executable, "-m", "auditwheel", "repair", "-w", str(repaired), str(wheel)],
-                    {**env, "PATH": f"{REPO_BIN}:{env['PATH']}"},
-                    log,
-                )
+                cmd = [sys.executable, "-m", "auditwheel", "repair", "-w", str(repaired)]
+                aw_env = {**env, "PATH": f"{REPO_BIN}:{env['PATH']}"}
+                try:
+                    sh([*cmd, str(wheel)], aw_env, log)
+                except SystemExit:
+                    # An extension linking no libc needs --plat (auditwheel cannot tell it).
+                    sh([*cmd, "--plat", HOST_MANYLINUX, str(wheel)], aw_env, log)
         if only:
             continue
         check = root / f"check-{i.tag}"
@@ -212,7 +214,7 @@ def main() -> int:
             seconds, report = wheelyard_build(interps, folder, env, url, run_name.replace(" ", "-"))
             rows = report["wheels"]
             assert isinstance(rows, list)
-            built = sorted({(r["project"], r["python"]) for r in rows if r["source"] == "built"})
+            built = sorted({r["filename"] for r in rows if r["source"] == "built"})
             timings[run_name] = {"seconds": round(seconds, 1), "built": len(built)}
             print(f"  {seconds:.1f} s, {len(built)} wheels built", flush=True)
     finally:

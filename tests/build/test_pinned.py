@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import client_env
-from wheelyard.build.interpreters import Interpreter, probe
-from wheelyard.build.pinned import context_key, read_pinned, resolve_pinned
+from wheelyard.build.interpreters import Interpreter, discover, probe
+from wheelyard.build.pinned import (
+    context_key,
+    forced_names,
+    read_pinned,
+    resolve_all,
+    resolve_pinned,
+)
 from wheelyard.testing import make_sdist, make_wheel
 
 HEADER = "# pip-compile output\n--no-index\n--find-links ./dists\n-r base.txt\n"
@@ -52,9 +58,9 @@ def test_unchanged_set_is_reused_and_a_changed_pin_asked_alone(
     folder: Path, me: Interpreter
 ) -> None:
     first = {"app": "1.0", "lib": "1.0", "srcpkg": "1.0"}
-    assert _resolve(me, folder) == (first, "resolved")
+    assert _resolve(me, folder) == (first, "resolved line by line")
     assert _resolve(me, folder) == (first, "reused")
-    assert _resolve(me, folder, refresh=True) == (first, "resolved")
+    assert _resolve(me, folder, refresh=True) == (first, "resolved line by line")
     # One pin moves (in the included file): only that line goes to pip.
     (folder / "base.txt").write_text("lib==2.0\n")
     assert _resolve(me, folder) == ({**first, "lib": "2.0"}, "1 changed line")
@@ -67,14 +73,16 @@ def test_a_new_unpinned_dependency_means_a_full_resolution(folder: Path, me: Int
     _resolve(me, folder)
     text = (folder / "requirements.txt").read_text().replace("app==1.0", "app==2.0")
     (folder / "requirements.txt").write_text(text)
-    # app 2.0 needs newdep, which no line pins: pip resolves all, and nothing is kept.
+    # app 2.0 needs newdep, which no line pins: pip resolves all, and nothing is kept but
+    # that note, so the next run goes to pip straight away.
     closure, how = _resolve(me, folder)
     assert how == "resolved" and closure["newdep"] == "1.0"
+    assert "loose" in (folder / "wh" / ".cache" / f"resolve-{me.tag}.json").read_text()
     assert _resolve(me, folder)[1] == "resolved"
     # Pinned (as pip-compile would), the new lines are asked alone again.
     (folder / "base.txt").write_text("lib==1.0\nnewdep==1.0\n")
     closure, how = _resolve(me, folder)
-    assert how == "2 changed lines" and closure == {
+    assert how == "resolved line by line" and closure == {
         "app": "2.0",
         "lib": "1.0",
         "newdep": "1.0",
@@ -83,11 +91,34 @@ def test_a_new_unpinned_dependency_means_a_full_resolution(folder: Path, me: Int
     assert _resolve(me, folder)[1] == "reused"
 
 
-def test_an_option_change_means_a_full_resolution(folder: Path, me: Interpreter) -> None:
+def test_an_option_change_means_a_new_resolution(folder: Path, me: Interpreter) -> None:
     _resolve(me, folder)
     text = (folder / "requirements.txt").read_text().replace("--no-index", "--no-index\n--pre")
     (folder / "requirements.txt").write_text(text)
-    assert _resolve(me, folder)[1] == "resolved"
+    assert _resolve(me, folder)[1] == "resolved line by line"
+
+
+def test_sdists_built_from_source_are_asked_for_once(folder: Path) -> None:
+    pair = [i for i in discover() if i.version[:2] >= (3, 9) and i.markers][-2:]
+    if len(pair) < 2:
+        pytest.skip("needs two CPython >= 3.9 interpreters")
+    reqs, cache = folder / "requirements.txt", folder / "wh" / ".cache"
+    found = resolve_all(
+        pair, reqs, cache, env=client_env(), pip_args=["--no-binary", "srcpkg"], jobs=2
+    )
+    first, second = (found[i] for i in pair)
+    assert first[1] == "resolved line by line"
+    assert second[1] == f"resolved line by line, 1 from Python {pair[0].minor}"
+    assert {r.name: r.filename for r in second[0]}["srcpkg"] == "srcpkg-1.0.tar.gz"
+    assert [r.name for r in first[0]] == [r.name for r in second[0]]
+
+
+def test_forced_names_follow_pip_options(folder: Path) -> None:
+    pinned = read_pinned(folder / "requirements.txt")
+    assert pinned is not None
+    assert forced_names(pinned, ["--no-binary", "App,lib"]) == {"app", "lib"}
+    assert forced_names(pinned, ["--no-binary=:all:"]) == {"app", "lib", "srcpkg"}
+    assert forced_names(pinned, ["--no-binary", ":all:", "--no-binary", ":none:"]) == set()
 
 
 @pytest.mark.parametrize(

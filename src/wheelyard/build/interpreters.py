@@ -21,12 +21,13 @@ DEFAULT_MINIMUM = (3, 9)
 _PROBE = """
 import json, sys
 info = {"version": list(sys.version_info[:3]), "implementation": sys.implementation.name,
-        "executable": sys.executable, "pip": None, "platforms": []}
+        "executable": sys.executable, "pip": None, "platforms": [], "markers": {}}
 try:
     import pip
     info["pip"] = [int(p) for p in pip.__version__.split(".")[:2]]
-    from pip._vendor.packaging import tags
+    from pip._vendor.packaging import markers, tags
     info["platforms"] = list(tags.platform_tags())
+    info["markers"] = markers.default_environment()
 except Exception:
     pass
 print(json.dumps(info))
@@ -40,6 +41,11 @@ class Interpreter:
     implementation: str = "cpython"
     pip: tuple[int, int] | None = None
     platforms: tuple[str, ...] = ()  # best first, as its pip would accept them
+    markers: tuple[tuple[str, str], ...] = ()  # its PEP 508 marker environment
+
+    @property
+    def marker_environment(self) -> dict[str, str]:
+        return dict(self.markers)
 
     @property
     def minor(self) -> str:
@@ -71,6 +77,7 @@ def probe(executable: Path, where: BuildEnvironment | None = None) -> Interprete
         data["implementation"],
         pip,
         tuple(data.get("platforms") or ()),
+        tuple(sorted((data.get("markers") or {}).items())),
     )
 
 

@@ -1,13 +1,14 @@
-"""Reusing resolutions of a requirements set pinned throughout.
+"""Resolving a requirements set pinned throughout, line by line.
 
 Resolving sdists makes pip build their metadata, seconds each, for every interpreter. When
 every requirement is pinned (``==`` or a direct URL, as pip-compile writes it) and the
 closure holds nothing the files do not pin, the closure is exactly the pinned lines whose
-markers apply. So each line's resolution is kept (``<wheelhouse>/.cache/``) and a rerun asks
-pip only about the lines that changed (``--no-deps``), provided the options, the constraint
-files, pip's configuration and the interpreter are unchanged and the new lines need nothing
-unpinned. Anything else — ranges, editables, remote includes, ``--refresh`` — means: let pip
-resolve everything again.
+markers apply. So pip is asked per line (``--no-deps``, several processes at once), each
+line's resolution is kept (``<wheelhouse>/.cache/``), a rerun asks only about the lines that
+changed, and an sdist that pip may only build from source is asked for once, not once per
+interpreter. All of it provided the options, the constraint files, pip's configuration and
+the interpreter are unchanged and no line needs anything unpinned. Anything else — ranges,
+editables, remote includes, ``--refresh`` — means: pip resolves everything, as usual.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import hashlib
 import json
 import os
 import shlex
+import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from wheelyard.build.envs import BuildEnvironment
@@ -30,6 +34,7 @@ from wheelyard.build.resolve import Resolved, resolve_report
 from wheelyard.yard.errors import InvalidInput
 
 _INCLUDES = ("-r", "--requirement", "-c", "--constraint")
+Lines = dict[str, list[Resolved]]  # a requirement line → what it resolved to (none or one)
 
 
 class _Unpinned(Exception):
@@ -161,26 +166,101 @@ def _needs_only_pinned(
     return True
 
 
-def _store(
-    entry: Path, key: str, environment: Mapping[str, str], lines: dict[str, list[Resolved]]
-) -> None:
-    data = {
-        "key": key,
-        "environment": dict(environment),
-        "lines": {line: [asdict(r) for r in items] for line, items in lines.items()},
-    }
+def _store(entry: Path, data: dict[str, object]) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.with_name(entry.name + ".tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(entry)
 
 
-def _by_line(pinned: Pinned, closure: list[Resolved]) -> dict[str, list[Resolved]]:
-    found = {r.name: r for r in closure}
+def _by_line(pinned: Pinned, lines: Sequence[str], found: list[Resolved]) -> Lines:
+    by_name = {r.name: r for r in found}
     return {
-        line: [found[name]] if (name := canonicalize_name(req.name)) in found else []
-        for line, req in pinned.lines.items()
-    }
+        line: [by_name[name]] if (name := canonicalize_name(pinned.lines[line].name)) in by_name
+        else []
+        for line in lines
+    }  # fmt: skip
+
+
+def forced_names(pinned: Pinned, pip_args: Sequence[str]) -> set[str]:
+    """Projects pip may only take as sdists (``--no-binary``, in the files or the command)."""
+    words = [w for line in pinned.options for w in shlex.split(line)] + list(pip_args)
+    forced: set[str] = set()
+    for i, word in enumerate(words):
+        option, _, inline = word.partition("=")
+        if option != "--no-binary":
+            continue
+        value = inline or (words[i + 1] if i + 1 < len(words) else "")
+        for name in value.split(","):
+            if name == ":all:":
+                forced |= pinned.names
+            elif name == ":none:":
+                forced.clear()
+            elif name:
+                forced.add(canonicalize_name(name))
+    return forced
+
+
+@dataclass
+class _Job:
+    """One resolution of the set: what every interpreter's share needs to know."""
+
+    requirements: Path
+    pinned: Pinned
+    cache_dir: Path
+    refresh: bool
+    env: Mapping[str, str]
+    pip_args: Sequence[str]
+    where: BuildEnvironment | None
+    forced: set[str]
+
+
+def resolve_all(
+    interps: Sequence[Interpreter],
+    requirements: Path,
+    cache_dir: Path,
+    refresh: bool = False,
+    env: Mapping[str, str] | None = None,
+    pip_args: Sequence[str] = (),
+    where: BuildEnvironment | None = None,
+    jobs: int = 1,
+) -> dict[Interpreter, tuple[list[Resolved], str]]:
+    """Each interpreter's closure and how it was found ("resolved", "reused", "N changed
+    lines", "N lines from Python X.Y").
+
+    A pinned set is resolved line by line (``--no-deps``, ``jobs`` pip processes at once) for
+    the first interpreter; the others take its sdists for the lines pip may only build from
+    source (their file does not depend on the interpreter) once their markers and
+    ``Requires-Python`` allow, and ask pip about the rest. Either way every dependency must be
+    pinned, or the interpreter is resolved whole, by pip, as usual.
+    """
+    env = os.environ if env is None else env
+    pinned = read_pinned(requirements)
+    if pinned is None:
+        with ThreadPoolExecutor(max(1, min(jobs, len(interps)))) as pool:
+            closures = pool.map(
+                lambda i: resolve_report(i, requirements, list(pip_args), env, where)[0], interps
+            )
+            return {i: (c, "resolved") for i, c in zip(interps, closures, strict=True)}
+    job = _Job(
+        requirements,
+        pinned,
+        cache_dir,
+        refresh,
+        env,
+        pip_args,
+        where,
+        forced_names(pinned, pip_args),
+    )
+    first, rest = interps[0], interps[1:]
+    closure, how, donor = _one(job, first, None, jobs)
+    results = {first: (closure, how)}
+    with ThreadPoolExecutor(max(1, min(jobs, len(rest)))) as pool:
+        for interp, (c, h, _lines) in zip(
+            rest, pool.map(lambda i: _one(job, i, (first, donor), 1), rest), strict=True
+        ):
+            results[interp] = (c, h)
+    return results
 
 
 def resolve_pinned(
@@ -192,71 +272,123 @@ def resolve_pinned(
     pip_args: Sequence[str] = (),
     where: BuildEnvironment | None = None,
 ) -> tuple[list[Resolved], str]:
-    """The closure, and how it was found: "resolved", "reused" or "N changed lines"."""
-    env = os.environ if env is None else env
-    pinned = read_pinned(requirements)
-    if pinned is None:
-        return resolve_report(interp, requirements, list(pip_args), env, where)[0], "resolved"
-    key = context_key(interp, pinned, env, pip_args)
-    entry = cache_dir / f"resolve-{interp.tag}.json"
-    cached: dict[str, list[Resolved]] = {}
-    environment: dict[str, str] = {}
-    if not refresh:
-        try:
-            data = json.loads(entry.read_text())
-            if data.get("key") == key:
-                environment = data["environment"]
-                cached = {
-                    line: [Resolved(**{**r, "requires": tuple(r["requires"])}) for r in items]
-                    for line, items in data["lines"].items()
-                }
-        except (OSError, ValueError, TypeError, KeyError):
-            cached = {}
-    changed = [line for line in pinned.lines if line not in cached]
-    if cached and not changed:
-        lines = {line: cached[line] for line in pinned.lines}
-        how = "reused"
-    elif cached and len(changed) < len(pinned.lines):
-        lines = _partial(
-            interp, requirements, pinned, changed, cached, environment, env, pip_args, where
-        )
-        how = f"{len(changed)} changed line{'s' if len(changed) > 1 else ''}" if lines else ""
-    else:
-        lines = {}
-        how = ""
-    if not lines:
-        closure, environment = resolve_report(interp, requirements, list(pip_args), env, where)
-        if {r.name for r in closure} - pinned.names:
-            return closure, "resolved"  # something unpinned: a rerun must resolve again
-        lines, how = _by_line(pinned, closure), "resolved"
-    _store(entry, key, environment, lines)
-    return sorted({r for v in lines.values() for r in v}, key=lambda r: r.name), how
+    """One interpreter's closure (see ``resolve_all``)."""
+    return resolve_all([interp], requirements, cache_dir, refresh, env, pip_args, where)[interp]
 
 
-def _partial(
-    interp: Interpreter,
-    requirements: Path,
-    pinned: Pinned,
-    changed: list[str],
-    cached: dict[str, list[Resolved]],
-    environment: Mapping[str, str],
-    env: Mapping[str, str],
-    pip_args: Sequence[str],
-    where: BuildEnvironment | None,
-) -> dict[str, list[Resolved]]:
-    """Ask pip about the changed lines only; {} when that is not enough."""
-    # Beside the original, so relative --find-links and -c paths mean the same.
-    scratch = requirements.parent / f".wheelyard-changed-{os.getpid()}.txt"
+def _lookup(job: _Job, key: str, entry: Path) -> dict[str, object]:
+    if job.refresh:
+        return {}
     try:
-        scratch.write_text("\n".join([*pinned.options, *changed]) + "\n")
-        fresh, _ = resolve_report(interp, scratch, [*pip_args, "--no-deps"], env, where)
+        data = json.loads(entry.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("key") == key else {}
+
+
+def _one(
+    job: _Job, interp: Interpreter, donor: tuple[Interpreter, Lines | None] | None, chunks: int
+) -> tuple[list[Resolved], str, Lines | None]:
+    pinned = job.pinned
+    key = context_key(interp, pinned, job.env, job.pip_args)
+    entry = job.cache_dir / f"resolve-{interp.tag}.json"
+    data = _lookup(job, key, entry)
+    all_lines = sorted(pinned.lines)
+    cached: Lines = {}
+    try:
+        for line, items in dict(data.get("lines") or {}).items():  # type: ignore[call-overload]
+            cached[line] = [Resolved(**{**r, "requires": tuple(r["requires"])}) for r in items]
+    except (TypeError, KeyError):
+        cached = {}
+    changed = [line for line in all_lines if line not in cached]
+    # A set seen to need unpinned dependencies is resolved whole, not line by line first.
+    loose = data.get("loose") == _lines_hash(all_lines)
+    lines: Lines = {}
+    how = ""
+    if not changed:
+        lines, how = {line: cached[line] for line in all_lines}, "reused"
+    elif not loose:
+        found = _ask(job, interp, changed, donor, chunks)
+        if found is not None:
+            lines = {**{k: v for k, v in cached.items() if k in pinned.lines}, **found[0]}
+            if cached:
+                how = f"{len(changed)} changed line{'s' if len(changed) > 1 else ''}"
+            else:
+                how = "resolved line by line" + found[1]
+    if not lines:
+        closure, _environment = resolve_report(
+            interp, job.requirements, list(job.pip_args), job.env, job.where
+        )
+        if {r.name for r in closure} - pinned.names:
+            _store(entry, {"key": key, "loose": _lines_hash(all_lines)})
+            return closure, "resolved", None
+        lines, how = _by_line(pinned, all_lines, closure), "resolved"
+    _store(
+        entry,
+        {"key": key, "lines": {k: [asdict(r) for r in v] for k, v in lines.items()}},
+    )
+    return sorted({r for v in lines.values() for r in v}, key=lambda r: r.name), how, lines
+
+
+def _lines_hash(lines: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _ask(
+    job: _Job,
+    interp: Interpreter,
+    changed: Sequence[str],
+    donor: tuple[Interpreter, Lines | None] | None,
+    chunks: int,
+) -> tuple[Lines, str] | None:
+    """Resolutions of ``changed`` lines for ``interp``; None when pip must resolve all."""
+    environment = interp.marker_environment
+    if not environment:
+        return None  # an interpreter without pip's packaging: no way to judge markers here
+    derived: Lines = {}
+    ask: list[str] = []
+    donor_lines = donor[1] if donor else None
+    for line in changed:
+        req = job.pinned.lines[line]
+        took = donor_lines.get(line) if donor_lines is not None else None
+        if canonicalize_name(req.name) in job.forced and took and not took[0].is_wheel:
+            if req.marker is not None and not req.marker.evaluate(environment):
+                derived[line] = []
+                continue
+            spec = took[0].requires_python
+            version = environment.get("python_full_version", "")
+            if not spec or SpecifierSet(spec).contains(version, prereleases=True):
+                derived[line] = took
+                continue
+        ask.append(line)
+    found: list[Resolved] = []
+    if ask:
+        groups = [ask[i::chunks] for i in range(min(chunks, len(ask)))]
+        with ThreadPoolExecutor(len(groups)) as pool:
+            parts = list(pool.map(lambda g: _pip_no_deps(job, interp, g), groups))
+        if any(p is None for p in parts):
+            return None
+        found = [r for p in parts for r in p or []]
+    subset = _by_line(job.pinned, ask, found)
+    entries = found + [r for v in derived.values() for r in v]
+    if not _needs_only_pinned(entries, job.pinned, environment):
+        return None
+    note = f", {len(derived)} from Python {donor[0].minor}" if donor and derived else ""
+    return {**subset, **derived}, note
+
+
+def _pip_no_deps(job: _Job, interp: Interpreter, lines: Sequence[str]) -> list[Resolved] | None:
+    # Beside the original, so relative --find-links and -c paths mean the same.
+    fd, name = tempfile.mkstemp(
+        prefix=".wheelyard-lines-", suffix=".txt", dir=job.requirements.parent
+    )
+    scratch = Path(name)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join([*job.pinned.options, *lines]) + "\n")
+        pip_args = [*job.pip_args, "--no-deps"]
+        return resolve_report(interp, scratch, pip_args, job.env, job.where)[0]
     except InvalidInput:
-        return {}  # the full resolution reports it, naming the real file
+        return None  # the full resolution reports it, naming the real file
     finally:
         scratch.unlink(missing_ok=True)
-    if not _needs_only_pinned(fresh, pinned, environment):
-        return {}
-    subset = Pinned(pinned.options, pinned.texts, {line: pinned.lines[line] for line in changed})
-    lines = {line: cached[line] for line in pinned.lines if line in cached}
-    lines.update(_by_line(subset, fresh))
-    return lines

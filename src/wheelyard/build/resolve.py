@@ -28,6 +28,7 @@ class Resolved:
     filename: str
     url: str
     requires: tuple[str, ...] = ()  # Requires-Dist, to check a partial resolution
+    requires_python: str | None = None
 
     @property
     def is_wheel(self) -> bool:
@@ -87,5 +88,6 @@ def resolve_report(
         meta = item["metadata"]
         requires = tuple(meta.get("requires_dist") or ())
         name = canonicalize_name(meta["name"])
-        resolved.append(Resolved(name, meta["version"], filename, url, requires))
+        requires_python = meta.get("requires_python")
+        resolved.append(Resolved(name, meta["version"], filename, url, requires, requires_python))
     return sorted(resolved, key=lambda r: r.name), dict(data.get("environment", {}))

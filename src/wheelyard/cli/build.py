@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.table import Table
 
 from wheelyard.build.envs import HostEnvironment
 from wheelyard.build.interpreters import Interpreter, discover, select
-from wheelyard.build.pinned import resolve_pinned
+from wheelyard.build.pinned import resolve_all
 from wheelyard.build.plan import Plan, make_plan
 from wheelyard.build.progress import choose, final_table, write_report
 from wheelyard.build.publish import Published, default_label, publish
@@ -68,25 +67,25 @@ def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Pa
     settings = settings_of(args)
     interps = select(list(settings.python))
     cache = settings.wheelhouse.absolute() / ".cache"
+    # pip must be told what is built from source, or it resolves to a wheel.
+    forced = set(settings.forced_from_source())
+    jobs = settings.jobs or os.cpu_count() or 1
 
-    def closure(interp: Interpreter) -> list[Resolved]:
-        # pip must be told what is built from source, or it resolves to a wheel.
-        forced = set(settings.forced_from_source())
-        found, how = _resolve(interp, forced)
-        if settings.from_source and {r.name for r in found if r.is_wheel} - forced:
-            found, how = _resolve(interp, forced | {r.name for r in found})
-        if how != "resolved":
-            err.print(f"Python {interp.minor}: pinned set resolved before, {how}")
-        return found
-
-    def _resolve(interp: Interpreter, forced: set[str]) -> tuple[list[Resolved], str]:
-        pip_args = ["--no-binary", ",".join(sorted(forced))] if forced else []
-        return resolve_pinned(
-            interp, requirements, cache, args.refresh, os.environ, pip_args, WHERE
+    def resolve(names: set[str]) -> dict[Interpreter, tuple[list[Resolved], str]]:
+        pip_args = ["--no-binary", ",".join(sorted(names))] if names else []
+        return resolve_all(
+            interps, requirements, cache, args.refresh, os.environ, pip_args, WHERE, jobs
         )
 
-    with ThreadPoolExecutor(max(1, min(len(interps), os.cpu_count() or 1))) as pool:
-        closures = dict(zip(interps, pool.map(closure, interps), strict=True))
+    found = resolve(forced)
+    if settings.from_source:
+        everything = {r.name for closure, _how in found.values() for r in closure}
+        if everything - forced:
+            found = resolve(forced | everything)
+    for interp, (_closure, how) in found.items():
+        if how != "resolved":
+            err.print(f"Python {interp.minor}: {how}")
+    closures = {interp: closure for interp, (closure, _how) in found.items()}
     in_yard: dict[str, dict[str, str]] = {}
     if settings.url:
         if not settings.owner:
