@@ -5,10 +5,13 @@ interpreter), then verify every interpreter whose exact wheel set has not passed
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
+import json
 import shutil
 from collections import defaultdict
-from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from wheelyard.build import verified as record
 from wheelyard.build.buildenvs import SharedEnvs
 from wheelyard.build.compile import BuildResult, BuildTask, build_one
 from wheelyard.build.envs import BuildEnvironment
+from wheelyard.build.fetch import fetch
 from wheelyard.build.hook import SetupFailed, run_setup
 from wheelyard.build.interpreters import Interpreter
 from wheelyard.build.plan import ANY, Plan, Step
@@ -65,35 +69,25 @@ class Outcome:
         )
 
 
-def _download(url: str, target: Path, token: str | None) -> None:
-    headers = {"Authorization": f"token {token}"} if token else {}
-    tmp = target.with_name(target.name + ".part")
-    with httpx.stream("GET", url, headers=headers, timeout=300) as resp:
-        resp.raise_for_status()
-        with tmp.open("wb") as fh:
-            for chunk in resp.iter_bytes():
-                fh.write(chunk)
-    tmp.replace(target)  # a killed run never leaves a truncated wheel behind
+def _load_seconds(wheelhouse: Path) -> dict[str, float]:
+    try:
+        data = json.loads((wheelhouse / ".cache" / "seconds.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def _fetch(env: BuildEnvironment, job: Job, interp: Interpreter, step: Step) -> Path:
-    target = job.wheelhouse / step.filename
-    if target.exists():
-        return target
-    if step.source == "yard":
-        s = job.settings
-        assert s.url and s.owner
-        base = f"{s.url.rstrip('/')}/api/download/{s.owner}/{step.project}/{step.version}/"
-        _download(base + step.filename, target, job.token)
-        return target
-    # Upstream: the interpreter's pip fetches, so the user's index credentials and certs apply.
-    log = job.wheelhouse / "logs" / f"download-{step.filename}.log"
-    log.unlink(missing_ok=True)
-    cmd = [str(interp.executable), "-m", "pip", "--disable-pip-version-check", "download"]
-    status = env.run([*cmd, "--no-deps", "-d", str(job.wheelhouse), step.url], log)
-    if status != 0 or not target.exists():
-        raise OSError(f"pip could not download it; see {log}")
-    return target
+def _save_seconds(wheelhouse: Path, history: dict[str, float], rows: Iterable[Row]) -> None:
+    """Remember how long each project's builds take, to schedule the next run."""
+    seconds = dict(history)
+    for row in rows:
+        if row.source == "built" and row.seconds:
+            seconds[row.project] = max(row.seconds, seconds.get(row.project, 0.0))
+    path = wheelhouse / ".cache" / "seconds.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(seconds, indent=1, sort_keys=True))
+    tmp.replace(path)
 
 
 class _Run:
@@ -127,7 +121,9 @@ class _Run:
             row = self.show(row, state="fetching", filename=step.filename)
             interp = self.by_minor.get(step.python, self.job.interpreters[0])
             try:
-                path = _fetch(self.env, self.job, interp, step)
+                s = self.job.settings
+                yard = (s.url, s.owner) if s.url and s.owner else None
+                path = fetch(self.env, self.job.wheelhouse, interp, step, yard, self.job.token)
             except (OSError, httpx.HTTPError) as exc:
                 self.outcome.fetch_failures.append((step, str(exc)))
                 self.show(row, state="failed", detail=str(exc))
@@ -208,30 +204,36 @@ class _Run:
         if environment:
             self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}")
         # Each (project, version) is built with one interpreter first; a pure result serves
-        # all, a platform result sends the other interpreters' builds to the same queue.
+        # all, a platform result queues the other interpreters' builds. Longest first: those
+        # of a slow project (as its first build just showed, or as the last run recorded)
+        # start before quick ones, so no long build is left running alone at the end.
         groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
         for step in steps:
             groups[(step.project, step.version)].append(step)
+        history = _load_seconds(self.job.wheelhouse)
+        order = itertools.count()
+        ready = [(-history.get(k[0], 0.0), next(order), g[0], True) for k, g in groups.items()]
+        heapq.heapify(ready)
         with self.pool() as pool:
-            pending = {
-                pool.submit(self.make, self.task(g[0], environment)): (g, True)
-                for g in groups.values()
-            }
-            while pending:
+            pending: dict[Future[Repaired | None], tuple[Step, bool]] = {}
+            while ready or pending:
+                while ready and len(pending) < self.job.jobs:
+                    _, _, step, first = heapq.heappop(ready)
+                    pending[pool.submit(self.make, self.task(step, environment))] = (step, first)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    group, first = pending.pop(future)
+                    step, first = pending.pop(future)
                     repaired = future.result()
+                    group = groups[(step.project, step.version)]
                     if not first:
                         continue
                     if repaired is not None and repaired.policy == PURE:
                         self.share_pure(group, repaired)
                         continue
-                    for step in group[1:]:
-                        pending[pool.submit(self.make, self.task(step, environment))] = (
-                            [step],
-                            False,
-                        )
+                    took = self.rows[(step.project, step.version, step.python)].seconds
+                    for other in group[1:]:
+                        heapq.heappush(ready, (-took, next(order), other, False))
+        _save_seconds(self.job.wheelhouse, history, self.rows.values())
 
     def share_pure(self, group: Sequence[Step], repaired: Repaired) -> None:
         self.add_to_sets(ANY, repaired.wheel)
