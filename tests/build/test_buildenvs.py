@@ -47,3 +47,24 @@ def test_builds_with_the_same_requirements_share_one_environment(tmp_path: Path)
     assert shared.python(me, (), (reqs,), log, {}) is None
     assert "not-there" in log.read_text()
     assert len(list((house / ".envs").iterdir())) == 2
+
+
+def test_an_environment_satisfying_the_same_names_is_shared(tmp_path: Path) -> None:
+    me = probe(Path(sys.executable))
+    assert me is not None
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_wheel(dists, "buildhelper", "1.0")
+    make_wheel(dists, "other", "1.0")
+    options = tmp_path / "requirements-build.txt"
+    options.write_text(f"--no-index\n--find-links {dists}\n")
+    shared = SharedEnvs(HostEnvironment(client_env()), tmp_path / "envs")
+    log = tmp_path / "log"
+    first = shared.python(me, ("buildhelper>=0.5",), (options,), log, {})
+    # Another spelling of the same need: the environment already there serves.
+    assert shared.python(me, ("buildhelper>=1.0",), (options,), log, {}) == first
+    assert "it satisfies" in log.read_text()
+    # An extra project, or a version the first does not have, is another environment.
+    assert shared.python(me, ("buildhelper", "other"), (options,), log, {}) != first
+    assert shared.python(me, ("buildhelper<1",), (options,), log, {}) is None
+    assert len(list((tmp_path / "envs").iterdir())) == 3

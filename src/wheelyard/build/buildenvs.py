@@ -10,15 +10,29 @@ only after its requirements installed, so a killed run never leaves a half one i
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from wheelyard.build.envs import BuildEnvironment
 from wheelyard.build.interpreters import Interpreter, venv_commands
 
 _COMPLETE = ".wheelyard-complete"
+_RECORD = ".wheelyard-requirements.json"
+
+
+def _installed(venv: Path) -> dict[str, str]:
+    """Project → version of what a venv holds (from its .dist-info folders)."""
+    found: dict[str, str] = {}
+    for info in venv.glob("lib/python*/site-packages/*.dist-info"):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        found[canonicalize_name(name)] = version
+    return found
 
 
 class SharedEnvs:
@@ -53,21 +67,76 @@ class SharedEnvs:
         None when its requirements could not be installed (the reason is in ``log``)."""
         key = self.key(interp, requirements, files)
         venv = self.root / key
+        # One lock per interpreter: a build waiting for another's environment may then find
+        # that it serves it too.
         with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
+            lock = self._locks.setdefault(interp.tag, threading.Lock())
         with lock:
             if key in self._failed:
                 self._note(log, f"build environment {key} could not be created before")
                 return None
             stale = self.refresh and key not in self._fresh
             if stale or not (venv / _COMPLETE).exists():
+                other = self._satisfying(interp, requirements, files)
+                if other is not None:
+                    self._note(log, f"using build environment {other} (it satisfies {key})")
+                    return venv_commands(interp, other)[1]
                 if not self._create(interp, venv, requirements, files, log, environment):
                     self._failed.add(key)
                     return None
                 self._fresh.add(key)
+                self._record(venv, requirements, files)
             else:
                 self._note(log, f"using build environment {venv}")
         return venv_commands(interp, venv)[1]
+
+    @staticmethod
+    def _names(requirements: Sequence[str], markers: Mapping[str, str]) -> dict[str, Requirement]:
+        wanted: dict[str, Requirement] = {}
+        for text in requirements:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate(dict(markers)):
+                wanted[canonicalize_name(req.name)] = req
+        return wanted
+
+    def _satisfying(
+        self, interp: Interpreter, requirements: Sequence[str], files: Sequence[Path]
+    ) -> Path | None:
+        """A complete environment of this run for ``interp`` with the same requirement files
+        and exactly the same required projects, at versions these requirements accept
+        (``setuptools>=40.8`` and ``setuptools>=64`` end up the same). Same names only, so a
+        build never sees an optional extra (Cython …) pip's isolation would not give it."""
+        try:
+            wanted = self._names(requirements, interp.marker_environment)
+        except InvalidRequirement:
+            return None
+        digest = self._files_digest(files)
+        for key in sorted(self._fresh):
+            venv = self.root / key
+            if not key.startswith(f"{interp.tag}-") or not (venv / _RECORD).exists():
+                continue
+            made = json.loads((venv / _RECORD).read_text())
+            if made["files"] != digest:
+                continue
+            try:
+                names = self._names(made["requirements"], interp.marker_environment)
+            except InvalidRequirement:
+                continue
+            installed = _installed(venv)
+            if set(names) == set(wanted) and all(
+                name in installed and req.specifier.contains(installed[name], prereleases=True)
+                for name, req in wanted.items()
+            ):
+                return venv
+        return None
+
+    @staticmethod
+    def _files_digest(files: Sequence[Path]) -> str:
+        return hashlib.sha256(b"\0".join(p.read_bytes() for p in files)).hexdigest()
+
+    def _record(self, venv: Path, requirements: Sequence[str], files: Sequence[Path]) -> None:
+        data = {"requirements": list(requirements), "files": self._files_digest(files)}
+        (venv / _RECORD).write_text(json.dumps(data))
 
     def _create(
         self,
