@@ -15,7 +15,6 @@ from wheelyard.build.pinned import (
     forced_names,
     read_pinned,
     resolve_all,
-    resolve_pinned,
 )
 from wheelyard.testing import make_sdist, make_wheel
 
@@ -48,9 +47,10 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _resolve(me: Interpreter, folder: Path, refresh: bool = False) -> tuple[dict[str, str], str]:
-    closure, how = resolve_pinned(
-        me, folder / "requirements.txt", folder / "wh" / ".cache", refresh, client_env()
+    found = resolve_all(
+        [me], folder / "requirements.txt", folder / "wh" / ".cache", refresh, client_env()
     )
+    closure, how = found[me]
     return {r.name: r.version for r in closure}, how
 
 

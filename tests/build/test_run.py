@@ -37,14 +37,10 @@ def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner
     twine(yard, f"{owner_name}/label/main/", token, pure)
 
     house = tmp_path / "wheelhouse"
-    command = [
-        str(BIN / "wheelyard"),
-        "build",
-        str(tmp_path),
-        "--wheelhouse",
-        str(house),
-        "--python",
-        *[str(i.executable) for i in interps],
+    command = _build(
+        tmp_path,
+        house,
+        [i.executable for i in interps],
         "--url",
         yard.url,
         "--owner",
@@ -52,7 +48,7 @@ def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner
         "--upload",
         "--label",
         "dev",
-    ]
+    )
     result = run(command, env=client_env(WHEELYARD_TOKEN=token), check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for i in interps:
@@ -130,21 +126,19 @@ def test_failed_build_is_reported_with_hint(tmp_path: Path) -> None:
     )
     interp = [i for i in discover() if i.version[:2] >= (3, 9)][-1]
     result = run(
-        [
-            str(BIN / "wheelyard"),
-            "build",
-            str(tmp_path),
-            "--wheelhouse",
-            str(tmp_path / "wh"),
-            "--python",
-            str(interp.executable),
-        ],
+        _build(tmp_path, tmp_path / "wh", [interp.executable]),
         check=False,
     )
     assert result.returncode == 1
     assert "brokenc 1.0 failed" in result.stdout and "ffi.h" in result.stdout
     assert "hint: missing C header ffi.h" in result.stdout
     assert (tmp_path / "wh" / "okpkg-1.0-py3-none-any.whl").is_file()
+
+
+def _build(folder: Path, house: Path, pythons: list[Path], *extra: str) -> list[str]:
+    """``wheelyard build FOLDER --wheelhouse HOUSE --python …`` and the ``extra`` flags."""
+    command = [str(BIN / "wheelyard"), "build", str(folder), "--wheelhouse", str(house)]
+    return [*command, "--python", *map(str, pythons), *extra]
 
 
 def _newest() -> Path:
@@ -176,17 +170,7 @@ def test_build_inputs_setup_script_build_requirements_overrides(tmp_path: Path) 
         'test = "python -c \'import flagged; print(\\"tested\\", flagged.built_with)\'"\n'
     )
     report = tmp_path / "report.json"
-    command = [
-        str(BIN / "wheelyard"),
-        "build",
-        str(tmp_path),
-        "--wheelhouse",
-        str(tmp_path / "wh"),
-        "--python",
-        str(_newest()),
-        "--report",
-        str(report),
-    ]
+    command = _build(tmp_path, tmp_path / "wh", [_newest()], "--report", str(report))
     result = run(command, env=client_env(CI="true"), check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     # Plain event lines under CI, one per state change.
@@ -226,15 +210,7 @@ def test_failing_setup_script_stops_the_run(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("--no-index\n--find-links ./dists\nokpkg==1.0\n")
     (tmp_path / "build-setup.sh").write_text("echo apt-get install libnothing-dev\nexit 3\n")
     result = run(
-        [
-            str(BIN / "wheelyard"),
-            "build",
-            str(tmp_path),
-            "--wheelhouse",
-            str(tmp_path / "wh"),
-            "--python",
-            str(_newest()),
-        ],
+        _build(tmp_path, tmp_path / "wh", [_newest()]),
         check=False,
     )
     assert result.returncode == 1
@@ -259,17 +235,7 @@ def test_real_sdist_from_pypi_with_c_extension(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("pyyaml==6.0.2 --no-binary pyyaml\n")
     report = tmp_path / "report.json"
     result = run(
-        [
-            str(BIN / "wheelyard"),
-            "build",
-            str(tmp_path),
-            "--wheelhouse",
-            str(tmp_path / "wh"),
-            "--python",
-            str(_newest()),
-            "--report",
-            str(report),
-        ],
+        _build(tmp_path, tmp_path / "wh", [_newest()], "--report", str(report)),
         check=False,
         timeout=900,
     )
@@ -302,17 +268,7 @@ def test_extra_index_url_at_the_target_label_reuses_its_wheels(
         "--find-links ./dists\nsrcpkg==1.0\nnewpkg==1.0\n"
     )
     report = tmp_path / "report.json"
-    command = [
-        str(BIN / "wheelyard"),
-        "build",
-        str(tmp_path),
-        "--wheelhouse",
-        str(tmp_path / "wh"),
-        "--python",
-        str(_newest()),
-        "--report",
-        str(report),
-    ]
+    command = _build(tmp_path, tmp_path / "wh", [_newest()], "--report", str(report))
     # Without --url the label is just an index pip finds the wheel in.
     result = run(command, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

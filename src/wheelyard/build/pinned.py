@@ -263,19 +263,6 @@ def resolve_all(
     return results
 
 
-def resolve_pinned(
-    interp: Interpreter,
-    requirements: Path,
-    cache_dir: Path,
-    refresh: bool = False,
-    env: Mapping[str, str] | None = None,
-    pip_args: Sequence[str] = (),
-    where: BuildEnvironment | None = None,
-) -> tuple[list[Resolved], str]:
-    """One interpreter's closure (see ``resolve_all``)."""
-    return resolve_all([interp], requirements, cache_dir, refresh, env, pip_args, where)[interp]
-
-
 def _lookup(job: _Job, key: str, entry: Path) -> dict[str, object]:
     if job.refresh:
         return {}

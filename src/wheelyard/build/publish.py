@@ -4,7 +4,6 @@ the owner holds with other bytes is reported, never overwritten."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -17,6 +16,7 @@ import httpx
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelyard.build.yardquery import held_files
+from wheelyard.digest import file_sha256
 from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.names import check_label_name
 
@@ -55,14 +55,6 @@ def default_label(folder: Path, env: Mapping[str, str] | None = None) -> str:
     return sanitise_label(branch)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def publish(
     url: str, owner: str, label: str, token: str, wheels: Sequence[Path]
 ) -> list[Published]:
@@ -83,7 +75,7 @@ def publish(
 def _one(
     client: httpx.Client, owner: str, label: str, token: str, wheel: Path, held_sha: str | None
 ) -> Published:
-    sha = _sha256(wheel)
+    sha = file_sha256(wheel)
     if held_sha is not None and held_sha != sha:
         return Published(
             wheel.name, "conflict", f"{owner} already holds {wheel.name} with sha256 {held_sha}"

@@ -10,16 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from wheelyard.build.interpreters import Interpreter
+from wheelyard.digest import file_sha256
 
 RECORD = ".verified.json"
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def set_hash(
@@ -29,7 +22,7 @@ def set_hash(
     h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
     h.update("\n".join(sorted(pins)).encode() + b"\0")
     for wheel in sorted(set(wheels), key=lambda p: p.name):
-        h.update(f"{wheel.name}\0{_file_sha256(wheel)}\0".encode())
+        h.update(f"{wheel.name}\0{file_sha256(wheel)}\0".encode())
     for project, command in sorted(tests.items()):
         h.update(f"{project}\0{command}\0".encode())
     return h.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File
+from wheelyard.digest import stream_sha256
 from wheelyard.storage import BlobStore
-
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -23,11 +21,8 @@ class Problem:
 
 
 def _digest(store: BlobStore, key: str) -> str:
-    h = hashlib.sha256()
     with store.open(key) as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+        return stream_sha256(fh)
 
 
 def check(session: Session, store: BlobStore, verify_hashes: bool = True) -> Iterator[Problem]:
