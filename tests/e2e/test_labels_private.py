@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
@@ -139,3 +140,32 @@ def test_org_members_upload(yard: Yard, owner_name: str, tmp_path: Path) -> None
         httpx.post(f"{yard.url}/{org}/", auth=("__token__", alice), files=files).status_code == 200
     )
     assert httpx.get(f"{yard.url}/{org}/simple/orgpkg/").status_code == 200
+
+
+def test_all_labels_view(yard: Yard, owner_name: str, tmp_path: Path) -> None:
+    """One page per project across the labels a reader may read (what the builder asks)."""
+    token = yard.user(owner_name)
+    public, hidden = make_wheel(tmp_path, "spread", "1.0"), make_wheel(tmp_path, "spread", "2.0")
+    twine(yard, f"{owner_name}/label/dev/", token, public)
+    twine(yard, f"{owner_name}/label/secret/", token, hidden)
+    twine(yard, f"{owner_name}/label/stable/", token, public)
+    yard.cli("label", "private", owner_name, "secret")
+    yard.cli("yank", owner_name, "spread", "1.0", "--label", "dev")
+    url = f"{yard.url}/{owner_name}/all-labels/simple/spread/"
+
+    anonymous = httpx.get(url, headers=JSON).json()
+    assert [f["filename"] for f in anonymous["files"]] == [public.name]
+    assert anonymous["files"][0]["yanked"] is False  # stable still holds it unyanked
+    with_token = httpx.get(url, headers={**JSON, "Authorization": f"token {token}"}).json()
+    assert sorted(f["filename"] for f in with_token["files"]) == sorted([public.name, hidden.name])
+    assert httpx.get(f"{yard.url}/{owner_name}/all-labels/simple/nothing/").status_code == 404
+    assert httpx.get(f"{yard.url}/{owner_name}/all-labels/simple/Spread/").status_code == 301
+
+    # pip installs from it: file links and PEP 658 metadata resolve under the view.
+    pip_install(f"{yard.url}/{owner_name}/all-labels/simple", tmp_path / "t", "spread")
+    assert (tmp_path / "t" / "spread-1.0.dist-info").is_dir()  # 2.0 is private
+    sha = hashlib.sha256(hidden.read_bytes()).hexdigest()
+    hidden_url = f"{yard.url}/{owner_name}/all-labels/files/{sha}/{hidden.name}"
+    assert httpx.get(hidden_url).status_code == 404
+    auth = {"Authorization": f"token {token}"}
+    assert httpx.get(hidden_url, headers=auth).content == hidden.read_bytes()

@@ -16,7 +16,7 @@ from wheelyard.config import Settings
 from wheelyard.db.changes import ChangeProbe
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.storage import open_store
-from wheelyard.web import anaconda, files, simple, upload
+from wheelyard.web import alllabels, anaconda, files, simple, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
@@ -54,6 +54,17 @@ def _label_routes() -> list[BaseRoute]:
 
 def routes() -> list[BaseRoute]:
     owner_scoped = [
+        Mount(
+            "/{owner}/all-labels",
+            routes=[
+                Route("/simple/{project}/", alllabels.project_page, methods=["GET", "HEAD"]),
+                Route(
+                    "/files/{sha256:str}/{filename:str}",
+                    alllabels.download,
+                    methods=["GET", "HEAD"],
+                ),
+            ],
+        ),
         # twine and uv post to the repository URL exactly as the user typed it
         Route("/{owner}/label/{label}", upload.upload, methods=["POST"]),
         Route("/{owner}", upload.upload, methods=["POST"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -39,13 +40,21 @@ def _stream(store: BlobStore, key: str):  # type: ignore[no-untyped-def]
             yield chunk
 
 
+Locator = Callable[[Session, Request, str, str], tuple[str, int, bool]]
+
+
 async def download(request: Request) -> Response:
+    return await serve(request, _locate)
+
+
+async def serve(request: Request, locate: Locator) -> Response:
+    """A file or its PEP 658 metadata, found by ``locate`` (blob key, size, private)."""
     sha256 = str(request.path_params["sha256"])
     name = str(request.path_params["filename"])
     metadata = name.endswith(".metadata")
     filename = name.removesuffix(".metadata")
     c = ctx(request)
-    key, size, private = await c.run(_locate, request, sha256, filename)
+    key, size, private = await c.run(locate, request, sha256, filename)
     if metadata:
         key += ".metadata"
         if not filename.endswith(".whl"):

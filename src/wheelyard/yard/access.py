@@ -76,3 +76,20 @@ def readable_label(
             f"needed to read {owner.name!r}/{label.name!r}"
         )
     raise NotFound(f"owner {owner_name!r} has no label {label_name!r}")
+
+
+def readable_labels(
+    session: Session, principal: Principal | None, owner_name: str
+) -> tuple[Owner, list[Label], bool]:
+    """The owner, every label of it the principal may read, and whether it may read private
+    ones; NotFound when it may read none (as if the owner did not exist)."""
+    from wheelyard.yard.catalog import owner_labels, resolve
+
+    owner, _label = resolve(session, owner_name, "")
+    privileged = can_read_private(session, principal, owner)
+    labels = [
+        lab for lab in owner_labels(session, owner.id) if privileged or not is_private(owner, lab)
+    ]
+    if not labels:
+        raise NotFound(f"no owner named {owner_name!r}")
+    return owner, labels, privileged

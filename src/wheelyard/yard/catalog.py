@@ -1,4 +1,5 @@
-"""Read-side queries for the index: projects and files visible under one label."""
+"""Read-side queries for the index: projects and files visible under one label, or under
+any of several (an owner's view across the labels a reader may read)."""
 
 from __future__ import annotations
 
@@ -106,5 +107,67 @@ def file_in_label(
         .join(Release, Release.id == File.release_id)
         .join(Package, Package.id == Release.package_id)
         .where(FileLabel.label_id == label_id, File.sha256 == sha256, File.filename == filename)
+    ).first()
+    return None if row is None else (row[0], bool(row[1]))
+
+
+def owner_labels(session: Session, owner_id: int) -> list[Label]:
+    return list(session.scalars(select(Label).where(Label.owner_id == owner_id)))
+
+
+def project_files_any(
+    session: Session, owner_id: int, label_ids: list[int], project: str, include_private: bool
+) -> tuple[str, list[IndexFile]] | None:
+    """The files of ``project`` under any of the labels; yanked only where every one of those
+    labels yanked it."""
+    package = session.execute(_PACKAGE, {"owner_id": owner_id, "project": project}).first()
+    if package is None or (package.private and not include_private) or not label_ids:
+        return None
+    rows = session.execute(
+        select(
+            File.filename,
+            File.sha256,
+            File.size,
+            File.requires_python,
+            File.metadata_sha256,
+            File.upload_time,
+            Release.version,
+            FileLabel.yanked,
+            FileLabel.yanked_reason,
+        )
+        .join(Release, Release.id == File.release_id)
+        .join(FileLabel, FileLabel.file_id == File.id)
+        .where(Release.package_id == package.id, FileLabel.label_id.in_(label_ids))
+        .order_by(File.filename)
+    ).all()
+    merged: dict[str, IndexFile] = {}
+    for r in rows:
+        seen = merged.get(r.filename)
+        if seen is not None and (r.yanked or not seen.yanked):
+            continue  # kept: an unyanked entry wins over a yanked one
+        merged[r.filename] = IndexFile(
+            r.filename,
+            r.sha256,
+            r.size,
+            r.requires_python,
+            r.metadata_sha256,
+            r.upload_time,
+            r.version,
+            bool(r.yanked),
+            r.yanked_reason if r.yanked else None,
+        )
+    return (package.display_name, list(merged.values())) if merged else None
+
+
+def file_in_labels(
+    session: Session, label_ids: list[int], sha256: str, filename: str
+) -> tuple[File, bool] | None:
+    """The file under any of the labels, and whether its package is private."""
+    row = session.execute(
+        select(File, Package.private)
+        .join(FileLabel, FileLabel.file_id == File.id)
+        .join(Release, Release.id == File.release_id)
+        .join(Package, Package.id == Release.package_id)
+        .where(FileLabel.label_id.in_(label_ids), File.sha256 == sha256, File.filename == filename)
     ).first()
     return None if row is None else (row[0], bool(row[1]))

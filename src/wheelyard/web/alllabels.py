@@ -1,0 +1,71 @@
+"""An owner's project across every label the reader may read:
+``/<owner>/all-labels/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON) and its files.
+
+Each label has its own index, as on Anaconda.org; this view answers "does the owner hold this
+file anywhere, with which sha256" in one request per project — what the builder asks before
+building. A file is yanked here only if every readable label holding it yanked it. Pages are
+rendered per request (no cache), and private whenever the reader sees private labels.
+"""
+
+from __future__ import annotations
+
+from packaging.utils import canonicalize_name
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from wheelyard.web import render
+from wheelyard.web.auth import principal_for
+from wheelyard.web.context import ctx
+from wheelyard.web.errors import error_response
+from wheelyard.web.files import serve
+from wheelyard.web.pagecache import Page, make_page
+from wheelyard.web.simple import page_headers
+from wheelyard.yard import catalog
+from wheelyard.yard.access import readable_labels
+from wheelyard.yard.errors import NotFound
+
+
+def _page(session: Session, request: Request, project: str, media: str) -> tuple[Page, bool]:
+    principal = principal_for(session, request)
+    owner, labels, privileged = readable_labels(session, principal, request.path_params["owner"])
+    ids = [label.id for label in labels]
+    found = catalog.project_files_any(session, owner.id, ids, project, privileged)
+    if found is None:
+        return make_page(b'{"error":"no such project"}', "application/json", 404), privileged
+    name, files = found
+    body = (render.project_json if media == render.JSON_V1 else render.project_html)(name, files)
+    return make_page(body, media), privileged or owner.private
+
+
+async def project_page(request: Request) -> Response:
+    project = str(request.path_params["project"])
+    if canonicalize_name(project) != project:
+        return RedirectResponse(f"../{canonicalize_name(project)}/", status_code=301)
+    media = render.negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    if media is None:
+        return error_response(
+            406, f"none of the offered types is acceptable: use {render.JSON_V1} or text/html"
+        )
+    c = ctx(request)
+    page, private = await c.run(_page, request, project, media)
+    headers = page_headers(page, private)
+    if page.status == 200 and page.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, status_code=page.status, media_type=page.media_type, headers=headers)
+
+
+def _locate(
+    session: Session, request: Request, sha256: str, filename: str
+) -> tuple[str, int, bool]:
+    principal = principal_for(session, request)
+    owner, labels, privileged = readable_labels(session, principal, request.path_params["owner"])
+    found = catalog.file_in_labels(session, [label.id for label in labels], sha256, filename)
+    if found is None or (found[1] and not privileged):
+        raise NotFound(f"no file {filename} under any label of {owner.name!r} you may read")
+    file, package_private = found
+    return file.blob_key, file.size, privileged or owner.private or package_private
+
+
+async def download(request: Request) -> Response:
+    return await serve(request, _locate)
