@@ -229,7 +229,13 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("build", help="build, repair and verify wheels for a requirements set")
+    p = sub.add_parser(
+        "build",
+        help="build, repair and verify wheels for a requirements set",
+        epilog="Settings may also live in [tool.wheelyard.build] of the folder's pyproject.toml "
+        "or [build] of its wheelyard.toml (with per-project [.packages.NAME] overrides); "
+        "WHEELYARD_* variables override the file, flags override both.",
+    )
     p.add_argument("folder", nargs="?", default=".", help="holds requirements.txt (default .)")
     p.add_argument(
         "--python",
