@@ -13,10 +13,10 @@ from wheelyard.build.interpreters import Interpreter
 from wheelyard.build.plan import Step
 
 
-def _download(url: str, target: Path, token: str | None) -> None:
-    headers = {"Authorization": f"token {token}"} if token else {}
+def download(url: str, target: Path, headers: dict[str, str] | None = None) -> None:
+    """Stream ``url`` to ``target`` through a ``.part`` file and a rename."""
     tmp = target.with_name(target.name + ".part")
-    with httpx.stream("GET", url, headers=headers, timeout=300) as resp:
+    with httpx.stream("GET", url, headers=headers, follow_redirects=True, timeout=300) as resp:
         resp.raise_for_status()
         with tmp.open("wb") as fh:
             for chunk in resp.iter_bytes():
@@ -40,7 +40,7 @@ def fetch(
         assert yard is not None, "a yard step needs the yard's URL and owner"
         url, owner = yard
         base = f"{url.rstrip('/')}/api/download/{owner}/{step.project}/{step.version}/"
-        _download(base + step.filename, target, token)
+        download(base + step.filename, target, {"Authorization": f"token {token}"} if token else {})
         return target
     # Upstream: the interpreter's pip fetches, so the user's index credentials and certs apply.
     log = wheelhouse / "logs" / f"download-{step.filename}.log"

@@ -10,12 +10,12 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import httpx
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+from wheelyard.build.fetch import download
 
 # What pip assumes for an sdist without [build-system] (PEP 518).
 LEGACY_REQUIRES = ("setuptools>=40.8.0",)
@@ -38,14 +38,7 @@ def fetch_sdist(source: str, folder: Path) -> Path:
         if target.exists():
             return target
         folder.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(target.name + ".part")
-        url = source.split("#", 1)[0]
-        with httpx.stream("GET", url, follow_redirects=True, timeout=300) as resp:
-            resp.raise_for_status()
-            with part.open("wb") as fh:
-                for chunk in resp.iter_bytes():
-                    fh.write(chunk)
-        part.replace(target)
+        download(source.split("#", 1)[0], target)
     return target
 
 

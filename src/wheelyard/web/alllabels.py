@@ -17,10 +17,9 @@ from starlette.responses import RedirectResponse, Response
 from wheelyard.web import render
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
-from wheelyard.web.errors import error_response
 from wheelyard.web.files import serve
 from wheelyard.web.pagecache import Page, make_page
-from wheelyard.web.simple import page_headers
+from wheelyard.web.simple import serve_page
 from wheelyard.yard import catalog
 from wheelyard.yard.access import readable_labels
 from wheelyard.yard.errors import NotFound
@@ -42,17 +41,11 @@ async def project_page(request: Request) -> Response:
     project = str(request.path_params["project"])
     if canonicalize_name(project) != project:
         return RedirectResponse(f"../{canonicalize_name(project)}/", status_code=301)
-    media = render.negotiate(request.headers.get("accept"), request.query_params.get("format"))
-    if media is None:
-        return error_response(
-            406, f"none of the offered types is acceptable: use {render.JSON_V1} or text/html"
-        )
-    c = ctx(request)
-    page, private = await c.run(_page, request, project, media)
-    headers = page_headers(page, private)
-    if page.status == 200 and page.etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(page.body, status_code=page.status, media_type=page.media_type, headers=headers)
+
+    async def load(request: Request, media: str) -> tuple[Page, bool]:
+        return await ctx(request).run(_page, request, project, media)
+
+    return await serve_page(request, load)
 
 
 def _locate(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from packaging.utils import canonicalize_name
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -73,18 +75,30 @@ def page_headers(page: Page, private: bool) -> dict[str, str]:
     }
 
 
-async def _serve(request: Request, project: str | None) -> Response:
+PageLoader = Callable[[Request, str], Awaitable[tuple[Page, bool]]]
+
+
+async def serve_page(request: Request, load: PageLoader) -> Response:
+    """Negotiate HTML or PEP 691 JSON, load the page (and whether it is private), answer with
+    its ETag (304 when the client has it)."""
     media = render.negotiate(request.headers.get("accept"), request.query_params.get("format"))
     if media is None:
         return error_response(
             406, f"none of the offered types is acceptable: use {render.JSON_V1} or text/html"
         )
-    c = ctx(request)
-    page, private = await c.run(_load_page, request, c.pages, project, media)
+    page, private = await load(request, media)
     headers = page_headers(page, private)
     if page.status == 200 and page.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(page.body, status_code=page.status, media_type=page.media_type, headers=headers)
+
+
+async def _serve(request: Request, project: str | None) -> Response:
+    async def load(request: Request, media: str) -> tuple[Page, bool]:
+        c = ctx(request)
+        return await c.run(_load_page, request, c.pages, project, media)
+
+    return await serve_page(request, load)
 
 
 async def index_root(request: Request) -> Response:

@@ -40,15 +40,19 @@ _PACKAGE = select(Package.id, Package.display_name, Package.private).where(
 # planner start from every file of the label, which is slow for big labels.
 _ON_LABEL = (FileLabel.file_id == File.id) & (FileLabel.label_id == bindparam("label_id"))
 _YANKED = select(FileLabel.yanked).where(_ON_LABEL).scalar_subquery()
+# IndexFile's fields, in order, up to the yank columns each query adds.
+_FILE_COLUMNS = (
+    File.filename,
+    File.sha256,
+    File.size,
+    File.requires_python,
+    File.metadata_sha256,
+    File.upload_time,
+    Release.version,
+)
 _FILES = (
     select(
-        File.filename,
-        File.sha256,
-        File.size,
-        File.requires_python,
-        File.metadata_sha256,
-        File.upload_time,
-        Release.version,
+        *_FILE_COLUMNS,
         _YANKED,
         select(FileLabel.yanked_reason).where(_ON_LABEL).scalar_subquery(),
     )
@@ -101,14 +105,7 @@ def file_in_label(
     session: Session, label_id: int, sha256: str, filename: str
 ) -> tuple[File, bool] | None:
     """The file under the label, and whether its package is private."""
-    row = session.execute(
-        select(File, Package.private)
-        .join(FileLabel, FileLabel.file_id == File.id)
-        .join(Release, Release.id == File.release_id)
-        .join(Package, Package.id == Release.package_id)
-        .where(FileLabel.label_id == label_id, File.sha256 == sha256, File.filename == filename)
-    ).first()
-    return None if row is None else (row[0], bool(row[1]))
+    return file_in_labels(session, [label_id], sha256, filename)
 
 
 def owner_labels(session: Session, owner_id: int) -> list[Label]:
@@ -124,17 +121,7 @@ def project_files_any(
     if package is None or (package.private and not include_private) or not label_ids:
         return None
     rows = session.execute(
-        select(
-            File.filename,
-            File.sha256,
-            File.size,
-            File.requires_python,
-            File.metadata_sha256,
-            File.upload_time,
-            Release.version,
-            FileLabel.yanked,
-            FileLabel.yanked_reason,
-        )
+        select(*_FILE_COLUMNS, FileLabel.yanked, FileLabel.yanked_reason)
         .join(Release, Release.id == File.release_id)
         .join(FileLabel, FileLabel.file_id == File.id)
         .where(Release.package_id == package.id, FileLabel.label_id.in_(label_ids))
