@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pytest
 from tests.postgres import new_database, postgres_server, server_bin
 
 BIN = Path(sys.executable).parent
+REMOVAL_DELAY = 2.0
 
 
 def client_env(**extra: str) -> dict[str, str]:
@@ -134,7 +135,13 @@ def yard(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Yard]:
     """The shared server: once on the embedded default, once on PostgreSQL."""
-    env = {}
+    # Single-file deletes wait this long for a re-upload (yard/pending.py); short for tests.
+    # Every test talks from 127.0.0.1: the shared server must not throttle the suite's many
+    # deliberate bad credentials (tests/security/test_auth.py tests throttling on its own).
+    env = {
+        "WHEELYARD_REMOVAL_DELAY": str(REMOVAL_DELAY),
+        "WHEELYARD_AUTH_FAILURES_PER_CLIENT": "100000",
+    }
     if request.param == "postgres":
         env["WHEELYARD_DATABASE_URL"] = new_database(request.getfixturevalue("postgres"))
     server = start_yard(tmp_path_factory.mktemp("yard") / "data", env)
@@ -150,6 +157,16 @@ def owner_name(request: pytest.FixtureRequest) -> str:
     """A user name unique to the test (the session server is shared)."""
     base = "".join(c for c in request.node.name.lower() if c.isalnum())[:40]
     return f"u{next(_names)}{base}"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = REMOVAL_DELAY + 10) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
 
 
 def run(

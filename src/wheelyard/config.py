@@ -27,6 +27,20 @@ def parse_size(text: str) -> int:
     return value
 
 
+def _number(env: dict[str, str], name: str, default: float, kind: type = int) -> float:
+    """A positive number from ``env[name]``; a clear error names the variable."""
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number, not {text!r}") from None
+    if value <= 0:
+        raise InvalidInput(f"{name} must be positive, not {text!r}")
+    return value  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -35,6 +49,22 @@ class Settings:
     max_upload: int
     host: str = "127.0.0.1"
     port: int = 8000
+    # Bounded resources: every request body, header block and connection has a ceiling.
+    max_json: int = 64 * 1024
+    max_form_parts: int = 1000
+    max_form_field: int = 1024 * 1024
+    max_header: int = 64 * 1024
+    header_timeout: float = 10.0
+    keep_alive: float = 5.0
+    max_connections: int = 1000
+    # Failed-authentication throttle: distinct bad credentials per window, per client / user.
+    auth_failures_per_client: int = 30
+    auth_failures_per_user: int = 10
+    auth_window: float = 300.0
+    # Unreferenced blobs younger than this are in flight; `check --repair` collects older ones.
+    blob_grace: float = 3600.0
+    # A single-file delete (the Anaconda client's DELETE /dist) takes effect after this delay.
+    removal_delay: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -47,6 +77,18 @@ class Settings:
             max_upload=parse_size(env.get("WHEELYARD_MAX_UPLOAD") or "1G"),
             host=env.get("WHEELYARD_HOST") or "127.0.0.1",
             port=int(env.get("WHEELYARD_PORT") or 8000),
+            max_json=parse_size(env.get("WHEELYARD_MAX_JSON") or "64K"),
+            max_form_parts=int(_number(env, "WHEELYARD_MAX_FORM_PARTS", 1000)),
+            max_form_field=parse_size(env.get("WHEELYARD_MAX_FORM_FIELD") or "1M"),
+            max_header=parse_size(env.get("WHEELYARD_MAX_HEADER") or "64K"),
+            header_timeout=_number(env, "WHEELYARD_HEADER_TIMEOUT", 10.0, float),
+            keep_alive=_number(env, "WHEELYARD_KEEP_ALIVE", 5.0, float),
+            max_connections=int(_number(env, "WHEELYARD_MAX_CONNECTIONS", 1000)),
+            auth_failures_per_client=int(_number(env, "WHEELYARD_AUTH_FAILURES_PER_CLIENT", 30)),
+            auth_failures_per_user=int(_number(env, "WHEELYARD_AUTH_FAILURES_PER_USER", 10)),
+            auth_window=_number(env, "WHEELYARD_AUTH_WINDOW", 300.0, float),
+            blob_grace=_number(env, "WHEELYARD_BLOB_GRACE", 3600.0, float),
+            removal_delay=_number(env, "WHEELYARD_REMOVAL_DELAY", 60.0, float),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

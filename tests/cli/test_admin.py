@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from tests.conftest import Yard, start_yard, stop_yard
@@ -77,7 +79,9 @@ def test_check_finds_problems(tmp_path: Path) -> None:
         )
         blobs[0].write_bytes(b"tampered")
         blobs[1].unlink()
-        (tmp_path / "data" / "files" / "stray").write_bytes(b"x")
+        stray = tmp_path / "data" / "files" / "stray"
+        stray.write_bytes(b"x")
+        os.utime(stray, (time.time() - 7200, time.time() - 7200))  # past the grace period
         result = yard.cli("check", check=False)
         assert result.returncode == 1
         assert "size:" in result.stdout and "missing:" in result.stdout

@@ -56,3 +56,24 @@ def test_json_fields() -> None:
     assert whl["upload-time"] == "2026-01-02T03:04:05.000000Z"
     assert whl["core-metadata"] == {"sha256": "b" * 64} and "core-metadata" not in sdist
     assert whl["yanked"] is False and data["versions"] == ["1.0"]
+
+
+def test_pep714_metadata_names() -> None:
+    """JSON names the metadata only ``core-metadata``: pip 22.3 to 23.1 crash on the legacy
+    ``dist-info-metadata`` key as a dict. HTML keeps both attributes for the pips that know only
+    the old one (and PEP 714 asks for both)."""
+    import json
+
+    digest = f"sha256={'b' * 64}"
+    data = json.loads(
+        project_json("p", [_file(), _file(filename="p-1.0.tar.gz", metadata_sha256=None)])
+    )
+    whl, sdist = data["files"]
+    assert whl["core-metadata"] == {"sha256": "b" * 64}
+    assert "dist-info-metadata" not in whl
+    assert "dist-info-metadata" not in sdist and "core-metadata" not in sdist
+    html = project_html("p", [_file()]).decode()
+    assert f'data-dist-info-metadata="{digest}"' in html
+    assert f'data-core-metadata="{digest}"' in html
+    bare = project_html("p", [_file(metadata_sha256=None)]).decode()
+    assert "metadata" not in bare

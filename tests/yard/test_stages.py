@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from wheelyard.storage.local import LocalStore
 from wheelyard.testing import make_wheel
 from wheelyard.yard import accounts
 from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput
-from wheelyard.yard.integrity import check
+from wheelyard.yard.integrity import check, collect_garbage
 from wheelyard.yard.stages import commit_stage, create_stage, expire_stages, receive
 from wheelyard.yard.tokens import authenticate, create_token
 
@@ -57,12 +59,19 @@ def test_abandoned_stage_expires_without_trace(setup, tmp_path: Path) -> None:  
     )
     with pytest.raises(Conflict, match="already used"):
         receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), None, None)
-    assert [p.kind for p in check(session, store)] == ["orphan"]  # received, not committed
+    assert list(check(session, store)) == []  # received, not committed: live, not an orphan
     stage = session.get(Stage, ticket.dist_id)
     assert stage is not None
     stage.expires_at = utcnow() - timedelta(seconds=1)
     session.commit()
     assert expire_stages(session, store) == 1
+    assert list(check(session, store)) == []  # unreferenced now, but younger than the grace
+    for key in store.iter_keys():  # an hour later, the collector takes the bytes
+        path = store.local_path(key)
+        assert path is not None
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    assert [p.kind for p in check(session, store)] == ["orphan"]
+    assert collect_garbage(session, store, 3600).deleted
     assert list(check(session, store)) == []
     assert not list(store.iter_keys())
 

@@ -18,8 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-# Never handed to build-setup.sh or a build: uploading is the executor's job, not the build's.
-SECRET_VARIABLES = ("WHEELYARD_TOKEN",)
+from wheelyard.build.secret import FD_VARIABLE, FILE_VARIABLE, TOKEN_VARIABLE
+
+# Never handed to build-setup.sh or a build: uploading is the executor's job, not the build's
+# (the hand-off descriptor and the token file's path carry no secret, but builds need neither).
+SECRET_VARIABLES = (TOKEN_VARIABLE, FD_VARIABLE, FILE_VARIABLE)
 
 
 class BuildEnvironment(Protocol):

@@ -18,6 +18,9 @@ from typing import Literal, Protocol, TextIO
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
+
+from wheelyard.cli.terminal import shown, styled
 
 State = Literal["queued", "fetching", "building", "repairing", "done", "failed"]
 Source = Literal["yard", "upstream", "built"]
@@ -83,7 +86,7 @@ class PlainReporter(_Rows):
 
     def _line(self, text: str) -> None:
         with self.lock:
-            self.stream.write(f"[{time.monotonic() - self.started:7.1f}s] {text}\n")
+            self.stream.write(f"[{time.monotonic() - self.started:7.1f}s] {shown(text)}\n")
             self.stream.flush()
 
     def update(self, row: Row) -> None:
@@ -112,9 +115,8 @@ class LiveReporter(_Rows):
         with self.lock:
             rows = sorted(self.rows.values(), key=lambda r: r.key)
         for row in rows:
-            style = _STYLE.get(row.state, "")
-            state = f"[{style}]{row.state}[/]" if style else row.state
-            table.add_row(row.project, row.version, row.python, row.source, state)
+            state = styled(row.state, _STYLE.get(row.state, ""))
+            table.add_row(*_cells(row.project, row.version, row.python, row.source), state)
         return table
 
     def __enter__(self) -> LiveReporter:
@@ -128,7 +130,7 @@ class LiveReporter(_Rows):
         self._store(row)
 
     def message(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        self.console.print(Text(shown(text)))
 
 
 def choose(console: Console, environ: Mapping[str, str] | None = None) -> Reporter:
@@ -139,14 +141,19 @@ def choose(console: Console, environ: Mapping[str, str] | None = None) -> Report
     return PlainReporter()
 
 
+def _cells(*values: str) -> list[Text]:
+    """Table cells as literal text: project names, tags and file names come from packages."""
+    return [Text(shown(v)) for v in values]
+
+
 def final_table(rows: list[Row]) -> Table:
     table = Table("project", "version", "python", "source", "tag", "grafted", "seconds")
     for row in sorted(rows, key=lambda r: r.key):
-        source = row.source if row.state != "failed" else f"[red]{row.source}: failed[/]"
+        failed = row.state == "failed"
+        source = styled(f"{row.source}: failed", "red") if failed else Text(row.source)
         seconds = f"{row.seconds:.1f}" if row.seconds else ""
-        table.add_row(
-            row.project, row.version, row.python, source, row.tag, ", ".join(row.grafted), seconds
-        )
+        cells = _cells(row.tag, ", ".join(row.grafted), seconds)
+        table.add_row(*_cells(row.project, row.version, row.python), source, *cells)
     return table
 
 

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from wheelyard.build.envs import HostEnvironment
 from wheelyard.build.interpreters import Interpreter, discover, select
@@ -18,9 +19,11 @@ from wheelyard.build.progress import choose, final_table, write_report
 from wheelyard.build.publish import Published, default_label, publish
 from wheelyard.build.resolve import Resolved
 from wheelyard.build.run import Job, Outcome, execute
+from wheelyard.build.secret import seal, upload_token
 from wheelyard.build.settings import BuildSettings, load
 from wheelyard.build.yardquery import held_files
 from wheelyard.cli.common import err, out
+from wheelyard.cli.terminal import shown, styled
 from wheelyard.config import Settings
 from wheelyard.yard.errors import InvalidInput
 
@@ -91,9 +94,7 @@ def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Pa
         if not settings.owner:
             raise InvalidInput("--url needs --owner")
         projects = {r.name for closure in closures.values() for r in closure}
-        in_yard = held_files(
-            settings.url, settings.owner, projects, os.environ.get("WHEELYARD_TOKEN")
-        )
+        in_yard = held_files(settings.url, settings.owner, projects, upload_token())
     result = make_plan(
         closures,
         in_yard,
@@ -110,7 +111,8 @@ def plan(args: argparse.Namespace) -> int:
         return 0
     table = Table("project", "version", "python", "source", "file")
     for step in result.steps:
-        table.add_row(step.project, step.version, step.python, step.source, step.filename)
+        cells = (step.project, step.version, step.python, step.source, step.filename)
+        table.add_row(*(Text(shown(c)) for c in cells))
     out.print(table)
     counts = {s: len(result.by_source(s)) for s in ("yard", "upstream", "build")}
     out.print(
@@ -123,29 +125,27 @@ def plan(args: argparse.Namespace) -> int:
 def _failures(outcome: Outcome) -> None:
     if outcome.setup_failed:
         failed = outcome.setup_failed
-        out.print(f"[red]{failed}[/]")
+        out.print(styled(failed, "red"))
         out.print("\n".join("    " + line for line in failed.tail), markup=False)
     for built in outcome.failed_builds:
         t = built.task
-        out.print(
-            f"[red]{t.project} {t.version} failed for Python {t.interpreter.minor}[/] "
-            f"(log: {built.log})"
-        )
+        failure = f"{t.project} {t.version} failed for Python {t.interpreter.minor}"
+        out.print(styled(failure, "red"), f"(log: {built.log})")
         out.print("\n".join("    " + line for line in built.tail), markup=False)
         if built.hint:
             out.print(f"  hint: {built.hint}")
     for task, message in outcome.repair_failures:
-        out.print(f"[red]repair failed[/] for {task.project}: {message}", markup=False)
+        out.print(styled("repair failed", "red"), f"for {task.project}: {message}")
     for step, message in outcome.fetch_failures:
-        out.print(f"[red]could not fetch[/] {step.filename}: {message}", markup=False)
+        out.print(styled("could not fetch", "red"), f"{step.filename}: {message}")
     for v in outcome.verified:
+        state: str | Text = "ok"
         if v.skipped:
             state = "ok (this exact set passed before)"
-        elif v.ok:
-            state = "ok"
-        else:
-            state = f"[red]failed[/]: {', '.join(v.failed)} (log: {v.log})"
-        out.print(f"verify Python {v.interpreter.minor}: {state}")
+        elif not v.ok:
+            state = Text.assemble(styled("failed", "red"), shown(f": {', '.join(v.failed)}"))
+            state.append(shown(f" (log: {v.log})"))
+        out.print(Text.assemble(f"verify Python {v.interpreter.minor}: ", state))
         if not v.ok:
             out.print("\n".join("    " + line for line in v.tail), markup=False)
 
@@ -160,7 +160,7 @@ def build(args: argparse.Namespace) -> int:
         interpreters=tuple(interps),
         settings=settings,
         jobs=settings.jobs or os.cpu_count() or 1,
-        token=os.environ.get("WHEELYARD_TOKEN"),
+        token=upload_token() if settings.url else None,
         refresh=args.refresh,
     )
     with choose(out) as reporter:
@@ -173,7 +173,9 @@ def build(args: argparse.Namespace) -> int:
         out.print(f"wheels are in {job.wheelhouse}")
     elif not outcome.ok and not args.upload_anyway:
         out.print(
-            "[red]not uploading[/]: the run failed (use --upload-anyway to upload regardless)"
+            styled("not uploading", "red"),
+            ": the run failed (use --upload-anyway to upload regardless)",
+            sep="",
         )
     else:
         published = upload(args, settings, outcome.wheels)
@@ -204,9 +206,9 @@ def build(args: argparse.Namespace) -> int:
 def upload(
     args: argparse.Namespace, settings: BuildSettings, wheels: list[Path]
 ) -> list[Published]:
-    token = os.environ.get("WHEELYARD_TOKEN")
+    token = upload_token()  # read again: a --token-file is read when publishing begins
     if not token:
-        raise InvalidInput("--upload needs the token in WHEELYARD_TOKEN")
+        raise InvalidInput("--upload needs a token: WHEELYARD_TOKEN or --token-file")
     assert settings.url and settings.owner
     label = settings.label or default_label(Path(args.folder))
     results = publish(settings.url, settings.owner, label, token, wheels)
@@ -214,13 +216,15 @@ def upload(
     for r in results:
         counts[r.action] = counts.get(r.action, 0) + 1
         if r.action in ("conflict", "failed"):
-            out.print(f"[red]{r.action}[/]: {r.filename}: {r.detail}")
+            out.print(styled(r.action, "red"), f": {r.filename}: {r.detail}", sep="")
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     out.print(f"label {label} of {settings.owner}: {summary or 'nothing to publish'}")
     return results
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
+    # Before anything runs (an interpreter probe, pip, a build): see build/secret.py.
+    seal(getattr(args, "own_process", False), args.token_file)
     if args.list_pythons:
         return list_pythons(args)
     if args.plan:
@@ -260,7 +264,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--upload",
         action="store_true",
-        help="publish to the yard (token from WHEELYARD_TOKEN) once verification passed",
+        help="publish to the yard once verification passed (token: WHEELYARD_TOKEN or "
+        "--token-file; never visible to what is built)",
+    )
+    p.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the token from this file (WHEELYARD_TOKEN_FILE), not the environment",
     )
     p.add_argument("--upload-anyway", action="store_true", help="publish even if a step failed")
     p.add_argument("--label", help="label to publish to (default: the git branch)")

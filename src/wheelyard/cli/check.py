@@ -6,7 +6,7 @@ import argparse
 
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
-from wheelyard.yard.integrity import check
+from wheelyard.yard.integrity import check, collect_garbage, effective_grace
 from wheelyard.yard.stages import expire_stages
 
 STAGING_GRACE = 6 * 3600  # an upload still streaming after 6 hours is abandoned
@@ -14,19 +14,39 @@ STAGING_GRACE = 6 * 3600  # an upload still streaming after 6 hours is abandoned
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     problems = 0
+    grace = effective_grace(settings.blob_grace)
     with open_yard(settings) as yard:
         expired = expire_stages(yard.session, yard.store)
         swept = yard.store.sweep_staging(STAGING_GRACE)
         if expired or swept:
             out.print(f"cleaned up {expired} expired upload stage(s), {swept} staging file(s)")
-        for problem in check(yard.session, yard.store, verify_hashes=not args.quick):
+        if args.repair:
+            collected = collect_garbage(yard.session, yard.store, grace)
+            for key in collected.deleted:
+                out.print(f"deleted orphan: {key}", markup=False)
+            out.print(
+                f"deleted {len(collected.deleted)} orphan blob(s) older than {grace:.0f}s",
+                markup=False,
+            )
+        for problem in check(yard.session, yard.store, not args.quick, grace):
             problems += 1
-            out.print(f"{problem.kind}: {problem.key}: {problem.detail}")
+            out.print(f"{problem.kind}: {problem.key}: {problem.detail}", markup=False)
     out.print(f"{problems} problem(s) found" if problems else "ok: database and storage agree")
     return 1 if problems else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("check", help="verify that database and storage agree")
+    p = sub.add_parser(
+        "check",
+        help="verify that database and storage agree",
+        description="Verify that database and storage agree. Blobs no file or upload stage "
+        "references are orphans once older than WHEELYARD_BLOB_GRACE (seconds, default 3600, "
+        "at least 300); younger ones belong to uploads in flight and are not reported.",
+    )
     p.add_argument("--quick", action="store_true", help="skip re-hashing every file")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="delete orphan blobs older than the grace period (safe while the server runs)",
+    )
     p.set_defaults(func=run)

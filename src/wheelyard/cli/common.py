@@ -8,16 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from rich.console import Console
 from sqlalchemy.orm import Session
 
+from wheelyard.cli.terminal import SafeConsole
 from wheelyard.config import Settings
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.storage import BlobStore, open_store
 
-# Piped output (scripts, CI) gets a wide table rather than rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output (scripts, CI) gets a wide table rather than rich's 80-column default. Names,
+# messages and file names are user-controlled: both consoles print every string literally.
+out = SafeConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = SafeConsole(stderr=True, soft_wrap=True)
 
 
 @dataclass

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError
 
 from wheelyard import __version__
-from wheelyard.cli import build, check, importing, labels, owners, serve, tokens
+from wheelyard.cli import build, check, events, importing, labels, owners, serve, tokens
+from wheelyard.cli.terminal import shown
 from wheelyard.config import Settings
 from wheelyard.yard.errors import YardError
 
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wheelyard {__version__}")
     parser.add_argument("--data-dir", help="where the yard keeps its data (WHEELYARD_DATA_DIR)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, owners, tokens, labels, importing, check, build):
+    for module in (serve, owners, tokens, labels, events, importing, check, build):
         module.register(sub)
     return parser
 
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Only the command itself may replace its process (``wheelyard build``: build/secret.py).
+    args.own_process = argv is None
     try:
         env = None
         if args.data_dir:
@@ -39,10 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args, settings)
         return result
     except YardError as exc:
-        print(f"wheelyard: error: {exc.message}", file=sys.stderr)
+        print(f"wheelyard: error: {shown(exc.message)}", file=sys.stderr)
         return 1
     except OperationalError as exc:
-        print(f"wheelyard: database error: {exc.orig}", file=sys.stderr)
+        print(f"wheelyard: database error: {shown(exc.orig)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import sys
@@ -48,6 +49,16 @@ def prepare_demo(settings: Settings, base: str) -> None:
     )
 
 
+def http_protocol() -> type[asyncio.Protocol] | str:
+    """httptools with the header deadline and size cap (web/protocol.py); without httptools
+    (e.g. on PyPy) h11, which caps header size itself but has no header deadline."""
+    try:
+        from wheelyard.web.protocol import GuardedHttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
+        return "h11"
+    return GuardedHttpToolsProtocol
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(host=args.host, port=args.port)
     base = f"http://{settings.host}:{settings.port}"
@@ -69,6 +80,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         log_config=log_config(),
         access_log=not args.no_access_log,
         timeout_graceful_shutdown=5,
+        # Bounded resources: header size/time (http_protocol), idle keep-alive, connections.
+        http=http_protocol(),
+        h11_max_incomplete_event_size=settings.max_header,
+        timeout_keep_alive=settings.keep_alive,  # type: ignore[arg-type]
+        limit_concurrency=settings.max_connections,
     )
     sys.stdout.flush()
     return 0

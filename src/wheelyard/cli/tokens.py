@@ -10,6 +10,15 @@ from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
 from wheelyard.yard import accounts
 from wheelyard.yard import tokens as yard_tokens
+from wheelyard.yard.errors import InvalidInput
+
+
+def max_age(text: str) -> int | None:
+    """argparse type: a lifetime in seconds, refused with a clear message (never a traceback)."""
+    try:
+        return yard_tokens.check_max_age(text, "--max-age")
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def create(args: argparse.Namespace, settings: Settings) -> int:
@@ -58,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--user", required=True)
     p.add_argument("--name", required=True, help="a label for the token, unique per user")
     p.add_argument("--scopes", required=True, help='e.g. "api:write pypi:upload"')
-    p.add_argument("--max-age", type=int, help="seconds until the token expires")
+    p.add_argument("--max-age", type=max_age, help="seconds until the token expires")
     p.set_defaults(func=create)
     p = group.add_parser("list", help="list a user's tokens (never their secrets)")
     p.add_argument("--user", required=True)

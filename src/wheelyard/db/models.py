@@ -75,7 +75,9 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    user: Mapped[Owner] = relationship()
+    # Set for tokens made "for" an organisation: they act only for it.
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    user: Mapped[Owner] = relationship(foreign_keys=[user_id])
 
     @property
     def scope_list(self) -> tuple[str, ...]:
@@ -166,6 +168,20 @@ class Event(Base):
     actor: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class PendingRemoval(Base):
+    """A single-file delete that takes effect after a delay (the Anaconda client's
+    ``DELETE /dist``): until then every label keeps serving the file, and a re-upload of the
+    same name within the delay cancels it (see yard/pending.py)."""
+
+    __tablename__ = "pending_removals"
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    actor: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Stage(Base):

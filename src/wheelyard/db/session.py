@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from wheelyard.yard.errors import InvalidInput
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -23,6 +25,35 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def lock_for_write(session: Session) -> None:
+    """Serialise this write transaction with every other writer before it reads what it decides on.
+
+    On SQLite reads outside a write transaction run without a lock, so a remover could decide
+    on rows an upload changes a moment later. Taking the database's write lock now (``BEGIN
+    IMMEDIATE``, waiting up to ``busy_timeout``) makes every read that follows current until
+    commit. Read-only requests never call this and keep reading concurrently. On PostgreSQL the
+    yard locks the rows it decides on (``SELECT ... FOR UPDATE``) instead, so this is a no-op.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, many: bool
+) -> None:
+    """No stored text holds NUL, and PostgreSQL cannot even compare one (psycopg raises
+    DataError, a 500): text from a request that carries NUL is refused here, where every
+    look-up and write passes, the same on every backend."""
+    for row in parameters if many else (parameters,):
+        values = row.values() if isinstance(row, dict) else row or ()
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise InvalidInput("text containing a NUL character (\\x00) is never valid")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
@@ -30,8 +61,10 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 def migrate(engine: Engine) -> None:

@@ -1,15 +1,19 @@
-"""Blob storage behind one small interface: stage a file, commit it atomically, read, delete.
+"""Blob storage behind one small interface: stage a file, commit it atomically, read, collect.
 
 Uploads are first written to a staged local file (hashed while streaming, so memory stays
-constant), validated there, and only then committed under their final key.
+constant), validated there, and only then committed under their final key. Keys are derived
+from content and shared, so nothing deletes a blob directly: unreferenced blobs are collected
+after a grace period through claims (see ``wheelyard.yard.integrity.collect_garbage``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from wheelyard.storage.local import Claim
 from wheelyard.storage.staging import StagedFile
 
 
@@ -35,9 +39,25 @@ class BlobStore(Protocol):
 
     def size(self, key: str) -> int: ...
 
-    def delete(self, key: str) -> None: ...
+    def mtime(self, key: str) -> float | None:
+        """When the blob was last published; None when there is none."""
 
     def iter_keys(self) -> Iterator[str]: ...
+
+    def collecting(self) -> AbstractContextManager[None]:
+        """Hold the store's collector lock (one garbage collection at a time)."""
+
+    def claim(self, key: str) -> Claim | None:
+        """Take the blob at ``key`` out of service atomically; None when there is none."""
+
+    def restore(self, claim: Claim) -> None:
+        """Put a claimed blob back, never over a copy published meanwhile."""
+
+    def forget(self, claim: Claim) -> None:
+        """Delete a claimed blob for good."""
+
+    def pending_claims(self) -> Iterator[Claim]:
+        """Claims left behind by a collector that stopped half-way."""
 
 
 def open_store(url: str, limit: int | None = None) -> BlobStore:

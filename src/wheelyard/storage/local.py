@@ -1,18 +1,37 @@
-"""Blob store in a local folder: staging under ``.staging/``, commits by fsync + rename."""
+"""Blob store in a local folder: staging under ``.staging/``, commits by fsync + rename.
+
+Blobs are only ever removed by garbage collection, through a claim: the candidate is renamed
+into ``.trash/`` (atomically, so a concurrent publish of the same key is never half-deleted),
+then either put back with a hard link that never overwrites, or deleted for good.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote, unquote
 
+from wheelyard.storage.faults import storage_faults
 from wheelyard.storage.staging import StagedFile
 
 _STAGING = ".staging"
+_TRASH = ".trash"
+
+
+class Claim:
+    """A blob taken out of service by the garbage collector: restore it or forget it."""
+
+    def __init__(self, key: str, path: Path) -> None:
+        self.key = key
+        self.path = path
+        self.mtime = path.stat().st_mtime
 
 
 class LocalStore:
@@ -33,13 +52,17 @@ class LocalStore:
 
     def _publish(self, src: Path, key: str) -> None:
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dest)
-        dir_fd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        with storage_faults("storing a file"):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # A fresh mtime marks the blob as in flight until its row commits: the garbage
+            # collector leaves blobs younger than the grace period alone.
+            os.utime(src)
+            os.replace(src, dest)
+            dir_fd = os.open(dest.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
     def commit(self, staged: StagedFile, key: str) -> None:
         staged.finish()
@@ -48,10 +71,11 @@ class LocalStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         staging = self.root / _STAGING
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=staging, prefix="put-", suffix=".part")
+        with storage_faults("storing a file"):
+            staging.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=staging, prefix="put-", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with storage_faults("storing a file"), os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -83,8 +107,11 @@ class LocalStore:
     def size(self, key: str) -> int:
         return self._path(key).stat().st_size
 
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+    def mtime(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     def iter_keys(self) -> Iterator[str]:
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -93,3 +120,50 @@ class LocalStore:
             for name in filenames:
                 if not name.startswith("."):
                     yield (rel / name).as_posix()
+
+    # Garbage collection: claim → (re-check references) → restore or forget.
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Hold the store's collector lock: one garbage collection at a time."""
+        trash = self.root / _TRASH
+        trash.mkdir(exist_ok=True)
+        with (trash / ".lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def claim(self, key: str) -> Claim | None:
+        """Move the blob at ``key`` out of service atomically; None when there is none."""
+        src = self._path(key)
+        dest = self.root / _TRASH / f"{quote(key, safe='')}.{secrets.token_hex(6)}"
+        try:
+            os.rename(src, dest)
+        except FileNotFoundError:
+            return None
+        return Claim(key, dest)
+
+    def restore(self, claim: Claim) -> None:
+        """Put a claimed blob back, unless a publish filled the key meanwhile (same bytes)."""
+        dest = self._path(claim.key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.link(claim.path, dest)  # never overwrites a fresher copy
+        claim.path.unlink()
+
+    def forget(self, claim: Claim) -> None:
+        """Delete a claimed blob for good."""
+        claim.path.unlink(missing_ok=True)
+
+    def pending_claims(self) -> Iterator[Claim]:
+        """Claims left behind by a collector that stopped half-way."""
+        trash = self.root / _TRASH
+        for path in sorted(trash.glob("*.*")) if trash.is_dir() else []:
+            if path.name.startswith("."):
+                continue
+            key = unquote(path.name.rsplit(".", 1)[0])
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                self._path(key)
+                yield Claim(key, path)

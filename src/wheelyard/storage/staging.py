@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from wheelyard.storage.faults import storage_faults
 from wheelyard.yard.errors import TooLarge
 
 
 class StagedFile:
     def __init__(self, directory: Path, limit: int | None = None) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=directory, prefix="stage-", suffix=".part")
+        with storage_faults("receiving an upload"):
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=directory, prefix="stage-", suffix=".part")
         self._fh = os.fdopen(fd, "wb")
         self.path = Path(name)
         self.limit = limit
@@ -29,13 +32,22 @@ class StagedFile:
             raise TooLarge(f"upload exceeds the size limit of {self.limit} bytes")
         self._sha256.update(chunk)
         self._md5.update(chunk)
-        self._fh.write(chunk)
+        with storage_faults("receiving an upload"):
+            self._fh.write(chunk)
 
     def finish(self) -> None:
         """Flush and fsync so that a later rename publishes durable bytes."""
         if not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            with storage_faults("receiving an upload"):
+                try:
+                    self._fh.flush()
+                    os.fsync(self._fh.fileno())
+                finally:
+                    self._close()
+
+    def _close(self) -> None:
+        # Closing flushes again; a full disk fails here too, and the bytes are discarded.
+        with contextlib.suppress(OSError):
             self._fh.close()
 
     @property
@@ -48,7 +60,7 @@ class StagedFile:
 
     def discard(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            self._close()
         if not self.committed:
             self.path.unlink(missing_ok=True)
 

@@ -20,6 +20,7 @@ from wheelyard.web import alllabels, anaconda, files, simple, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
+from wheelyard.web.housekeeping import lifespan
 
 
 async def home(request: Request) -> Response:
@@ -91,6 +92,6 @@ def build_context(settings: Settings) -> YardContext:
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings.from_env()
-    app = Starlette(routes=routes(), exception_handlers=HANDLERS)
+    app = Starlette(routes=routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.yard = build_context(settings)
     return FastIndex(app, app.state.yard, ChangeProbe(settings.database_url))

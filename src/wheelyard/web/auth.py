@@ -1,16 +1,40 @@
 """Credentials from a request: HTTP basic (``__token__:TOKEN``), ``token``/``Bearer`` headers,
-or the Anaconda.org path form ``/t/<TOKEN>/…``."""
+or the Anaconda.org path form ``/t/<TOKEN>/…``; failed attempts are throttled per client."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import threading
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from wheelyard.web.context import ctx
 from wheelyard.yard.errors import Unauthenticated
+from wheelyard.yard.throttle import AuthThrottle
 from wheelyard.yard.tokens import Principal, authenticate
+
+_MAKING = threading.Lock()  # handlers call this from worker threads
+
+
+def throttle_of(request: Request) -> AuthThrottle:
+    """The process's failed-authentication throttle, made on first use from the settings."""
+    state = request.app.state
+    with _MAKING:
+        throttle: AuthThrottle | None = getattr(state, "auth_throttle", None)
+        if throttle is None:
+            s = ctx(request).settings
+            throttle = AuthThrottle(
+                s.auth_failures_per_client, s.auth_failures_per_user, s.auth_window
+            )
+            state.auth_throttle = throttle
+    return throttle
+
+
+def client_of(request: Request) -> str:
+    # uvicorn already applied X-Forwarded-For from trusted proxies (--forwarded-allow-ips).
+    return request.client.host if request.client else "unknown"
 
 
 def token_from_request(request: Request) -> str | None:
@@ -33,7 +57,10 @@ def token_from_request(request: Request) -> str | None:
         _user, _, password = decoded.partition(":")
         # Any user name is accepted (pip sends whatever the URL or netrc holds); the token decides.
         return password or None
-    raise Unauthenticated(f"unsupported authorization scheme {scheme!r}")
+    # Never echo the header: it may be a secret sent to the wrong place.
+    raise Unauthenticated(
+        "unsupported authorization scheme: use a token (Basic with __token__, 'token' or Bearer)"
+    )
 
 
 def principal_for(session: Session, request: Request) -> Principal | None:
@@ -41,6 +68,12 @@ def principal_for(session: Session, request: Request) -> Principal | None:
     secret = token_from_request(request)
     if secret is None:
         return None
-    principal = authenticate(session, secret)
+    throttle, client = throttle_of(request), client_of(request)
+    throttle.check(client)
+    try:
+        principal = authenticate(session, secret)
+    except Unauthenticated:
+        throttle.failed(client, secret)
+        raise
     session.commit()  # persists the throttled last-use time
     return principal

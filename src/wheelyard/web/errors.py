@@ -20,6 +20,9 @@ STATUS: dict[type[errors.YardError], int] = {
     errors.Conflict: 409,
     errors.TooLarge: 413,
     errors.Locked: 423,
+    errors.InsufficientStorage: 507,
+    errors.StorageError: 503,
+    errors.TooManyRequests: 429,
 }
 
 REALM = 'Basic realm="wheelyard", charset="UTF-8"'
@@ -33,7 +36,10 @@ def error_response(status: int, message: str) -> JSONResponse:
 async def yard_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.YardError)
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-    return error_response(status, exc.message)
+    response = error_response(status, exc.message)
+    if isinstance(exc, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:

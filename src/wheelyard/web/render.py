@@ -61,6 +61,8 @@ def project_html(name: str, files: Sequence[IndexFile]) -> bytes:
         if f.requires_python:
             attrs.append(f'data-requires-python="{escape(f.requires_python)}"')
         if f.metadata_sha256:
+            # PEP 714: HTML keeps the legacy attribute beside the new one; pip 22.3 to 23.1
+            # know only data-dist-info-metadata, and a "sha256=..." string is what they expect.
             attrs.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
             attrs.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
         if f.yanked:
@@ -83,8 +85,12 @@ def project_json(name: str, files: Sequence[IndexFile]) -> bytes:
             "yanked": (f.yanked_reason or True) if f.yanked else False,
         }
         if f.metadata_sha256:
+            # PEP 714: JSON carries only "core-metadata". The legacy "dist-info-metadata" key
+            # must not appear: pip 22.3 to 23.1 read it, expect a string or bool, and crash on
+            # the dict (TypeError: unhashable type: 'dict' / AttributeError: ... 'partition').
+            # Those pips then just download the wheel; pip >= 23.2 and uv read core-metadata.
+            # The HTML page keeps both attributes (project_html).
             entry["core-metadata"] = {"sha256": f.metadata_sha256}
-            entry["dist-info-metadata"] = {"sha256": f.metadata_sha256}
         entries.append(entry)
     versions = sorted({f.version for f in files}, key=_version_key)
     body = {

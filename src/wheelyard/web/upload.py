@@ -12,12 +12,12 @@ from wheelyard.db.models import Owner
 from wheelyard.storage.staging import StagedFile
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import YardContext, ctx
-from wheelyard.web.multipart import read_form
+from wheelyard.web.multipart import FormLimits, read_form
 from wheelyard.web.simple import label_of
 from wheelyard.yard import accounts
 from wheelyard.yard.access import require_write
 from wheelyard.yard.distfile import inspect_file
-from wheelyard.yard.errors import InvalidInput, TooLarge
+from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.labels import find_label, require_unlocked
 from wheelyard.yard.names import check_label_name
 from wheelyard.yard.tokens import Principal
@@ -49,7 +49,9 @@ def _store(
 
 
 def _check_digest(form_value: str | None, actual: str, algorithm: str) -> None:
-    if form_value and not hmac.compare_digest(form_value.strip().lower(), actual):
+    # As bytes: compare_digest raises TypeError on str with non-ASCII characters.
+    sent = form_value.strip().lower().encode() if form_value else b""
+    if form_value and not hmac.compare_digest(sent, actual.encode()):
         raise InvalidInput(
             f"the uploaded file's {algorithm} ({actual}) does not match the "
             f"{algorithm}_digest sent with it ({form_value})"
@@ -59,13 +61,11 @@ def _check_digest(form_value: str | None, actual: str, algorithm: str) -> None:
 async def upload(request: Request) -> Response:
     c = ctx(request)
     label = check_label_name(label_of(request))
+    # Credentials and the label are checked before a byte of the body is read; read_form then
+    # refuses an announced or actual size beyond the limits as it goes.
     owner, principal = await c.run(_authorise, request, label)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > c.settings.max_upload + 1024 * 1024:
-        raise TooLarge(f"upload of {declared} bytes exceeds the limit of {c.settings.max_upload}")
     with c.store.stage() as staged:
-        staged.limit = c.settings.max_upload
-        form = await read_form(request, staged, {"content"})
+        form = await read_form(request, staged, {"content"}, FormLimits.of(c.settings))
         action = form.get(":action")
         if action not in (None, "file_upload"):
             raise InvalidInput(f"unsupported :action {action!r}; only file_upload is supported")

@@ -10,6 +10,7 @@ from wheelyard.db.models import Label, Membership, Owner
 from wheelyard.yard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard.names import DEFAULT_LABEL, check_owner_name
 from wheelyard.yard.passwords import hash_password, verify_password
+from wheelyard.yard.tokens import Principal
 
 MIN_PASSWORD = 8
 
@@ -51,7 +52,7 @@ def add_member(session: Session, org_name: str, user_name: str) -> None:
 def get_owner(session: Session, name: str) -> Owner:
     owner = session.scalar(select(Owner).where(Owner.name == name.lower()))
     if owner is None:
-        raise NotFound(f"no owner named {name!r}")
+        raise NotFound(f"no owner named {name.lower()!r}")  # the same text as access.missing_owner
     return owner
 
 
@@ -70,8 +71,19 @@ def login(session: Session, name: str, password: str) -> Owner:
     return user
 
 
-def can_act_for(session: Session, user_id: int, owner: Owner) -> bool:
-    """Whether the user may write as ``owner``: it is the user, or an org the user belongs to."""
+def can_act_for(session: Session, who: int | Principal, owner: Owner) -> bool:
+    """Whether ``who`` may act as ``owner``: it is the user, or an org the user belongs to.
+
+    Given a principal whose token was made for an organisation, only that organisation
+    qualifies (not the user's own namespace, not their other orgs). Pass the principal, not
+    its ``user_id``, wherever a request's token is what acts.
+    """
+    if isinstance(who, Principal):
+        if who.org_id is not None and owner.id != who.org_id:
+            return False
+        user_id = who.user_id
+    else:
+        user_id = who
     if owner.id == user_id:
         return True
     return owner.kind == "org" and session.get(Membership, (owner.id, user_id)) is not None

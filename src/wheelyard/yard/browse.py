@@ -1,4 +1,8 @@
-"""Read-side look-ups by owner/package/version/file, for the Anaconda-compatible API."""
+"""Read-side look-ups by owner/package/version/file, for the Anaconda-compatible API.
+
+Every look-up that a reader (not a writer) makes takes an ``access.View``: packages, releases,
+files and label names it may not see are left out, and a hidden package answers like a
+missing one. Writers pass ``None`` (they may change what they may see in full)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
-from wheelyard.yard.errors import NotFound
+from wheelyard.yard.access import View, missing_package
+from wheelyard.yard.errors import InvalidInput, NotFound
+from wheelyard.yard.names import MAX_VERSION
 
 
 @dataclass(frozen=True)
@@ -22,16 +28,35 @@ class FileView:
     labels: tuple[str, ...]
 
 
-def get_package(session: Session, owner: Owner, name: str) -> Package:
+def get_package(session: Session, owner: Owner, name: str, view: View | None = None) -> Package:
+    """The package, if it exists and ``view`` (a reader's) shows it."""
     package = session.scalar(
         select(Package).where(Package.owner_id == owner.id, Package.name == canonicalize_name(name))
     )
-    if package is None:
-        raise NotFound(f"package {owner.name}/{name} does not exist")
+    if package is None or (view is not None and not _shown(session, view, package)):
+        raise missing_package(owner, name)
     return package
 
 
+def _shown(session: Session, view: View, package: Package) -> bool:
+    """A reader sees a package it may see that has a file it may see, or no files at all
+    (an empty package reveals nothing private)."""
+    if not view.sees_package(package):
+        return False
+    if view.privileged:
+        return True
+    rows = session.execute(
+        select(File.id, FileLabel.label_id)
+        .join(Release, Release.id == File.release_id)
+        .outerjoin(FileLabel, FileLabel.file_id == File.id)
+        .where(Release.package_id == package.id)
+    ).all()
+    return not rows or any(lid in view.labels for _fid, lid in rows)
+
+
 def normal_version(version: str) -> str:
+    if len(version) > MAX_VERSION:
+        raise InvalidInput(f"version is longer than {MAX_VERSION} characters")
     try:
         return str(Version(version))
     except InvalidVersion:
@@ -49,6 +74,28 @@ def get_release(session: Session, package: Package, version: str) -> Release:
     return release
 
 
+def get_visible_release(
+    session: Session, package: Package, version: str, view: View | None
+) -> Release:
+    """The release, if a reader's ``view`` shows at least one of its files (or it has none)."""
+    release = get_release(session, package, version)
+    if view is not None and not view.privileged:
+        files = files_of(session, package, release.version, view=None)
+        if files and not files_of(session, package, release.version, view=view):
+            raise NotFound(f"release {package.name} {version} does not exist")
+    return release
+
+
+def label_ids_of(session: Session, file_ids: Iterable[int]) -> dict[int, list[int]]:
+    result: dict[int, list[int]] = defaultdict(list)
+    rows = session.execute(
+        select(FileLabel.file_id, FileLabel.label_id).where(FileLabel.file_id.in_(list(file_ids)))
+    )
+    for file_id, label_id in rows:
+        result[file_id].append(label_id)
+    return result
+
+
 def labels_of(session: Session, file_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     result: dict[int, list[str]] = defaultdict(list)
     rows = session.execute(
@@ -63,8 +110,14 @@ def labels_of(session: Session, file_ids: Iterable[int]) -> dict[int, tuple[str,
 
 
 def files_of(
-    session: Session, package: Package, version: str | None = None, basename: str | None = None
+    session: Session,
+    package: Package,
+    version: str | None = None,
+    basename: str | None = None,
+    view: View | None = None,
 ) -> list[FileView]:
+    """The package's files (of one version, one name); a reader's ``view`` keeps only the files
+    it may see, each with only the label names it may see."""
     query = (
         select(File, Release.version)
         .join(Release, Release.id == File.release_id)
@@ -76,12 +129,23 @@ def files_of(
     if basename is not None:
         query = query.where(File.filename == basename)
     rows = session.execute(query).all()
-    labels = labels_of(session, [f.id for f, _v in rows])
-    return [FileView(f, v, labels.get(f.id, ())) for f, v in rows]
+    if view is None:
+        labels = labels_of(session, [f.id for f, _v in rows])
+        return [FileView(f, v, labels.get(f.id, ())) for f, v in rows]
+    ids = label_ids_of(session, [f.id for f, _v in rows])
+    return [
+        FileView(f, v, view.label_names(ids.get(f.id, ())))
+        for f, v in rows
+        if view.sees_file(package, ids.get(f.id, ()))
+    ]
 
 
-def releases_of(session: Session, package: Package) -> list[Release]:
+def releases_of(session: Session, package: Package, view: View | None = None) -> list[Release]:
     rows = session.scalars(select(Release).where(Release.package_id == package.id)).all()
+    if view is not None and not view.privileged:
+        every = {v.version for v in files_of(session, package)}
+        seen = {v.version for v in files_of(session, package, view=view)}
+        rows = [r for r in rows if r.version in seen or r.version not in every]
     return sorted(rows, key=lambda r: _sort_key(r.version))
 
 
@@ -92,20 +156,25 @@ def _sort_key(version: str) -> tuple[int, Version | str]:
         return (0, version)
 
 
-def packages_of(session: Session, owner: Owner) -> list[Package]:
-    return list(
-        session.scalars(select(Package).where(Package.owner_id == owner.id).order_by(Package.name))
-    )
+def packages_of(session: Session, owner: Owner, view: View | None = None) -> list[Package]:
+    rows = session.scalars(
+        select(Package).where(Package.owner_id == owner.id).order_by(Package.name)
+    ).all()
+    return [p for p in rows if view is None or _shown(session, view, p)]
 
 
-def files_in_label(session: Session, label: Label) -> list[tuple[File, str, str]]:
-    """(file, package name, version) of every file under the label."""
-    rows = session.execute(
+def files_in_label(
+    session: Session, label: Label, view: View | None = None
+) -> list[tuple[File, str, str]]:
+    """(file, package name, version) of every file under the label that ``view`` shows."""
+    query = (
         select(File, Package.name, Release.version)
         .join(FileLabel, FileLabel.file_id == File.id)
         .join(Release, Release.id == File.release_id)
         .join(Package, Package.id == Release.package_id)
         .where(FileLabel.label_id == label.id)
         .order_by(Package.name, File.filename)
-    ).all()
-    return [(f, p, v) for f, p, v in rows]
+    )
+    if view is not None and not view.privileged:
+        query = query.where(Package.private.is_(False))
+    return [(f, p, v) for f, p, v in session.execute(query).all()]

@@ -5,8 +5,10 @@ Everything is read with ``packaging`` and the standard library; nothing is extra
 
 from __future__ import annotations
 
+import lzma
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,8 +26,15 @@ from packaging.utils import (
 from packaging.version import Version
 
 from wheelyard.yard.errors import InvalidInput
+from wheelyard.yard.names import MAX_PROJECT, MAX_VERSION
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a METADATA larger than this is not a real one
+MAX_FILENAME = 400  # width of files.filename and stages.basename
+MAX_REQUIRES_PYTHON = 200  # width of files.requires_python
+# What zipfile and tarfile raise on a malformed archive besides their own classes: corrupt
+# deflate or LZMA streams, and NotImplementedError (a RuntimeError) or RuntimeError for
+# unknown versions, compression methods and encrypted entries.
+_ARCHIVE_ERRORS = (OSError, EOFError, RuntimeError, ValueError, zlib.error, lzma.LZMAError)
 
 
 @dataclass(frozen=True)
@@ -53,12 +62,34 @@ class ParsedName:
 
 def parse_filename(filename: str) -> ParsedName:
     """Parse a distribution file name the way PyPI does, refusing what PyPI refuses."""
-    if not filename or "/" in filename or "\\" in filename or any(ord(c) < 32 for c in filename):
-        raise InvalidInput(f"invalid file name {filename!r}")
+    # ASCII only, no spaces: packaging's name and version patterns are case-insensitive, so
+    # letters that case-fold to ASCII ("\u212a" for "k") would otherwise pass as homoglyphs.
+    if (
+        not filename
+        or not filename.isascii()
+        or not filename.isprintable()
+        or " " in filename
+        or "/" in filename
+        or "\\" in filename
+    ):
+        raise InvalidInput(f"invalid file name {filename[:200]!r}")
+    if len(filename) > MAX_FILENAME:
+        raise InvalidInput(f"file name is longer than {MAX_FILENAME} characters")
+    parsed = _parse_filename(filename)
+    if len(parsed.name) > MAX_PROJECT or len(str(parsed.version)) > MAX_VERSION:
+        raise InvalidInput(
+            f"{filename}: project names have at most {MAX_PROJECT} characters, "
+            f"versions at most {MAX_VERSION}"
+        )
+    return parsed
+
+
+def _parse_filename(filename: str) -> ParsedName:
+    # ValueError too: int() refuses a run of more than 4300 digits in a version or build tag.
     if filename.endswith(".whl"):
         try:
             name, version, _build, tags = parse_wheel_filename(filename)
-        except InvalidWheelFilename as exc:
+        except (InvalidWheelFilename, ValueError) as exc:
             raise InvalidInput(f"invalid wheel file name {filename!r}: {exc}") from None
         linux = sorted({t.platform for t in tags if t.platform.startswith("linux_")})
         if linux:
@@ -70,7 +101,7 @@ def parse_filename(filename: str) -> ParsedName:
     if filename.endswith(".tar.gz"):
         try:
             name, version = parse_sdist_filename(filename)
-        except InvalidSdistFilename as exc:
+        except (InvalidSdistFilename, ValueError) as exc:
             raise InvalidInput(f"invalid sdist file name {filename!r}: {exc}") from None
         return ParsedName("sdist", name, version, frozenset())
     raise InvalidInput(
@@ -108,7 +139,7 @@ def _parse_metadata(filename: str, raw: bytes) -> Metadata:
 def _read_wheel_metadata(path: Path, filename: str) -> bytes:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, *_ARCHIVE_ERRORS):
         raise InvalidInput(f"{filename}: not a valid wheel (not a zip archive)") from None
     with archive:
         names = archive.namelist()
@@ -130,14 +161,14 @@ def _read_wheel_metadata(path: Path, filename: str) -> bytes:
             raise InvalidInput(f"{filename}: METADATA is implausibly large")
         try:
             return archive.read(entry)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, *_ARCHIVE_ERRORS) as exc:
             raise InvalidInput(f"{filename}: cannot read {info}/METADATA: {exc}") from None
 
 
 def _read_sdist_metadata(path: Path, filename: str) -> bytes:
     try:
         archive = tarfile.open(path, "r:gz")  # noqa: SIM115 - closed below
-    except (tarfile.TarError, OSError, EOFError):
+    except (tarfile.TarError, *_ARCHIVE_ERRORS):
         raise InvalidInput(f"{filename}: not a valid sdist (not a gzip-compressed tar)") from None
     with archive:
         tops: set[str] = set()
@@ -151,7 +182,7 @@ def _read_sdist_metadata(path: Path, filename: str) -> bytes:
                     fh = archive.extractfile(member)
                     if fh is not None:
                         return fh.read()
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except (tarfile.TarError, *_ARCHIVE_ERRORS) as exc:
             raise InvalidInput(f"{filename}: corrupt sdist archive: {exc}") from None
         raise InvalidInput(f"{filename}: no PKG-INFO in the sdist's top-level directory")
 
@@ -164,6 +195,12 @@ def inspect_file(path: Path, filename: str) -> DistFile:
     else:
         raw = _read_sdist_metadata(path, filename)
     meta = _parse_metadata(filename, raw)
+    requires_python = str(meta.requires_python) if meta.requires_python else None
+    # Column widths: packages.display_name and files.requires_python hold 200 characters.
+    if len(meta.name) > MAX_PROJECT or len(requires_python or "") > MAX_REQUIRES_PYTHON:
+        raise InvalidInput(
+            f"{filename}: Name and Requires-Python may have at most {MAX_PROJECT} characters"
+        )
     if canonicalize_name(meta.name) != parsed.name:
         raise InvalidInput(
             f"{filename}: the file name says project {parsed.name!r} but its metadata says "
@@ -181,7 +218,7 @@ def inspect_file(path: Path, filename: str) -> DistFile:
         display_name=meta.name,
         version=parsed.version,
         metadata=raw,
-        requires_python=str(meta.requires_python) if meta.requires_python else None,
+        requires_python=requires_python,
         summary=meta.summary,
         tags=parsed.tags,
     )

@@ -35,3 +35,23 @@ class Forbidden(YardError):
 
 class TooLarge(YardError):
     """The upload is larger than the configured limit."""
+
+
+class TooManyRequests(YardError):
+    """Too many failed authentications from this client or for this user; retry later."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class StorageError(YardError):
+    """The blob store failed (I/O error, read-only or missing volume); nothing was stored."""
+
+
+class InsufficientStorage(StorageError):
+    """The blob store is full (ENOSPC) or over its quota (EDQUOT); nothing was stored."""
+
+
+class DamagedBlob(StorageError):
+    """A stored file no longer matches its recorded size or digest; it is not served."""

@@ -1,16 +1,41 @@
-"""Consistency check between the database and blob storage."""
+"""Consistency between the database and blob storage: the check, and garbage collection.
+
+Blob keys are content-derived and shared between files, copies and staged transfers, so no
+write path deletes a blob: removals only drop rows, and ``collect_garbage`` later deletes blobs
+that nothing references and that are older than the grace period. Why no interleaving loses a
+committed blob:
+
+* Every publish (upload, staged transfer, metadata sidecar) renames freshly written bytes onto
+  the key with a fresh mtime, and commits the row (or stage) that references them within
+  ``PUBLISH_DEADLINE``, which is shorter than any grace period.
+* The collector (one at a time, under the store's lock) claims a candidate by renaming it
+  aside, *then* reads the claimed file's mtime, *then* looks for references in a new
+  transaction; it deletes only an old, unreferenced claim, and otherwise puts it back with a
+  hard link that never overwrites a copy published meanwhile.
+* A row committed before that look is seen by it. A row committed after it either comes from
+  a publish after the claim (then the key holds new bytes and nothing was lost), or from a
+  publish before the claim — then every file at the key since had an mtime at least that
+  publish's, so the claim was young (its row commits within the deadline), or from a copy or
+  a staged commit, which lock and keep their source row (or stage) alive until they commit,
+  so the source was visible to the look.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wheelyard.db.models import File
+from wheelyard.db.models import File, Stage
 from wheelyard.digest import stream_sha256
 from wheelyard.storage import BlobStore
+from wheelyard.storage.local import Claim
+
+PUBLISH_DEADLINE = 120.0  # seconds from publishing a blob to committing its row, at most
+MIN_GRACE = 300.0  # a grace period shorter than this could collect in-flight uploads
 
 
 @dataclass(frozen=True)
@@ -20,21 +45,60 @@ class Problem:
     detail: str
 
 
+@dataclass(frozen=True)
+class Collected:
+    deleted: list[str]
+    kept: int
+
+
+def effective_grace(grace: float) -> float:
+    return max(grace, MIN_GRACE)
+
+
 def _digest(store: BlobStore, key: str) -> str:
     with store.open(key) as fh:
         return stream_sha256(fh)
 
 
-def check(session: Session, store: BlobStore, verify_hashes: bool = True) -> Iterator[Problem]:
-    """Yield every mismatch: rows without blobs, wrong sizes or digests, blobs without rows."""
-    referenced: set[str] = set()
+def _referenced_keys(session: Session) -> set[str]:
+    keys: set[str] = set()
+    for key, meta_sha in session.execute(select(File.blob_key, File.metadata_sha256)):
+        keys.add(key)
+        if meta_sha:
+            keys.add(key + ".metadata")
+    keys.update(k for k in session.scalars(select(Stage.blob_key)) if k)
+    return keys
+
+
+def is_referenced(session: Session, key: str) -> bool:
+    """Whether a committed file row or upload stage uses ``key`` (read in a new transaction)."""
+    session.commit()  # end any open transaction: see everything committed up to now
+    base = key.removesuffix(".metadata")
+    if session.scalar(select(File.id).where(File.blob_key == base).limit(1)) is not None:
+        return True
+    stage = session.scalar(select(Stage.id).where(Stage.blob_key == key).limit(1))
+    return stage is not None
+
+
+def _young(store: BlobStore, key: str, grace: float) -> bool:
+    mtime = store.mtime(key)
+    return mtime is None or time.time() - mtime <= grace
+
+
+def check(
+    session: Session, store: BlobStore, verify_hashes: bool = True, grace: float = 3600.0
+) -> Iterator[Problem]:
+    """Yield every mismatch: rows without blobs, wrong sizes or digests, blobs without rows.
+
+    Blobs of live upload stages are not orphans, nor are unreferenced blobs younger than
+    ``grace`` (an upload between publishing its bytes and committing its row).
+    """
+    grace = effective_grace(grace)
     rows = session.execute(
         select(File.blob_key, File.filename, File.size, File.sha256, File.metadata_sha256)
-    )
+    ).all()
+    referenced = _referenced_keys(session)
     for key, filename, size, sha256, meta_sha in rows:
-        referenced.add(key)
-        if meta_sha:
-            referenced.add(key + ".metadata")
         if not store.exists(key):
             yield Problem("missing", key, f"{filename}: blob is missing")
             continue
@@ -49,5 +113,37 @@ def check(session: Session, store: BlobStore, verify_hashes: bool = True) -> Ite
         elif meta_sha and verify_hashes and _digest(store, key + ".metadata") != meta_sha:
             yield Problem("hash", key + ".metadata", f"{filename}: metadata sha256 differs")
     for key in store.iter_keys():
-        if key not in referenced:
+        if key in referenced or _young(store, key, grace):
+            continue
+        if not is_referenced(session, key):  # not made referenced since the scan started
             yield Problem("orphan", key, "blob has no database row")
+
+
+def collect_garbage(session: Session, store: BlobStore, grace: float) -> Collected:
+    """Delete blobs no row or stage references and older than ``grace`` seconds."""
+    grace = effective_grace(grace)
+    deleted: list[str] = []
+    kept = 0
+
+    def settle(claim: Claim) -> None:
+        nonlocal kept
+        # Order matters: the claim's age is read after the rename, references after that.
+        if time.time() - claim.mtime <= grace or is_referenced(session, claim.key):
+            store.restore(claim)
+            kept += 1
+        else:
+            store.forget(claim)
+            deleted.append(claim.key)
+
+    with store.collecting():
+        for claim in list(store.pending_claims()):  # a collector that stopped half-way
+            settle(claim)
+        session.commit()
+        referenced = _referenced_keys(session)
+        for key in list(store.iter_keys()):
+            if key in referenced or _young(store, key, grace) or is_referenced(session, key):
+                continue
+            claimed = store.claim(key)
+            if claimed is not None:
+                settle(claimed)
+    return Collected(deleted, kept)

@@ -9,10 +9,14 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from wheelyard.db.models import Event, File, FileLabel, Label, Owner, Package, Release
+from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
+from wheelyard.db.session import lock_for_write
 from wheelyard.storage import BlobStore
 from wheelyard.yard.errors import InvalidInput, Locked, NotFound
+from wheelyard.yard.events import record
 from wheelyard.yard.names import check_label_name
+
+ADMIN = "admin"  # the actor of admin CLI commands, which act on the data directory
 
 
 def find_label(session: Session, owner: Owner, name: str) -> Label | None:
@@ -62,11 +66,43 @@ def list_labels(session: Session, owner: Owner) -> list[LabelSummary]:
     return [LabelSummary(lb.name, n, lb.private, lb.locked) for lb, n in rows]
 
 
-def copy_label(session: Session, owner: Owner, source: str, target: str) -> int:
+def lock_files(session: Session, file_ids: list[int]) -> list[File]:
+    """The current rows of ``file_ids`` (vanished ones left out), locked until commit.
+
+    Every path that adds or drops labels of existing files, or drops files, locks them first
+    (SQLite: the write lock; PostgreSQL: the rows, in id order so lockers never deadlock).
+    """
+    lock_for_write(session)
+    if not file_ids:
+        return []
+    return list(
+        session.scalars(
+            select(File)
+            .where(File.id.in_(file_ids))
+            .order_by(File.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _lock_label(session: Session, label: Label) -> None:
+    """Keep files from being added to ``label`` until commit (PostgreSQL; SQLite: write lock)."""
+    lock_for_write(session)
+    session.execute(select(Label.id).where(Label.id == label.id).with_for_update())
+
+
+def copy_label(session: Session, owner: Owner, source: str, target: str, actor: str = ADMIN) -> int:
     """Give every file of ``source`` the label ``target`` too; returns how many were added."""
+    lock_for_write(session)
     src = get_label(session, owner, source)
     dst = get_label(session, owner, target, create=True)
     require_unlocked(dst, owner)
+    # Lock the source's files so a concurrent removal cannot delete one under the new link.
+    lock_files(
+        session,
+        list(session.scalars(select(FileLabel.file_id).where(FileLabel.label_id == src.id))),
+    )
     have = select(FileLabel.file_id).where(FileLabel.label_id == dst.id)
     todo = session.execute(
         select(FileLabel.file_id, FileLabel.yanked, FileLabel.yanked_reason).where(
@@ -78,60 +114,61 @@ def copy_label(session: Session, owner: Owner, source: str, target: str) -> int:
             FileLabel(file_id=file_id, label_id=dst.id, yanked=yanked, yanked_reason=reason)
         )
     bump(session, dst.id)
+    record(session, owner, actor, "label-copy", f"{source} -> {target}: {len(todo)} file(s)")
     return len(todo)
 
 
-def drop_unlabelled(session: Session, file_ids: list[int]) -> list[str]:
-    """Delete file rows no label holds any more; returns their blob keys to delete after commit."""
-    if not file_ids:
-        return []
-    held = select(FileLabel.file_id).where(FileLabel.file_id.in_(file_ids))
-    orphans = session.scalars(select(File).where(File.id.in_(file_ids), File.id.not_in(held))).all()
-    keys: list[str] = []
+def drop_unlabelled(session: Session, file_ids: list[int]) -> int:
+    """Delete file rows no label holds any more (their blobs are garbage-collected later)."""
+    # Locked first, so a label an upload attaches meanwhile is either seen here or waits.
+    locked = [f.id for f in lock_files(session, file_ids)]
+    if not locked:
+        return 0
+    held = select(FileLabel.file_id).where(FileLabel.file_id.in_(locked))
+    orphans = session.scalars(select(File).where(File.id.in_(locked), File.id.not_in(held))).all()
     for f in orphans:
-        keys += [f.blob_key, f.blob_key + ".metadata"]
         session.delete(f)
-    return keys
+    return len(orphans)
 
 
-def remove_label(session: Session, store: BlobStore, owner: Owner, name: str) -> int:
+def remove_label(
+    session: Session, store: BlobStore, owner: Owner, name: str, actor: str = ADMIN
+) -> int:
     """Remove a label; files no other label holds are deleted. Returns files unlabelled."""
+    lock_for_write(session)
     label = get_label(session, owner, name)
     require_unlocked(label, owner)
+    _lock_label(session, label)
     file_ids = list(
         session.scalars(select(FileLabel.file_id).where(FileLabel.label_id == label.id))
     )
     session.execute(delete(FileLabel).where(FileLabel.label_id == label.id))
     session.delete(label)
-    keys = drop_unlabelled(session, file_ids)
-    session.add(Event(owner_id=owner.id, action="label-remove", detail=name))
+    drop_unlabelled(session, file_ids)
+    record(session, owner, actor, "label-remove", f"{name}: {len(file_ids)} file(s)")
     session.commit()
-    delete_blobs(session, store, keys)
     return len(file_ids)
 
 
-def delete_blobs(session: Session, store: BlobStore, keys: list[str]) -> None:
-    """Delete blobs after the commit that dropped their rows, unless a row still uses them."""
-    for key in keys:
-        base = key.removesuffix(".metadata")
-        if session.scalar(select(func.count()).where(File.blob_key == base)) == 0:
-            store.delete(base)
-            store.delete(base + ".metadata")
-
-
-def set_locked(session: Session, owner: Owner, name: str, locked: bool) -> None:
+def set_locked(session: Session, owner: Owner, name: str, locked: bool, actor: str = ADMIN) -> None:
     get_label(session, owner, name, create=True).locked = locked
+    record(session, owner, actor, "label-lock" if locked else "label-unlock", name)
 
 
-def set_private(session: Session, owner: Owner, name: str, private: bool) -> None:
+def set_private(
+    session: Session, owner: Owner, name: str, private: bool, actor: str = ADMIN
+) -> None:
     label = get_label(session, owner, name, create=True)
     label.private = private
     bump(session, label.id)
+    record(session, owner, actor, "label-private" if private else "label-public", name)
 
 
-def set_owner_private(session: Session, owner: Owner, private: bool) -> None:
+def set_owner_private(session: Session, owner: Owner, private: bool, actor: str = ADMIN) -> None:
+    """Every label's pages are renewed: the rule that decides who sees them changed."""
     owner.private = private
     session.execute(update(Label).where(Label.owner_id == owner.id).values(serial=Label.serial + 1))
+    record(session, owner, actor, "owner-private" if private else "owner-public", owner.name)
 
 
 def yank(
@@ -143,6 +180,7 @@ def yank(
     filename: str | None = None,
     reason: str | None = None,
     undo: bool = False,
+    actor: str = ADMIN,
 ) -> int:
     """Yank (or unyank) a release's files, or one file, within one label (PEP 592)."""
     label = get_label(session, owner, label_name)
@@ -173,19 +211,30 @@ def yank(
         link.yanked = not undo
         link.yanked_reason = None if undo else reason
     bump(session, label.id)
+    what = filename or f"{project} {version}"
+    record(session, owner, actor, "unyank" if undo else "yank", f"{label_name}: {what}")
     return len(links)
 
 
-def untag(session: Session, store: BlobStore, owner: Owner, name: str, files: list[File]) -> int:
+def untag(
+    session: Session,
+    store: BlobStore,
+    owner: Owner,
+    name: str,
+    files: list[File],
+    actor: str = ADMIN,
+) -> int:
     """Take the label off some files; files left without any label are deleted."""
+    lock_for_write(session)
     label = get_label(session, owner, name)
     require_unlocked(label, owner)
-    ids = [f.id for f in files]
+    ids = [f.id for f in lock_files(session, [f.id for f in files])]
     session.execute(
         delete(FileLabel).where(FileLabel.label_id == label.id, FileLabel.file_id.in_(ids))
     )
     bump(session, label.id)
-    keys = drop_unlabelled(session, ids)
+    drop_unlabelled(session, ids)
+    names = ", ".join(f.filename for f in files if f.id in ids)
+    record(session, owner, actor, "label-untag", f"{name}: {names}")
     session.commit()
-    delete_blobs(session, store, keys)
     return len(ids)

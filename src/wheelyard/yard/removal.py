@@ -1,8 +1,11 @@
-"""Removing files, releases and packages: never past a locked label, blobs deleted after commit.
+"""Removing files, releases and packages: never past a locked label, rows only.
 
-A file that carries more than one label is not removed through a single-file delete: the
-Anaconda client's ``upload --force`` deletes and re-uploads a file, which would silently drop
-every label but the new ones. wheelyard refuses that with a message naming the labels.
+Blobs are shared by content, so a removal never deletes one: ``wheelyard check --repair``
+collects blobs nothing references after the grace period (see ``yard.integrity``). The file
+rows are locked before anything is decided, so uploads and copies of the same files serialise
+with the removal instead of losing the labels they add.
+
+A single-file delete through the Anaconda API waits first: see ``yard.pending``.
 """
 
 from __future__ import annotations
@@ -10,21 +13,32 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wheelyard.db.models import Event, File, FileLabel, Label, Owner, Package, Release
+from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
 from wheelyard.storage import BlobStore
-from wheelyard.yard.errors import Conflict, Locked
-from wheelyard.yard.labels import bump, delete_blobs
+from wheelyard.yard.errors import Locked
+from wheelyard.yard.events import record
+from wheelyard.yard.labels import bump, lock_files
 
 
-def _labels(session: Session, file_ids: list[int]) -> list[Label]:
+def labels_of_files(session: Session, file_ids: list[int]) -> list[Label]:
     return list(
         session.scalars(
             select(Label)
             .join(FileLabel, FileLabel.label_id == Label.id)
             .where(FileLabel.file_id.in_(file_ids))
             .distinct()
+            .order_by(Label.name)
         )
     )
+
+
+def refuse_locked(labels: list[Label], owner: Owner) -> None:
+    locked = [lb.name for lb in labels if lb.locked]
+    if locked:
+        raise Locked(
+            f"label(s) {', '.join(sorted(locked))} of {owner.name!r} are locked; "
+            "unlock them before removing files"
+        )
 
 
 def remove_files(
@@ -33,40 +47,22 @@ def remove_files(
     owner: Owner,
     files: list[File],
     actor: str,
-    single: bool = False,
 ) -> int:
-    """Delete ``files`` (all labels); ``single`` applies the one-label rule above."""
+    """Delete ``files`` from every label, now."""
+    if not files:
+        return 0
+    files = lock_files(session, [f.id for f in files])  # current rows; gone ones left out
     if not files:
         return 0
     ids = [f.id for f in files]
-    labels = _labels(session, ids)
-    locked = [lb.name for lb in labels if lb.locked]
-    if locked:
-        raise Locked(
-            f"label(s) {', '.join(sorted(locked))} of {owner.name!r} are locked; "
-            "unlock them before removing files"
-        )
-    if single and len(labels) > 1:
-        names = ", ".join(sorted(lb.name for lb in labels))
-        raise Conflict(
-            f"{files[0].filename} carries labels {names}; wheelyard does not drop labels "
-            "silently. Remove it from the other labels first, or publish a new version"
-        )
-    keys = [f.blob_key for f in files]
+    labels = labels_of_files(session, ids)
+    refuse_locked(labels, owner)
     for f in files:
-        session.add(
-            Event(
-                owner_id=owner.id,
-                actor=actor,
-                action="file-remove",
-                detail=f"{f.filename} sha256={f.sha256}",
-            )
-        )
+        record(session, owner, actor, "file-remove", f"{f.filename} sha256={f.sha256}")
         session.delete(f)
     bump(session, *[lb.id for lb in labels])
     _drop_empty(session, files)
     session.commit()
-    delete_blobs(session, store, keys)
     return len(files)
 
 

@@ -30,11 +30,23 @@ SCOPES: dict[str, str] = {
 UPLOAD = ("pypi:upload", "api:write")
 READ = ("pypi:download", "api:read", "api:write")
 WRITE = ("api:write",)
+# Token management: listing a user's tokens reads the API, minting or revoking others writes it.
+# Any valid token may show or revoke itself (``anaconda auth --info``, ``anaconda logout``).
+TOKENS_READ = ("api:read", "api:write")
+TOKENS_WRITE = ("api:write",)
+# The owner's audit trail (GET /api/events/OWNER): an API read by one of the owner's users.
+AUDIT = ("api:read", "api:write")
 
 
 def parse_scopes(text: str | Iterable[str]) -> tuple[str, ...]:
     """Split and validate scope names; an unknown name is an error that lists the valid ones."""
-    items = text.split() if isinstance(text, str) else [s for part in text for s in part.split()]
+    if isinstance(text, str):
+        items = text.split()
+    else:
+        parts = list(text)
+        if not all(isinstance(part, str) for part in parts):
+            raise InvalidInput("scopes must be a list of scope names (strings)")
+        items = [s for part in parts for s in part.split()]
     unknown = [s for s in items if s not in SCOPES]
     if unknown:
         raise InvalidInput(
@@ -52,3 +64,14 @@ def grants(held: Iterable[str], wanted: str) -> bool:
 def grants_any(held: Iterable[str], alternatives: Iterable[str]) -> bool:
     held = tuple(held)
     return any(grants(held, w) for w in alternatives)
+
+
+def not_covered(held: Iterable[str], wanted: Iterable[str]) -> list[str]:
+    """The wanted scopes that ``held`` does not grant (``api:write`` also grants ``api:read``):
+    a token may mint another token only with scopes it holds itself."""
+    held = tuple(held)
+    return [
+        w
+        for w in wanted
+        if not grants(held, w) and not (w == "api:read" and grants(held, "api:write"))
+    ]

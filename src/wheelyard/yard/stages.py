@@ -4,7 +4,8 @@ The POST carries no credentials, so staging hands out a single-use, short-lived 
 to the owner, project, version, file name and sha256 (and, when the bytes arrive, to the size
 the client announced). The bytes are made durable under their final key but stay invisible
 until the commit runs the ordinary upload path, which validates them and attaches the labels
-in one transaction. Stages that are never committed expire and leave nothing behind.
+in one transaction. Stages that are never committed expire; their bytes, once no stage or
+file references them, are collected with the other unreferenced blobs after the grace period.
 """
 
 from __future__ import annotations
@@ -12,20 +13,24 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, Owner, Stage, as_utc, utcnow
+from wheelyard.db.session import lock_for_write
 from wheelyard.storage import BlobStore
 from wheelyard.storage.staging import StagedFile
+from wheelyard.yard import pending
 from wheelyard.yard.distfile import inspect_file, parse_filename
-from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wheelyard.yard.labels import delete_blobs, find_label, require_unlocked
+from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput, NotFound, StorageError
+from wheelyard.yard.integrity import PUBLISH_DEADLINE
+from wheelyard.yard.labels import find_label, require_unlocked
 from wheelyard.yard.names import check_label_name
 from wheelyard.yard.tokens import Principal, hash_secret
 from wheelyard.yard.uploads import DurableBlob, Stored, blob_key, store_upload
@@ -69,7 +74,10 @@ def create_stage(
             require_unlocked(label, owner)
     found = session.scalar(select(File).where(File.owner_id == owner.id, File.filename == basename))
     if found is not None and found.sha256 != sha256:
-        raise Conflict(f"{basename} already exists with different contents")
+        # Refused here unless a pending delete lets it replace the file (yard.pending).
+        user = principal.user_name
+        if pending.before_reupload(session, owner, basename, sha256, labels, user) is None:
+            raise Conflict(f"{basename} already exists with different contents")
     secret = secrets.token_urlsafe(32)
     stage = Stage(
         id=secrets.token_hex(16),
@@ -95,6 +103,19 @@ def _live(session: Session, dist_id: str) -> Stage:
     return stage
 
 
+def check_receivable(session: Session, dist_id: str) -> str:
+    """Before any byte of a transfer is read: the stage must be live and still waiting for its
+    bytes. Returns the hash its signature must match (see ``signature_matches``)."""
+    stage = _live(session, dist_id)
+    if stage.state != "staged":
+        raise Conflict("this upload stage was already used")
+    return stage.secret_hash
+
+
+def signature_matches(secret_hash: str, signature: str) -> bool:
+    return hmac.compare_digest(secret_hash, hash_secret(signature))
+
+
 def receive(
     session: Session,
     store: BlobStore,
@@ -114,17 +135,21 @@ def receive(
         raise InvalidInput(f"received {staged.size} bytes, announced {announced_size}")
     if announced_md5:
         md5_b64 = base64.b64encode(bytes.fromhex(staged.md5)).decode()
-        if not hmac.compare_digest(announced_md5.strip(), md5_b64):
+        # As bytes: compare_digest raises TypeError on str with non-ASCII characters.
+        if not hmac.compare_digest(announced_md5.strip().encode(), md5_b64.encode()):
             raise InvalidInput("InvalidDigest: Content-MD5 does not match the received bytes")
     if staged.sha256 != stage.sha256:
         raise InvalidInput("InvalidDigest: sha256 does not match the one given at stage time")
     key = blob_key(stage.package, stage.sha256)
+    published = time.monotonic()
     store.commit(staged, key)
     used = session.execute(
         update(Stage)
         .where(Stage.id == dist_id, Stage.state == "staged")
         .values(state="received", blob_key=key, size=staged.size)
     )
+    if time.monotonic() - published > PUBLISH_DEADLINE:  # see yard.integrity
+        raise StorageError("storing the upload took too long; please upload it again")
     session.commit()
     if getattr(used, "rowcount", 1) != 1:
         raise Conflict("this upload stage was already used")
@@ -139,6 +164,10 @@ def commit_stage(
     basename: str,
 ) -> Stored:
     """Validate the received bytes like any upload and attach the stage's labels."""
+    # The stage row keeps its blob referenced (safe from the collector) until the file row
+    # commits; locking it keeps expiry from deleting it meanwhile.
+    lock_for_write(session)
+    session.get(Stage, dist_id, with_for_update=True, populate_existing=True)
     stage = _live(session, dist_id)
     if (
         stage.owner_id != owner.id
@@ -153,11 +182,17 @@ def commit_stage(
         raise InvalidInput("staged transfers need local storage")
     try:
         dist = inspect_file(path, basename)
+        labels = stage.labels.split()
+        old = pending.before_reupload(
+            session, owner, basename, stage.sha256, labels, principal.user_name
+        )
+        if old is not None:
+            pending.replace(session, store, owner, old, principal.user_name)
         stored = store_upload(
             session,
             store,
             owner,
-            stage.labels.split(),
+            labels,
             DurableBlob(stage.sha256, stage.size),
             dist,
             principal.user_id,
@@ -171,20 +206,13 @@ def commit_stage(
 
 
 def _drop(session: Session, store: BlobStore, stage: Stage) -> None:
-    key = stage.blob_key
-    session.delete(stage)
+    """Forget the stage; its blob, if now unreferenced, is left to the garbage collector."""
+    session.execute(delete(Stage).where(Stage.id == stage.id))
     session.commit()
-    if key:
-        delete_blobs(session, store, [key])
 
 
 def expire_stages(session: Session, store: BlobStore) -> int:
-    """Delete stages past their lifetime, and their bytes unless a file now uses them."""
-    expired = session.scalars(select(Stage).where(Stage.expires_at <= utcnow())).all()
-    keys = [s.blob_key for s in expired if s.blob_key]
-    for stage in expired:
-        session.delete(stage)
+    """Delete stages past their lifetime; their bytes are left to the garbage collector."""
+    gone = session.execute(delete(Stage).where(Stage.expires_at <= utcnow()))
     session.commit()
-    if keys:
-        delete_blobs(session, store, keys)
-    return len(expired)
+    return int(getattr(gone, "rowcount", 0) or 0)

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Owner, Token, as_utc, utcnow
 from wheelyard.yard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from wheelyard.yard.events import record
 from wheelyard.yard.scopes import parse_scopes
 
 PREFIX = "wy_"
 _LAST_USE_RESOLUTION = timedelta(minutes=1)  # don't write on every request
+MAX_AGE = 10 * 366 * 24 * 3600  # ten years: longer lifetimes are a mistake (or an overflow)
 
 
 def hash_secret(secret: str) -> str:
@@ -26,13 +28,34 @@ def hash_secret(secret: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts as: a user, through one of their tokens."""
+    """Who a request acts as: a user, through one of their tokens.
+
+    A token made for an organisation (``anaconda auth --create -o ORG``) carries ``org_id``
+    and acts only for that organisation: ``accounts.can_act_for`` refuses every other owner,
+    the user's own namespace included.
+    """
 
     user_id: int
     user_name: str
     token_id: int
     token_name: str
     scopes: tuple[str, ...]
+    org_id: int | None = None
+
+
+def check_max_age(value: object, field: str = "max-age") -> int | None:
+    """A lifetime in whole seconds (1 s to ten years), from an int or a string of digits."""
+    if value is None or value == "":
+        return None
+    # ASCII digits, at most 12: int() refuses "²" (isdigit() is true) and runs of over 4300.
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AGE:
+        raise InvalidInput(
+            f"{field} must be a whole number of seconds between 1 and {MAX_AGE} (ten years)"
+        )
+    return value
 
 
 def create_token(
@@ -42,12 +65,15 @@ def create_token(
     scopes: str | list[str],
     max_age: int | None = None,
     replace: bool = False,
+    org: Owner | None = None,
 ) -> tuple[Token, str]:
-    """Mint a token; returns the row and the secret, which is never stored or shown again."""
+    """Mint a token; returns the row and the secret, which is never stored or shown again.
+
+    With ``org`` the token acts only for that organisation (the caller checks membership).
+    """
     if not name or len(name) > 200:
         raise InvalidInput("a token needs a name of 1-200 characters")
-    if max_age is not None and max_age <= 0:
-        raise InvalidInput("--max-age must be a positive number of seconds")
+    max_age = check_max_age(max_age)
     parsed = parse_scopes(scopes)
     existing = session.scalar(select(Token).where(Token.user_id == user.id, Token.name == name))
     if existing is not None:
@@ -62,9 +88,13 @@ def create_token(
         secret_hash=hash_secret(secret),
         scopes=" ".join(parsed),
         expires_at=utcnow() + timedelta(seconds=max_age) if max_age else None,
+        org_id=org.id if org is not None else None,
     )
     session.add(token)
     session.flush()
+    what = "token-replace" if existing is not None else "token-create"
+    detail = f"{name} scopes={token.scopes}" + (f" for {org.name}" if org is not None else "")
+    record(session, user, user.name, what, detail)  # never the secret
     return token, secret
 
 
@@ -80,15 +110,18 @@ def authenticate(session: Session, secret: str) -> Principal:
     if token.last_used_at is None or now - as_utc(token.last_used_at) > _LAST_USE_RESOLUTION:
         token.last_used_at = now
     user = token.user
-    return Principal(user.id, user.name, token.id, token.name, token.scope_list)
+    return Principal(user.id, user.name, token.id, token.name, token.scope_list, token.org_id)
 
 
 def list_tokens(session: Session, user: Owner) -> list[Token]:
     return list(session.scalars(select(Token).where(Token.user_id == user.id).order_by(Token.name)))
 
 
-def revoke_token(session: Session, user: Owner, name: str) -> None:
+def revoke_token(session: Session, user: Owner, name: str, org: Owner | None = None) -> None:
+    """Revoke the user's token ``name``; with ``org``, only if it was made for that org."""
     token = session.scalar(select(Token).where(Token.user_id == user.id, Token.name == name))
-    if token is None:
-        raise NotFound(f"user {user.name!r} has no token named {name!r}")
+    if token is None or (org is not None and token.org_id != org.id):
+        where = f" for {org.name!r}" if org is not None else ""
+        raise NotFound(f"user {user.name!r} has no token named {name!r}{where}")
     session.delete(token)
+    record(session, user, user.name, "token-revoke", name)

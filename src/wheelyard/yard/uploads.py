@@ -1,14 +1,20 @@
 """Storing an uploaded distribution: blob first (durable), then one DB transaction.
 
 Readers see a file only once its row is committed, and a row is committed only after its blob
-is durable, so a crash at any point leaves at worst an unreferenced blob (``wheelyard check``
-reports those). Same name + same bytes is a no-op that adds the label; same name + other
-bytes is a conflict.
+is durable, so a crash at any point leaves at worst an unreferenced blob (``wheelyard check
+--repair`` collects those after the grace period). Same name + same bytes is a no-op that adds
+the label; same name + other bytes is a conflict.
+
+Blob keys are content-derived and shared, so an upload always publishes its own freshly
+written bytes onto the key (a fresh mtime keeps the garbage collector away until the row is
+committed, which must happen within ``PUBLISH_DEADLINE``), and decides create-or-attach only
+after locking the (owner, file name) row, so a concurrent removal serialises with it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,11 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Owner, Package, Release
+from wheelyard.db.session import lock_for_write
 from wheelyard.storage import BlobStore
 from wheelyard.storage.staging import StagedFile
 from wheelyard.yard.distfile import DistFile
-from wheelyard.yard.errors import Conflict
-from wheelyard.yard.labels import bump, delete_blobs, get_label, require_unlocked
+from wheelyard.yard.errors import Conflict, StorageError
+from wheelyard.yard.events import record
+from wheelyard.yard.integrity import PUBLISH_DEADLINE
+from wheelyard.yard.labels import bump, get_label, require_unlocked
 
 Outcome = Literal["created", "existing"]
 
@@ -59,8 +68,22 @@ def _attach(session: Session, file: File, label_ids: list[int]) -> list[int]:
     return added
 
 
-def _existing(session: Session, owner: Owner, filename: str) -> File | None:
-    return session.scalar(select(File).where(File.owner_id == owner.id, File.filename == filename))
+def _existing(session: Session, owner: Owner, filename: str, lock: bool = False) -> File | None:
+    query = select(File).where(File.owner_id == owner.id, File.filename == filename)
+    if lock:  # PostgreSQL: removals and copies of this file wait for us, and we for them
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def lock_file(session: Session, owner_id: int, filename: str) -> File | None:
+    """The current (owner, file name) row, locked until commit; None when there is none."""
+    lock_for_write(session)
+    return session.scalar(
+        select(File)
+        .where(File.owner_id == owner_id, File.filename == filename)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def ensure_release(
@@ -101,9 +124,10 @@ def store_upload(
     uploader_id: int | None,
 ) -> Stored:
     """Store ``staged`` (already validated as ``dist``) for ``owner`` under ``labels``."""
+    started = time.monotonic()
     for attempt in (1, 2):
         try:
-            return _store_once(session, store, owner, labels, staged, dist, uploader_id)
+            return _store_once(session, store, owner, labels, staged, dist, uploader_id, started)
         except IntegrityError:
             # A concurrent upload won a unique constraint (label, file name, package or
             # release): start again and meet its committed state.
@@ -111,6 +135,16 @@ def store_upload(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _publish(store: BlobStore, staged: Incoming, dist: DistFile) -> str:
+    """Put our own bytes (and the wheel's metadata) under the content-derived key."""
+    key = blob_key(dist.name, staged.sha256)
+    if isinstance(staged, StagedFile) and not staged.committed:
+        store.commit(staged, key)
+    if dist.kind == "wheel":
+        store.put_bytes(key + ".metadata", dist.metadata)
+    return key
 
 
 def _store_once(
@@ -121,30 +155,35 @@ def _store_once(
     staged: Incoming,
     dist: DistFile,
     uploader_id: int | None,
+    started: float,
 ) -> Stored:
+    key: str | None = None
+    if _existing(session, owner, dist.filename) is None:
+        # Most likely a new file: publish before taking the write lock (fsync is slow).
+        key = _publish(store, staged, dist)
+    lock_for_write(session)
     label_rows = [get_label(session, owner, name, create=True) for name in labels]
     for label in label_rows:
         require_unlocked(label, owner)
     label_ids = [lb.id for lb in label_rows]
-    found = _existing(session, owner, dist.filename)
+    found = _existing(session, owner, dist.filename, lock=True)
     if found is not None:
         if found.sha256 != staged.sha256:
-            if staged.committed:  # lost a race after publishing our blob: take it back
-                delete_blobs(session, store, [blob_key(dist.name, staged.sha256)])
+            # Bytes we published stay unreferenced; the garbage collector takes them later.
             raise Conflict(
                 f"{dist.filename} already exists with different contents "
                 f"(sha256 {found.sha256}); a file name can only be used once"
             )
         added = _attach(session, found, label_ids)
-        session.commit()
         names = tuple(lb.name for lb in label_rows if lb.id in added)
+        if names:
+            detail = f"{dist.filename} (same bytes) -> {', '.join(names)}"
+            record(session, owner, _actor(session, uploader_id), "upload-label", detail)
+        session.commit()
         return Stored("existing", found.id, names)
 
-    key = blob_key(dist.name, staged.sha256)
-    if isinstance(staged, StagedFile) and not staged.committed:
-        store.commit(staged, key)
-    if dist.kind == "wheel":
-        store.put_bytes(key + ".metadata", dist.metadata)
+    if key is None:  # removed between our first look and the lock
+        key = _publish(store, staged, dist)
     release = ensure_release(
         session, owner.id, dist.name, dist.display_name, dist.summary, str(dist.version)
     )
@@ -163,8 +202,18 @@ def _store_once(
     session.add(file)
     session.flush()
     _attach(session, file, label_ids)
+    if time.monotonic() - started > PUBLISH_DEADLINE:
+        # The collector only trusts a fresh mtime for this long; publish again from scratch.
+        raise StorageError(f"storing {dist.filename} took too long; please upload it again")
+    detail = f"{dist.filename} sha256={staged.sha256} -> {', '.join(labels)}"
+    record(session, owner, _actor(session, uploader_id), "upload", detail)
     session.commit()
     return Stored("created", file.id, tuple(labels))
+
+
+def _actor(session: Session, uploader_id: int | None) -> str | None:
+    user = session.get(Owner, uploader_id) if uploader_id is not None else None
+    return user.name if user is not None else None
 
 
 def _sha256(data: bytes) -> str:

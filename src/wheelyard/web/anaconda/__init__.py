@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from wheelyard.web.anaconda import accounts, channels, packages, transfer
+from wheelyard.web.anaconda import accounts, channels, events, packages, transfer
 
 
 async def api_root(request: Request) -> Response:
@@ -31,6 +31,7 @@ def routes() -> list[BaseRoute]:
         Route("/user/orgs", accounts.orgs),
         Route("/user/{owner}", accounts.user),
         Route("/users/{owner}/orgs", accounts.orgs),
+        Route("/events/{owner}", events.list_events),
         Route("/packages/{owner}", packages.list_packages),
         Route("/package/{owner}/{package}", packages.show_package, methods=["GET"]),
         Route("/package/{owner}/{package}", packages.create_package, methods=["POST"]),

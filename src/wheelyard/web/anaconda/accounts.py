@@ -17,12 +17,20 @@ from wheelyard.web.anaconda.common import (
     need_principal,
     user_json,
 )
-from wheelyard.web.auth import principal_for
+from wheelyard.web.auth import client_of, principal_for, throttle_of
 from wheelyard.web.context import ctx
 from wheelyard.yard import accounts
 from wheelyard.yard import tokens as yard_tokens
+from wheelyard.yard.access import knows_owner, visible_owner
 from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from wheelyard.yard.scopes import SCOPES, grants
+from wheelyard.yard.scopes import (
+    SCOPES,
+    TOKENS_READ,
+    TOKENS_WRITE,
+    grants_any,
+    not_covered,
+    parse_scopes,
+)
 from wheelyard.yard.tokens import Principal
 
 
@@ -45,31 +53,83 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return user, password
 
 
+def require_token_scope(principal: Principal, alternatives: tuple[str, ...], doing: str) -> None:
+    """Token management is the user's own business: it needs an API scope, and a token made
+    for an organisation may not manage its user's tokens at all."""
+    if principal.org_id is not None:
+        raise Forbidden(
+            f"token {principal.token_name!r} acts only for an organisation and cannot {doing}"
+        )
+    if not grants_any(principal.scopes, alternatives):
+        others = " or ".join(repr(a) for a in alternatives[1:])
+        also = f" (or {others})" if others else ""
+        raise Forbidden(
+            f"token {principal.token_name!r} lacks scope {alternatives[0]!r}{also} "
+            f"needed to {doing}"
+        )
+
+
+def _login(session: Session, request: Request, name: str, password: str) -> Owner:
+    """Password login, throttled per client and per user name (checked before the password)."""
+    throttle, client = throttle_of(request), client_of(request)
+    throttle.check(client, name)
+    try:
+        return accounts.login(session, name, password)
+    except Unauthenticated:
+        throttle.failed(client, password, name)
+        raise
+
+
+def _field(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    value = body.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise InvalidInput(f"{name!r} must be {what}")
+    return value
+
+
 def _create(session: Session, request: Request, body: dict[str, Any]) -> str:
+    # Validate the request before any credential is looked at: a bad body is a 400, never a 500.
+    name = _field(body, "note", str, "a string (the token's name)") or "anaconda-client"
+    org_name = _field(body, "user", str, "the name of an organisation (a string)")
+    asked = _field(body, "scopes", list, 'a list of scope names, e.g. ["api:read"]')
+    try:
+        wanted = parse_scopes(asked) if asked else None
+    except InvalidInput as exc:
+        raise InvalidInput(f"'scopes': {exc.message}") from None
+    max_age = yard_tokens.check_max_age(body.get("max-age"), "'max-age'")
+    fail_if_exists = _field(body, "fail-if-exists", bool, "true or false")
+
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         raise Unauthenticated("Bearer token authentication is not enabled")
     basic = _basic(request)
     if basic is not None:
-        user = accounts.login(session, *basic)
+        user = _login(session, request, *basic)
+        scope_list = wanted or ("all",)  # none asked = full access, as on Anaconda.org
     else:
         principal = need_principal(session, request)
-        if not grants(principal.scopes, "api"):
-            raise Forbidden(f"token {principal.token_name!r} lacks scope 'api' to create tokens")
+        require_token_scope(principal, TOKENS_WRITE, "create tokens")
+        scope_list = wanted or principal.scopes
+        beyond = not_covered(principal.scopes, scope_list)
+        if beyond:  # a token never mints a stronger one
+            raise Forbidden(
+                f"token {principal.token_name!r} cannot create a token with scopes it lacks: "
+                f"{', '.join(beyond)}"
+            )
         user = accounts.get_user(session, principal.user_name)
-    org = body.get("user")
-    if org and not accounts.can_act_for(session, user.id, accounts.get_owner(session, org)):
-        raise Forbidden(f"user {user.name!r} is not a member of {org!r}")
-    name = str(body.get("note") or "anaconda-client")
-    scope_list = body.get("scopes") or ["all"]  # none asked = full access, as on Anaconda.org
-    max_age = body.get("max-age")
+    org = None
+    if org_name and org_name.lower() != user.name:
+        org = accounts.get_owner(session, org_name)
+        if org.kind != "org" or not accounts.can_act_for(session, user.id, org):
+            raise Forbidden(f"user {user.name!r} is not a member of {org_name!r}")
     _token, secret = yard_tokens.create_token(
         session,
         user,
         name,
-        [str(s) for s in scope_list],
-        int(max_age) if max_age else None,
-        replace=not body.get("fail-if-exists", False),
+        list(scope_list),
+        max_age,
+        replace=not fail_if_exists,
+        org=org,
     )
     session.commit()
     return secret
@@ -99,6 +159,7 @@ def _token_json(t: Token) -> dict[str, Any]:
 
 def _list(session: Session, request: Request) -> list[dict[str, Any]]:
     principal = need_principal(session, request)
+    require_token_scope(principal, TOKENS_READ, "list tokens")
     user = accounts.get_user(session, principal.user_name)
     return [_token_json(t) for t in yard_tokens.list_tokens(session, user)]
 
@@ -108,6 +169,7 @@ async def list_tokens(request: Request) -> Response:
 
 
 def _current(session: Session, request: Request) -> dict[str, Any]:
+    # Any valid token may describe itself (``anaconda auth --info``).
     principal = need_principal(session, request)
     token = session.get(Token, principal.token_id)
     assert token is not None
@@ -121,14 +183,21 @@ async def current_token(request: Request) -> Response:
 def _remove(session: Session, request: Request, name: str | None, org: str | None) -> None:
     principal: Principal = need_principal(session, request)
     user = accounts.get_user(session, principal.user_name)
-    if org is not None:
-        accounts.get_owner(session, org)
-    if name is None:
+    if name is None or (org is None and name == principal.token_name):
+        # Any valid token may revoke itself (``anaconda logout``); others need api:write.
         token = session.get(Token, principal.token_id)
         if token is None:
             raise NotFound("token already removed")
-        name = token.name
-    yard_tokens.revoke_token(session, user, name)
+        session.delete(token)
+        session.commit()
+        return
+    require_token_scope(principal, TOKENS_WRITE, "revoke other tokens")
+    org_owner = None
+    if org is not None:
+        org_owner = accounts.get_owner(session, org)
+        if not accounts.can_act_for(session, user.id, org_owner):
+            raise NotFound(f"user {user.name!r} has no token named {name!r} for {org!r}")
+    yard_tokens.revoke_token(session, user, name, org_owner)
     session.commit()
 
 
@@ -148,14 +217,9 @@ async def whoami(request: Request) -> Response:
 
 
 def _user(session: Session, request: Request) -> dict[str, Any]:
-    """A private owner exists only for its members (the upload flow asks with any scope)."""
+    """A private owner exists only for its users (the upload flow asks with any scope)."""
     principal = principal_for(session, request)
-    owner = accounts.get_owner(session, request.path_params["owner"])
-    if owner.private and not (
-        principal and accounts.can_act_for(session, principal.user_id, owner)
-    ):
-        raise NotFound(f"no owner named {owner.name!r}")
-    return user_json(owner)
+    return user_json(visible_owner(session, principal, request.path_params["owner"]))
 
 
 async def user(request: Request) -> Response:
@@ -163,12 +227,17 @@ async def user(request: Request) -> Response:
 
 
 def _orgs(session: Session, request: Request, name: str | None) -> list[dict[str, Any]]:
+    principal = principal_for(session, request)
     if name is None:
         name = need_principal(session, request).user_name
-    owner: Owner = accounts.get_owner(session, name)
+    owner: Owner = visible_owner(session, principal, name)
     if owner.kind != "user":
         return []
-    return [user_json(o) for o in accounts.orgs_of(session, owner.id)]
+    return [
+        user_json(o)
+        for o in accounts.orgs_of(session, owner.id)
+        if knows_owner(session, principal, o)
+    ]
 
 
 async def orgs(request: Request) -> Response:

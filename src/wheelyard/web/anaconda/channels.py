@@ -9,31 +9,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Owner, Package
-from wheelyard.web.anaconda.common import (
-    file_json,
-    json_body,
-    need_principal,
-    visible_owner,
-)
+from wheelyard.web.anaconda.common import file_json, json_body, need_principal
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
-from wheelyard.yard import accounts, browse
+from wheelyard.yard import browse
 from wheelyard.yard import labels as ops
-from wheelyard.yard.access import can_read, require_write
-from wheelyard.yard.copying import copy_files
+from wheelyard.yard.access import missing_label, owner_view, writable_owner
+from wheelyard.yard.copying import copy_files, copy_release
 from wheelyard.yard.errors import NotFound
 from wheelyard.yard.names import DEFAULT_LABEL
 from wheelyard.yard.scopes import WRITE
 
 
 def _list(session: Session, request: Request) -> dict[str, Any]:
-    principal = principal_for(session, request)
-    owner = visible_owner(session, principal, request.path_params["owner"])
+    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
     result = {}
-    for lb in ops.list_labels(session, owner):
-        label = ops.get_label(session, owner, lb.name)
-        if can_read(session, principal, owner, label):
-            result[lb.name] = {"is_locked": lb.locked, "num_files": lb.files, "private": lb.private}
+    for label in sorted(view.labels.values(), key=lambda lb: lb.name):
+        result[label.name] = {
+            "is_locked": label.locked,
+            "num_files": len(browse.files_in_label(session, label, view)),
+            "private": label.private,
+        }
     return result
 
 
@@ -42,16 +38,15 @@ async def list_labels(request: Request) -> Response:
 
 
 def _show(session: Session, request: Request) -> dict[str, Any]:
-    principal = principal_for(session, request)
-    owner = visible_owner(session, principal, request.path_params["owner"])
-    label = ops.get_label(session, owner, request.path_params["label"])
-    if not can_read(session, principal, owner, label):
-        raise NotFound(f"owner {owner.name!r} has no label {label.name!r}")
+    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
+    owner, name = view.owner, request.path_params["label"]
+    label = next((lb for lb in view.labels.values() if lb.name == name), None)
+    if label is None:
+        raise missing_label(owner, name)
     files = []
-    for f, package, version in browse.files_in_label(session, label):
+    for f, package, version in browse.files_in_label(session, label, view):
         pkg = Package(name=package, display_name=package)
-        view = browse.FileView(f, version, ())
-        files.append(file_json(owner, pkg, view))
+        files.append(file_json(owner, pkg, browse.FileView(f, version, ())))
     return {"name": label.name, "is_locked": label.locked, "private": label.private, "files": files}
 
 
@@ -60,15 +55,16 @@ async def show_label(request: Request) -> Response:
 
 
 def _writer(session: Session, request: Request) -> tuple[Owner, str]:
-    owner = accounts.get_owner(session, request.path_params["owner"])
-    principal = require_write(session, need_principal(session, request), owner, WRITE)
+    owner, principal = writable_owner(
+        session, need_principal(session, request), request.path_params["owner"], WRITE
+    )
     return owner, principal.user_name
 
 
 def _copy(session: Session, request: Request) -> int:
-    owner, _actor = _writer(session, request)
+    owner, actor = _writer(session, request)
     p = request.path_params
-    added = ops.copy_label(session, owner, p["label"], p["target"])
+    added = ops.copy_label(session, owner, p["label"], p["target"], actor)
     session.commit()
     return added
 
@@ -79,8 +75,8 @@ async def copy_label(request: Request) -> Response:
 
 
 def _lock(session: Session, request: Request, locked: bool) -> None:
-    owner, _actor = _writer(session, request)
-    ops.set_locked(session, owner, request.path_params["label"], locked)
+    owner, actor = _writer(session, request)
+    ops.set_locked(session, owner, request.path_params["label"], locked, actor)
     session.commit()
 
 
@@ -96,19 +92,26 @@ def _selection(session: Session, owner: Owner, body: dict[str, Any]) -> list[Any
     if not body.get("package"):
         raise NotFound("a file selection needs a package")
     package = browse.get_package(session, owner, str(body["package"]))
+    version, basename = body.get("version"), body.get("basename")
     return [
-        v.file for v in browse.files_of(session, package, body.get("version"), body.get("basename"))
+        v.file
+        for v in browse.files_of(
+            session,
+            package,
+            None if version is None else str(version),
+            None if basename is None else str(basename),
+        )
     ]
 
 
 def _remove(session: Session, request: Request, body: dict[str, Any]) -> None:
-    owner, _actor = _writer(session, request)
+    owner, actor = _writer(session, request)
     label = request.path_params["label"]
     files = _selection(session, owner, body)
     if files is None:
-        ops.remove_label(session, ctx(request).store, owner, label)
+        ops.remove_label(session, ctx(request).store, owner, label, actor)
     else:
-        ops.untag(session, ctx(request).store, owner, label, files)
+        ops.untag(session, ctx(request).store, owner, label, files, actor)
 
 
 async def remove_label(request: Request) -> Response:
@@ -133,32 +136,22 @@ async def tag_files(request: Request) -> Response:
 
 def _copy_files(session: Session, request: Request, body: dict[str, Any]) -> list[dict[str, Any]]:
     p = request.path_params
-    principal = need_principal(session, request)
-    source = visible_owner(session, principal, p["owner"])
-    target = accounts.get_owner(session, body.get("to_owner") or source.name)
-    require_write(session, principal, target, WRITE)
-    from_label = ops.get_label(session, source, str(body.get("from_channel") or DEFAULT_LABEL))
-    if not can_read(session, principal, source, from_label):
-        raise NotFound(f"owner {source.name!r} has no label {from_label.name!r}")
-    package = browse.get_package(session, source, p["package"])
-    views = browse.files_of(session, package, p["version"], p.get("basename") or None)
-    files = [v.file for v in views if from_label.name in v.labels]
-    if not files:
-        raise NotFound(f"no files of {package.name} {p['version']} under {from_label.name!r}")
-    copied = copy_files(
+    target, package, copied = copy_release(
         session,
         ctx(request).store,
-        files,
-        target,
+        need_principal(session, request),
+        p["owner"],
+        p["package"],
+        p["version"],
+        p.get("basename") or None,
+        str(body.get("from_channel") or DEFAULT_LABEL),
+        str(body["to_owner"]) if body.get("to_owner") else None,
         str(body.get("to_channel") or DEFAULT_LABEL),
         request.method in ("PUT", "PATCH"),
-        principal.user_name,
     )
-    target_pkg = browse.get_package(session, target, package.name)
-    labels = browse.labels_of(session, [f.id for f in copied])
+    labels = browse.labels_of(session, [f.id for f, _v in copied])
     return [
-        file_json(target, target_pkg, browse.FileView(f, v.version, labels.get(f.id, ())))
-        for f, v in zip(copied, [v for v in views if v.file in files], strict=True)
+        file_json(target, package, browse.FileView(f, v, labels.get(f.id, ()))) for f, v in copied
     ]
 
 

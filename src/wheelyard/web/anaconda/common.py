@@ -11,10 +11,8 @@ from starlette.requests import Request
 
 from wheelyard.db.models import File, Owner, Package, as_utc
 from wheelyard.web.auth import principal_for
-from wheelyard.yard import accounts
-from wheelyard.yard.access import can_read_private
 from wheelyard.yard.browse import FileView
-from wheelyard.yard.errors import InvalidInput, NotFound, Unauthenticated
+from wheelyard.yard.errors import InvalidInput, Unauthenticated
 from wheelyard.yard.tokens import Principal
 
 
@@ -29,21 +27,13 @@ def need_principal(session: Session, request: Request) -> Principal:
     return principal
 
 
-def visible_owner(session: Session, principal: Principal | None, name: str) -> Owner:
-    """The owner, unless it is private and the principal may not read it (then: not found)."""
-    owner = accounts.get_owner(session, name)
-    if owner.private and not can_read_private(session, principal, owner):
-        raise NotFound(f"no owner named {name!r}")
-    return owner
-
-
-def visible(session: Session, principal: Principal | None, owner: Owner, package: Package) -> None:
-    if package.private and not can_read_private(session, principal, owner):
-        raise NotFound(f"package {owner.name}/{package.name} does not exist")
-
-
 async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    """The JSON object the request carries, read up to ``WHEELYARD_MAX_JSON`` bytes (413 beyond,
+    without reading the rest) — callers read it before checking credentials."""
+    from wheelyard.web.context import ctx  # local: keeps this module's imports as they are
+    from wheelyard.web.multipart import read_limited
+
+    raw = await read_limited(request, ctx(request).settings.max_json, "JSON body")
     if not raw.strip():
         return {}
     try:

@@ -4,32 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.utils import canonicalize_name
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from wheelyard.db.models import Owner, Package, Release
-from wheelyard.web.anaconda.common import (
-    file_json,
-    iso,
-    json_body,
-    need_principal,
-    visible,
-    visible_owner,
-)
+from wheelyard.web.anaconda.common import file_json, iso, json_body, need_principal
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
-from wheelyard.yard import accounts, browse
-from wheelyard.yard.access import require_write
+from wheelyard.web.files import verified_file
+from wheelyard.yard import browse, pending
+from wheelyard.yard import packages as pkgs
+from wheelyard.yard.access import View, owner_view, writable_owner
 from wheelyard.yard.errors import NotFound
 from wheelyard.yard.removal import remove_files
 from wheelyard.yard.scopes import UPLOAD, WRITE
 
 
-def package_json(session: Session, owner: Owner, package: Package) -> dict[str, Any]:
-    views = browse.files_of(session, package)
-    releases = browse.releases_of(session, package)
+def package_json(
+    session: Session, owner: Owner, package: Package, view: View | None
+) -> dict[str, Any]:
+    """The package as the API shows it; ``view`` (a reader's) leaves out what it may not see."""
+    views = browse.files_of(session, package, view=view)
+    releases = browse.releases_of(session, package, view)
     versions = [r.version for r in releases]
     return {
         "name": package.display_name,
@@ -53,17 +51,15 @@ def package_json(session: Session, owner: Owner, package: Package) -> dict[str, 
     }
 
 
-def _lookup(session: Session, request: Request) -> tuple[Owner, Package]:
-    principal = principal_for(session, request)
-    owner = visible_owner(session, principal, request.path_params["owner"])
-    package = browse.get_package(session, owner, request.path_params["package"])
-    visible(session, principal, owner, package)
-    return owner, package
+def _lookup(session: Session, request: Request) -> tuple[View, Package]:
+    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
+    package = browse.get_package(session, view.owner, request.path_params["package"], view)
+    return view, package
 
 
 def _show_package(session: Session, request: Request) -> dict[str, Any]:
-    owner, package = _lookup(session, request)
-    return package_json(session, owner, package)
+    view, package = _lookup(session, request)
+    return package_json(session, view.owner, package, view)
 
 
 async def show_package(request: Request) -> Response:
@@ -71,30 +67,30 @@ async def show_package(request: Request) -> Response:
 
 
 def _writer(session: Session, request: Request, scopes: tuple[str, ...] = UPLOAD) -> Owner:
-    owner = accounts.get_owner(session, request.path_params["owner"])
-    require_write(session, need_principal(session, request), owner, scopes)
+    owner, _principal = writable_owner(
+        session, need_principal(session, request), request.path_params["owner"], scopes
+    )
     return owner
 
 
 def _create_package(session: Session, request: Request, body: dict[str, Any]) -> dict[str, Any]:
     owner = _writer(session, request)
-    raw = request.path_params["package"]
+    actor = need_principal(session, request).user_name
     attrs = body.get("public_attrs") or {}
-    try:
-        package = browse.get_package(session, owner, raw)
-    except NotFound:
-        package = Package(
-            owner_id=owner.id,
-            name=canonicalize_name(raw),
-            display_name=str(attrs.get("name") or raw),
-        )
-        session.add(package)
-    if attrs.get("summary"):
-        package.summary = str(attrs["summary"])
+    if not isinstance(attrs, dict):
+        attrs = {}
+    package = pkgs.ensure_package(
+        session,
+        owner,
+        request.path_params["package"],
+        str(attrs["name"]) if attrs.get("name") else None,
+        str(attrs["summary"]) if attrs.get("summary") else None,
+        actor,
+    )
     if "public" in body:
-        package.private = not bool(body["public"])
+        pkgs.set_package_private(session, owner, package, not bool(body["public"]), actor)
     session.commit()
-    return package_json(session, owner, package)
+    return package_json(session, owner, package, None)
 
 
 async def create_package(request: Request) -> Response:
@@ -102,9 +98,11 @@ async def create_package(request: Request) -> Response:
     return JSONResponse(await ctx(request).run(_create_package, request, body))
 
 
-def _release_json(session: Session, owner: Owner, package: Package, version: str) -> dict[str, Any]:
-    release = browse.get_release(session, package, version)
-    views = browse.files_of(session, package, release.version)
+def _release_json(
+    session: Session, owner: Owner, package: Package, version: str, view: View | None
+) -> dict[str, Any]:
+    release = browse.get_visible_release(session, package, version, view)
+    views = browse.files_of(session, package, release.version, view=view)
     return {
         "version": release.version,
         "full_name": f"{owner.name}/{package.name}/{release.version}",
@@ -115,8 +113,8 @@ def _release_json(session: Session, owner: Owner, package: Package, version: str
 
 
 def _show_release(session: Session, request: Request) -> dict[str, Any]:
-    owner, package = _lookup(session, request)
-    return _release_json(session, owner, package, request.path_params["version"])
+    view, package = _lookup(session, request)
+    return _release_json(session, view.owner, package, request.path_params["version"], view)
 
 
 async def show_release(request: Request) -> Response:
@@ -126,13 +124,9 @@ async def show_release(request: Request) -> Response:
 def _create_release(session: Session, request: Request) -> dict[str, Any]:
     owner = _writer(session, request)
     package = browse.get_package(session, owner, request.path_params["package"])
-    version = browse.normal_version(request.path_params["version"])
-    try:
-        browse.get_release(session, package, version)
-    except NotFound:
-        session.add(Release(package_id=package.id, version=version))
-        session.commit()
-    return _release_json(session, owner, package, version)
+    release = pkgs.ensure_release_row(session, package, request.path_params["version"])
+    session.commit()
+    return _release_json(session, owner, package, release.version, None)
 
 
 async def create_release(request: Request) -> Response:
@@ -169,15 +163,21 @@ async def remove(request: Request) -> Response:
     return JSONResponse({"ok": True}, status_code=201)
 
 
-def _find(session: Session, request: Request) -> tuple[Owner, Package, browse.FileView]:
-    owner, package = _lookup(session, request)
+def _one_file(
+    session: Session, request: Request, owner: Owner, package: Package, view: View | None
+) -> browse.FileView:
     p = request.path_params
-    views = browse.files_of(session, package, p["version"], p["basename"])
+    views = browse.files_of(session, package, p["version"], p["basename"], view)
     if not views:
         raise NotFound(
             f"file {owner.name}/{package.name}/{p['version']}/{p['basename']} does not exist"
         )
-    return owner, package, views[0]
+    return views[0]
+
+
+def _find(session: Session, request: Request) -> tuple[Owner, Package, browse.FileView]:
+    view, package = _lookup(session, request)
+    return view.owner, package, _one_file(session, request, view.owner, package, view)
 
 
 def _show_file(session: Session, request: Request) -> dict[str, Any]:
@@ -189,17 +189,21 @@ async def show_file(request: Request) -> Response:
 
 
 def _remove_file(session: Session, request: Request) -> dict[str, Any]:
+    """Delete a file from every label, after the removal delay (see yard/pending.py)."""
     owner = _writer(session, request, UPLOAD)
-    _o, _p, view = _find(session, request)
-    remove_files(
-        session,
-        ctx(request).store,
-        owner,
-        [view.file],
-        need_principal(session, request).user_name,
-        single=True,
+    package = browse.get_package(session, owner, request.path_params["package"])
+    view = _one_file(session, request, owner, package, None)
+    delay = ctx(request).settings.removal_delay
+    due = pending.request_removal(
+        session, owner, view.file, need_principal(session, request).user_name, delay
     )
-    return {"ok": True, "basename": view.file.filename}
+    session.commit()
+    return {
+        "ok": True,
+        "basename": view.file.filename,
+        "labels": list(view.labels),
+        "removal_due_at": iso(due.due_at),
+    }
 
 
 async def remove_file(request: Request) -> Response:
@@ -207,15 +211,10 @@ async def remove_file(request: Request) -> Response:
 
 
 def _packages(session: Session, request: Request) -> list[dict[str, Any]]:
-    principal = principal_for(session, request)
-    owner = visible_owner(session, principal, request.path_params["owner"])
+    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
     result = []
-    for package in browse.packages_of(session, owner):
-        try:
-            visible(session, principal, owner, package)
-        except NotFound:
-            continue
-        data = package_json(session, owner, package)
+    for package in browse.packages_of(session, view.owner, view):
+        data = package_json(session, view.owner, package, view)
         data.pop("files")
         result.append(data)
     return result
@@ -228,7 +227,9 @@ async def list_packages(request: Request) -> Response:
 async def download(request: Request) -> Response:
     c = ctx(request)
     _owner, _package, view = await c.run(_find, request)
-    path = c.store.local_path(view.file.blob_key)
-    if path is None or not path.is_file():
-        raise NotFound(f"{view.file.filename}: stored file is missing")
-    return FileResponse(path, media_type="application/octet-stream", filename=view.file.filename)
+    f = view.file
+    path = c.store.local_path(f.blob_key)
+    await run_in_threadpool(verified_file, c.store, f.blob_key, f.size, f.sha256, f.filename)
+    if path is None:  # pragma: no cover - only local storage exists so far
+        raise NotFound(f"{f.filename}: stored file is missing")
+    return FileResponse(path, media_type="application/octet-stream", filename=f.filename)

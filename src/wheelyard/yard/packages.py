@@ -1,0 +1,63 @@
+"""Package rows outside an upload: creation through the API (with the names uploads accept)
+and privacy, whose change renews every cached page of the owner's labels."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wheelyard.db.models import Label, Owner, Package, Release
+from wheelyard.yard.events import record
+from wheelyard.yard.names import check_project_name, check_version
+
+
+def find_package(session: Session, owner: Owner, name: str) -> Package | None:
+    return session.scalar(select(Package).where(Package.owner_id == owner.id, Package.name == name))
+
+
+def ensure_package(
+    session: Session,
+    owner: Owner,
+    raw_name: str,
+    display_name: str | None,
+    summary: str | None,
+    actor: str,
+) -> Package:
+    """The owner's package ``raw_name``, created if new (its name checked as uploads check it)."""
+    name = check_project_name(raw_name)
+    package = find_package(session, owner, name)
+    if package is None:
+        display = display_name or raw_name
+        if check_project_name(display) != name:
+            display = raw_name
+        package = Package(owner_id=owner.id, name=name, display_name=display)
+        session.add(package)
+        session.flush()
+        record(session, owner, actor, "package-create", name)
+    if summary:
+        package.summary = summary[:2000]
+    return package
+
+
+def ensure_release_row(session: Session, package: Package, version: str) -> Release:
+    ver = check_version(version)
+    release = session.scalar(
+        select(Release).where(Release.package_id == package.id, Release.version == ver)
+    )
+    if release is None:
+        release = Release(package_id=package.id, version=ver)
+        session.add(release)
+        session.flush()
+    return release
+
+
+def set_package_private(
+    session: Session, owner: Owner, package: Package, private: bool, actor: str
+) -> None:
+    """Make a package private or public. Every label of the owner is marked changed: a page
+    cached while the package was visible must not outlive the change."""
+    if package.private == private:
+        return
+    package.private = private
+    session.execute(update(Label).where(Label.owner_id == owner.id).values(serial=Label.serial + 1))
+    record(session, owner, actor, "package-private" if private else "package-public", package.name)
