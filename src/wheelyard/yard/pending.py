@@ -104,10 +104,14 @@ def replace(session: Session, store: BlobStore, owner: Owner, old: File, actor: 
 def execute_due(session: Session, store: BlobStore) -> int:
     """Carry out the deletes whose delay has passed; returns how many files went."""
     done = 0
-    due = session.scalars(select(PendingRemoval).where(PendingRemoval.due_at <= utcnow())).all()
-    session.rollback()
-    for pending in due:
-        file_id, actor = pending.file_id, pending.actor or "?"
+    due = session.execute(
+        select(PendingRemoval.file_id, PendingRemoval.actor).where(
+            PendingRemoval.due_at <= utcnow()
+        )
+    ).all()
+    session.rollback()  # each delete gets its own write transaction
+    for file_id, who in due:
+        actor = who or "?"
         lock_files(session, [file_id])  # serialises with a re-upload deciding on the same file
         if not cancel(session, file_id):  # a re-upload took it back meanwhile
             session.rollback()
