@@ -29,7 +29,7 @@ from pathlib import Path
 from packaging import tags
 from peers import OUT, REPO_BIN, start_wheelyard
 
-from wheelyard.build.interpreters import Interpreter, select
+from wheelyard.builder.interpreters import Interpreter, select
 
 # Five C extensions (one grafts libyaml), two pure projects built from sdists, and two
 # projects whose upstream wheels are taken as they are.

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from tests.conftest import client_env
-from wheelyard.build.buildenvs import SharedEnvs
-from wheelyard.build.compile import BuildTask, build_all
-from wheelyard.build.envs import HostEnvironment
-from wheelyard.build.interpreters import probe
+from wheelyard.builder.buildenvs import SharedEnvs
+from wheelyard.builder.compile import BuildTask, build_all
+from wheelyard.builder.envs import HostEnvironment
+from wheelyard.builder.interpreters import probe
 from wheelyard.testing import make_sdist, make_wheel
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import client_env
-from wheelyard.build.compile import BuildTask, build_all
-from wheelyard.build.envs import HostEnvironment
-from wheelyard.build.hints import hint
-from wheelyard.build.interpreters import probe
+from wheelyard.builder.compile import BuildTask, build_all
+from wheelyard.builder.envs import HostEnvironment
+from wheelyard.builder.hints import hint
+from wheelyard.builder.interpreters import probe
 from wheelyard.testing import make_sdist
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wheelyard.build.envs import HostEnvironment
-from wheelyard.build.hook import SetupFailed, run_setup
+from wheelyard.builder.envs import HostEnvironment
+from wheelyard.builder.hook import SetupFailed, run_setup
 
 
 def test_exports_are_handed_on_and_the_token_is_not(tmp_path: Path) -> None:

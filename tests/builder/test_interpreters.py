@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelyard.build.interpreters import Interpreter, discover, probe, select
+from wheelyard.builder.interpreters import Interpreter, discover, probe, select
 from wheelyard.yard.errors import InvalidInput
 
 HERE = (sys.version_info.major, sys.version_info.minor)

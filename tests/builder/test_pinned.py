@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import client_env
-from wheelyard.build.interpreters import Interpreter, discover, probe
-from wheelyard.build.pinned import (
+from wheelyard.builder.interpreters import Interpreter, discover, probe
+from wheelyard.builder.pinned import (
     context_key,
     forced_names,
     read_pinned,

@@ -11,9 +11,9 @@ from packaging import tags
 
 from tests.conftest import BIN, Yard, client_env, run
 from tests.e2e.test_clients import twine
-from wheelyard.build.interpreters import discover, probe
-from wheelyard.build.plan import make_plan
-from wheelyard.build.resolve import resolve
+from wheelyard.builder.interpreters import discover, probe
+from wheelyard.builder.plan import make_plan
+from wheelyard.builder.resolve import resolve
 from wheelyard.testing import make_sdist, make_wheel
 from wheelyard.yard.errors import InvalidInput
 

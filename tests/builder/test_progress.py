@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from wheelyard.build.progress import (
+from wheelyard.builder.progress import (
     LiveReporter,
     PlainReporter,
     Row,

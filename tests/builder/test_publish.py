@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelyard.build.publish import default_label, sanitise_label
+from wheelyard.builder.publish import default_label, sanitise_label
 from wheelyard.yard.errors import InvalidInput
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import client_env
-from wheelyard.build.compile import BuildTask, build_all
-from wheelyard.build.envs import HostEnvironment
-from wheelyard.build.interpreters import discover, probe
-from wheelyard.build.repair import PURE, RepairFailed, repair
+from wheelyard.builder.compile import BuildTask, build_all
+from wheelyard.builder.envs import HostEnvironment
+from wheelyard.builder.interpreters import discover, probe
+from wheelyard.builder.repair import PURE, RepairFailed, repair
 from wheelyard.testing import make_c_sdist, make_c_sdist_without_libc, make_wheel
 
 needs_toolchain = pytest.mark.skipif(

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from packaging import tags
 
-from tests.build.test_repair import needs_toolchain
+from tests.builder.test_repair import needs_toolchain
 from tests.conftest import BIN, Yard, client_env, run
 from tests.e2e.test_clients import twine
-from wheelyard.build.interpreters import discover
+from wheelyard.builder.interpreters import discover
 from wheelyard.testing import make_c_sdist, make_sdist, make_wheel
 
 

@@ -7,7 +7,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from wheelyard.build.sdist import LEGACY_REQUIRES, declared_build_requires, fetch_sdist
+from wheelyard.builder.sdist import LEGACY_REQUIRES, declared_build_requires, fetch_sdist
 from wheelyard.testing import make_sdist
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelyard.build.settings import load
+from wheelyard.builder.settings import load
 from wheelyard.yard.errors import InvalidInput
 
 PYPROJECT = """

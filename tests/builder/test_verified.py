@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from wheelyard.build.interpreters import probe
-from wheelyard.build.verified import is_verified, record, set_hash
+from wheelyard.builder.interpreters import probe
+from wheelyard.builder.verified import is_verified, record, set_hash
 from wheelyard.testing import make_wheel
 
 

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import client_env
-from wheelyard.build.envs import HostEnvironment
-from wheelyard.build.interpreters import probe
-from wheelyard.build.verify import top_level_modules, verify
+from wheelyard.builder.envs import HostEnvironment
+from wheelyard.builder.interpreters import probe
+from wheelyard.builder.verify import top_level_modules, verify
 from wheelyard.testing import make_wheel
 
 

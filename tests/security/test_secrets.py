@@ -18,8 +18,8 @@ import pytest
 from rich.console import Console
 
 from tests.conftest import BIN, Yard, client_env, run, start_yard, stop_yard
-from wheelyard.build.interpreters import discover
-from wheelyard.build.progress import PlainReporter, Row, final_table
+from wheelyard.builder.interpreters import discover
+from wheelyard.builder.progress import PlainReporter, Row, final_table
 from wheelyard.cli.terminal import SafeConsole
 
 pytestmark = pytest.mark.e2e
@@ -214,7 +214,7 @@ class TestBuildNeverSeesTheToken:
         script = textwrap.dedent(
             """
             import ctypes, json, os, subprocess, sys
-            from wheelyard.build import secret
+            from wheelyard.builder import secret
             secret.seal(own_process=True)
             environ = open("/proc/self/environ", "rb").read().decode()
             listing = "import json, os; print(json.dumps(os.listdir('/proc/self/fd')))"
@@ -261,7 +261,7 @@ class TestBuildNeverSeesTheToken:
         script = textwrap.dedent(
             """
             import json, os, subprocess, sys
-            from wheelyard.build import secret
+            from wheelyard.builder import secret
             secret.seal(own_process=False)
             probe = (
                 "import json, os, sys\\n"

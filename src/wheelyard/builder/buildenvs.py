@@ -19,8 +19,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelyard.build.envs import BuildEnvironment
-from wheelyard.build.interpreters import Interpreter, venv_commands
+from wheelyard.builder.envs import BuildEnvironment
+from wheelyard.builder.interpreters import Interpreter, venv_commands
 
 _COMPLETE = ".wheelyard-complete"
 _RECORD = ".wheelyard-requirements.json"

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import httpx
 
-from wheelyard.build.buildenvs import SharedEnvs
-from wheelyard.build.envs import BuildEnvironment
-from wheelyard.build.hints import hint, tail
-from wheelyard.build.interpreters import Interpreter
-from wheelyard.build.sdist import declared_build_requires, fetch_sdist
+from wheelyard.builder.buildenvs import SharedEnvs
+from wheelyard.builder.envs import BuildEnvironment
+from wheelyard.builder.hints import hint, tail
+from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.sdist import declared_build_requires, fetch_sdist
 
 
 @dataclass(frozen=True)

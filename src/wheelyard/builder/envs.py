@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from wheelyard.build.secret import FD_VARIABLE, FILE_VARIABLE, TOKEN_VARIABLE
+from wheelyard.builder.secret import FD_VARIABLE, FILE_VARIABLE, TOKEN_VARIABLE
 
 # Never handed to build-setup.sh or a build: uploading is the executor's job, not the build's
 # (the hand-off descriptor and the token file's path carry no secret, but builds need neither).

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from wheelyard.build.envs import BuildEnvironment
-from wheelyard.build.interpreters import Interpreter
-from wheelyard.build.plan import Step
+from wheelyard.builder.envs import BuildEnvironment
+from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.plan import Step
 
 
 def download(url: str, target: Path, headers: dict[str, str] | None = None) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from wheelyard.build.envs import SECRET_VARIABLES, BuildEnvironment
-from wheelyard.build.hints import tail
+from wheelyard.builder.envs import SECRET_VARIABLES, BuildEnvironment
+from wheelyard.builder.hints import tail
 
 SCRIPT = "build-setup.sh"
 # Set by bash itself, not by the script.

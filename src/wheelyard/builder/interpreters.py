@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelyard.build.envs import BuildEnvironment, HostEnvironment
+from wheelyard.builder.envs import BuildEnvironment, HostEnvironment
 from wheelyard.yard.errors import InvalidInput
 
 DEFAULT_MINIMUM = (3, 9)

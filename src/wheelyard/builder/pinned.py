@@ -28,9 +28,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from wheelyard.build.envs import BuildEnvironment
-from wheelyard.build.interpreters import Interpreter
-from wheelyard.build.resolve import Resolved, resolve_report
+from wheelyard.builder.envs import BuildEnvironment
+from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.resolve import Resolved, resolve_report
 from wheelyard.yard.errors import InvalidInput
 
 _INCLUDES = ("-r", "--requirement", "-c", "--constraint")

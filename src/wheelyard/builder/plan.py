@@ -11,8 +11,8 @@ from typing import Literal
 from packaging import tags
 from packaging.utils import parse_wheel_filename
 
-from wheelyard.build.interpreters import Interpreter
-from wheelyard.build.resolve import Resolved
+from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.resolve import Resolved
 from wheelyard.yard.errors import InvalidInput
 
 Source = Literal["yard", "upstream", "build"]

@@ -15,7 +15,7 @@ from typing import Literal
 import httpx
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from wheelyard.build.yardquery import held_files
+from wheelyard.builder.yardquery import held_files
 from wheelyard.digest import file_sha256
 from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.names import check_label_name

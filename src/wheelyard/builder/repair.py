@@ -12,7 +12,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from wheelyard.build.envs import BuildEnvironment, HostEnvironment
+from wheelyard.builder.envs import BuildEnvironment, HostEnvironment
 
 PURE = "pure"
 

@@ -14,8 +14,8 @@ from urllib.parse import unquote, urlparse
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from wheelyard.build.envs import BuildEnvironment, HostEnvironment
-from wheelyard.build.interpreters import Interpreter
+from wheelyard.builder.envs import BuildEnvironment, HostEnvironment
+from wheelyard.builder.interpreters import Interpreter
 from wheelyard.yard.errors import InvalidInput
 
 

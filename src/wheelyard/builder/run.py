@@ -17,18 +17,18 @@ from pathlib import Path
 
 import httpx
 
-from wheelyard.build import verified as record
-from wheelyard.build.buildenvs import SharedEnvs
-from wheelyard.build.compile import BuildResult, BuildTask, build_one
-from wheelyard.build.envs import BuildEnvironment
-from wheelyard.build.fetch import fetch
-from wheelyard.build.hook import SetupFailed, run_setup
-from wheelyard.build.interpreters import Interpreter
-from wheelyard.build.plan import ANY, Plan, Step
-from wheelyard.build.progress import Reporter, Row
-from wheelyard.build.repair import PURE, Repaired, RepairFailed, is_pure, repair
-from wheelyard.build.settings import BuildSettings
-from wheelyard.build.verify import Verified, verify
+from wheelyard.builder import verified as record
+from wheelyard.builder.buildenvs import SharedEnvs
+from wheelyard.builder.compile import BuildResult, BuildTask, build_one
+from wheelyard.builder.envs import BuildEnvironment
+from wheelyard.builder.fetch import fetch
+from wheelyard.builder.hook import SetupFailed, run_setup
+from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.plan import ANY, Plan, Step
+from wheelyard.builder.progress import Reporter, Row
+from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
+from wheelyard.builder.settings import BuildSettings
+from wheelyard.builder.verify import Verified, verify
 
 BUILD_REQUIREMENTS = "requirements-build.txt"
 

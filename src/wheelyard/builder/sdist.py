@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from wheelyard.build.fetch import download
+from wheelyard.builder.fetch import download
 
 # What pip assumes for an sdist without [build-system] (PEP 518).
 LEGACY_REQUIRES = ("setuptools>=40.8.0",)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from wheelyard.build.interpreters import Interpreter
+from wheelyard.builder.interpreters import Interpreter
 from wheelyard.digest import file_sha256
 
 RECORD = ".verified.json"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from wheelyard.build.envs import BuildEnvironment
-from wheelyard.build.hints import tail
-from wheelyard.build.interpreters import Interpreter, venv_commands
+from wheelyard.builder.envs import BuildEnvironment
+from wheelyard.builder.hints import tail
+from wheelyard.builder.interpreters import Interpreter, venv_commands
 
 
 @dataclass(frozen=True)

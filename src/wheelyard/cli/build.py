@@ -11,17 +11,17 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from wheelyard.build.envs import HostEnvironment
-from wheelyard.build.interpreters import Interpreter, discover, select
-from wheelyard.build.pinned import resolve_all
-from wheelyard.build.plan import Plan, make_plan
-from wheelyard.build.progress import choose, final_table, write_report
-from wheelyard.build.publish import Published, default_label, publish
-from wheelyard.build.resolve import Resolved
-from wheelyard.build.run import Job, Outcome, execute
-from wheelyard.build.secret import seal, upload_token
-from wheelyard.build.settings import BuildSettings, load
-from wheelyard.build.yardquery import held_files
+from wheelyard.builder.envs import HostEnvironment
+from wheelyard.builder.interpreters import Interpreter, discover, select
+from wheelyard.builder.pinned import resolve_all
+from wheelyard.builder.plan import Plan, make_plan
+from wheelyard.builder.progress import choose, final_table, write_report
+from wheelyard.builder.publish import Published, default_label, publish
+from wheelyard.builder.resolve import Resolved
+from wheelyard.builder.run import Job, Outcome, execute
+from wheelyard.builder.secret import seal, upload_token
+from wheelyard.builder.settings import BuildSettings, load
+from wheelyard.builder.yardquery import held_files
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
 from wheelyard.config import Settings
@@ -223,7 +223,7 @@ def upload(
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
-    # Before anything runs (an interpreter probe, pip, a build): see build/secret.py.
+    # Before anything runs (an interpreter probe, pip, a build): see builder/secret.py.
     seal(getattr(args, "own_process", False), args.token_file)
     if args.list_pythons:
         return list_pythons(args)

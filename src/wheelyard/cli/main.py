@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Only the command itself may replace its process (``wheelyard build``: build/secret.py).
+    # Only the command itself may replace its process (``wheelyard build``: builder/secret.py).
     args.own_process = argv is None
     try:
         env = None
