@@ -1,6 +1,7 @@
-"""Fetching the wheels a plan does not build: from the yard (its download API, with the
-token) or upstream (the interpreter's own pip, so the user's index settings apply). Writes go
-through a ``.part`` file and a rename, so a killed run never leaves a truncated wheel."""
+"""Fetching the wheels a plan does not build: from the yard (its download API, through the yard
+client, which carries the token) or upstream (the interpreter's own pip, so the user's index
+settings apply); and sdists from an upstream URL. Writes go through a temporary file and a
+rename, so a killed run never leaves a truncated file."""
 
 from __future__ import annotations
 
@@ -11,17 +12,14 @@ import httpx
 from wheelyard.builder.envs import BuildEnvironment
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.plan import Step
+from wheelyard.client import YardClient, save_stream
 
 
-def download(url: str, target: Path, headers: dict[str, str] | None = None) -> None:
-    """Stream ``url`` to ``target`` through a ``.part`` file and a rename."""
-    tmp = target.with_name(target.name + ".part")
-    with httpx.stream("GET", url, headers=headers, follow_redirects=True, timeout=300) as resp:
+def download(url: str, target: Path) -> None:
+    """Stream an upstream ``url`` (not a yard: no token) to ``target``, atomically."""
+    with httpx.stream("GET", url, follow_redirects=True, timeout=300) as resp:
         resp.raise_for_status()
-        with tmp.open("wb") as fh:
-            for chunk in resp.iter_bytes():
-                fh.write(chunk)
-    tmp.replace(target)  # a killed run never leaves a truncated wheel behind
+        save_stream(resp, target)
 
 
 def fetch(
@@ -29,18 +27,18 @@ def fetch(
     wheelhouse: Path,
     interp: Interpreter,
     step: Step,
-    yard: tuple[str, str] | None,
-    token: str | None,
+    yard: tuple[YardClient, str] | None,
 ) -> Path:
     """The wheel of a yard or upstream step, in ``wheelhouse`` (kept when already there)."""
     target = wheelhouse / step.filename
     if target.exists():
         return target
     if step.source == "yard":
-        assert yard is not None, "a yard step needs the yard's URL and owner"
-        url, owner = yard
-        base = f"{url.rstrip('/')}/api/download/{owner}/{step.project}/{step.version}/"
-        download(base + step.filename, target, {"Authorization": f"token {token}"} if token else {})
+        assert yard is not None, "a yard step needs the yard's client and owner"
+        client, owner = yard
+        client.download(
+            f"/api/download/{owner}/{step.project}/{step.version}/{step.filename}", target
+        )
         return target
     # Upstream: the interpreter's pip fetches, so the user's index credentials and certs apply.
     log = wheelhouse / "logs" / f"download-{step.filename}.log"

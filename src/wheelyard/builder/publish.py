@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import httpx
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelyard.builder.yardquery import held_files
+from wheelyard.client import YardClient
 from wheelyard.digest import file_sha256
 from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.names import check_label_name
@@ -55,25 +55,22 @@ def default_label(folder: Path, env: Mapping[str, str] | None = None) -> str:
     return sanitise_label(branch)
 
 
-def publish(
-    url: str, owner: str, label: str, token: str, wheels: Sequence[Path]
-) -> list[Published]:
-    base = url.rstrip("/")
+def publish(client: YardClient, owner: str, label: str, wheels: Sequence[Path]) -> list[Published]:
+    """Each wheel onto ``label`` of ``owner`` (the client carries the token)."""
     names = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels}
     held = {
         name: sha
-        for files in held_files(base, owner, names, token).values()
+        for files in held_files(client, owner, names).values()
         for name, sha in files.items()
     }
-    results = []
-    with httpx.Client(base_url=base, timeout=600) as client:
-        for wheel in sorted(set(wheels), key=lambda p: p.name):
-            results.append(_one(client, owner, label, token, wheel, held.get(wheel.name)))
-    return results
+    return [
+        _one(client, owner, label, wheel, held.get(wheel.name))
+        for wheel in sorted(set(wheels), key=lambda p: p.name)
+    ]
 
 
 def _one(
-    client: httpx.Client, owner: str, label: str, token: str, wheel: Path, held_sha: str | None
+    client: YardClient, owner: str, label: str, wheel: Path, held_sha: str | None
 ) -> Published:
     sha = file_sha256(wheel)
     if held_sha is not None and held_sha != sha:
@@ -84,7 +81,6 @@ def _one(
         name, version, _b, _t = parse_wheel_filename(wheel.name)
         tagged = client.post(
             f"/api/channels/{owner}/{label}",
-            headers={"Authorization": f"token {token}"},
             json={"package": str(name), "version": str(version), "basename": wheel.name},
         )
         if tagged.status_code == 201:
@@ -93,9 +89,9 @@ def _one(
     with wheel.open("rb") as fh:
         response = client.post(
             f"/{owner}/label/{label}/",
-            auth=("__token__", token),
             data={":action": "file_upload", "sha256_digest": sha},
             files={"content": (wheel.name, fh)},
+            timeout=600,
         )
     if response.status_code == 200:
         outcome = response.json().get("outcome")

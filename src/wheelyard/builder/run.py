@@ -15,8 +15,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from wheelyard.builder import verified as record
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
@@ -29,6 +27,7 @@ from wheelyard.builder.progress import Reporter, Row
 from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.verify import Verified, verify
+from wheelyard.client import ClientError, YardClient
 
 BUILD_REQUIREMENTS = "requirements-build.txt"
 
@@ -116,15 +115,20 @@ class _Run:
 
     # -- fetch --------------------------------------------------------------------------
     def fetch(self, steps: Sequence[Step]) -> None:
+        url, owner = self.job.settings.url, self.job.settings.owner
+        client, yard = None, None
+        if url and owner and any(step.source == "yard" for step in steps):
+            # One client (one connection pool) for every download from the yard in this run.
+            client = YardClient(url, self.job.token)
+            yard = (client, owner)
+
         def one(step: Step) -> None:
             row = self.rows[(step.project, step.version, step.python)]
             row = self.show(row, state="fetching", filename=step.filename)
             interp = self.by_minor.get(step.python, self.job.interpreters[0])
             try:
-                s = self.job.settings
-                yard = (s.url, s.owner) if s.url and s.owner else None
-                path = fetch(self.env, self.job.wheelhouse, interp, step, yard, self.job.token)
-            except (OSError, httpx.HTTPError) as exc:
+                path = fetch(self.env, self.job.wheelhouse, interp, step, yard)
+            except (OSError, ClientError) as exc:
                 self.outcome.fetch_failures.append((step, str(exc)))
                 self.show(row, state="failed", detail=str(exc))
                 return
@@ -135,8 +139,12 @@ class _Run:
             if step.source == "yard":
                 self.ours.append(path)
 
-        with self.pool() as pool:
-            list(pool.map(one, steps))
+        try:
+            with self.pool() as pool:
+                list(pool.map(one, steps))
+        finally:
+            if client is not None:
+                client.close()
 
     # -- build + repair ------------------------------------------------------------------
     def task(self, step: Step, environment: dict[str, str]) -> BuildTask:

@@ -24,6 +24,7 @@ from wheelyard.builder.settings import BuildSettings, load
 from wheelyard.builder.yardquery import held_files
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
+from wheelyard.client import YardClient
 from wheelyard.config import Settings
 from wheelyard.yard.errors import InvalidInput
 
@@ -94,7 +95,8 @@ def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Pa
         if not settings.owner:
             raise InvalidInput("--url needs --owner")
         projects = {r.name for closure in closures.values() for r in closure}
-        in_yard = held_files(settings.url, settings.owner, projects, upload_token())
+        with YardClient(settings.url, upload_token()) as yard:
+            in_yard = held_files(yard, settings.owner, projects)
     result = make_plan(
         closures,
         in_yard,
@@ -211,7 +213,8 @@ def upload(
         raise InvalidInput("--upload needs a token: WHEELYARD_TOKEN or --token-file")
     assert settings.url and settings.owner
     label = settings.label or default_label(Path(args.folder))
-    results = publish(settings.url, settings.owner, label, token, wheels)
+    with YardClient(settings.url, token) as yard:
+        results = publish(yard, settings.owner, label, wheels)
     counts: dict[str, int] = {}
     for r in results:
         counts[r.action] = counts.get(r.action, 0) + 1
