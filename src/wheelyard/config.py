@@ -41,6 +41,10 @@ def _number(env: dict[str, str], name: str, default: float, kind: type = int) ->
     return value  # type: ignore[no-any-return]
 
 
+def _folder(text: str | None) -> Path | None:
+    return Path(text).absolute() if text else None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -65,6 +69,8 @@ class Settings:
     blob_grace: float = 3600.0
     # A single-file delete (the Anaconda client's DELETE /dist) takes effect after this delay.
     removal_delay: float = 60.0
+    # Where uploads are staged before publishing; None: chosen from the storage URL.
+    staging_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -89,7 +95,15 @@ class Settings:
             auth_window=_number(env, "WHEELYARD_AUTH_WINDOW", 300.0, float),
             blob_grace=_number(env, "WHEELYARD_BLOB_GRACE", 3600.0, float),
             removal_delay=_number(env, "WHEELYARD_REMOVAL_DELAY", 60.0, float),
+            staging_dir=_folder(env.get("WHEELYARD_STAGING_DIR")),
         )
+
+    @property
+    def staging(self) -> Path:
+        """The staging folder (by default next to a local store's blobs; see storage)."""
+        from wheelyard.storage import default_staging_dir
+
+        return self.staging_dir or default_staging_dir(self.storage_url, self.data_dir)
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from wheelyard.db.models import Stage, utcnow
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.storage.local import LocalStore
+from wheelyard.storage.staging import StagedFile
 from wheelyard.testing import make_wheel
 from wheelyard.yard import accounts
 from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput
@@ -35,7 +36,7 @@ def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _send(store: LocalStore, wheel: Path):  # type: ignore[no-untyped-def]
-    staged = store.stage()
+    staged = StagedFile(store.root / ".staging")
     staged.write(wheel.read_bytes())
     staged.finish()
     return staged

@@ -6,6 +6,7 @@ import argparse
 
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
+from wheelyard.storage.staging import sweep_staging
 from wheelyard.yard.integrity import check, collect_garbage, effective_grace
 from wheelyard.yard.stages import expire_stages
 
@@ -17,7 +18,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     grace = effective_grace(settings.blob_grace)
     with open_yard(settings) as yard:
         expired = expire_stages(yard.session, yard.store)
-        swept = yard.store.sweep_staging(STAGING_GRACE)
+        swept = sweep_staging(settings.staging, STAGING_GRACE)
+        swept += yard.store.sweep_incomplete(STAGING_GRACE)
         if expired or swept:
             out.print(f"cleaned up {expired} expired upload stage(s), {swept} staging file(s)")
         if args.repair:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from wheelyard.cli.terminal import SafeConsole
 from wheelyard.config import Settings
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
-from wheelyard.storage import BlobStore, open_store
+from wheelyard.storage import YardStore, open_store
 
 # Piped output (scripts, CI) gets a wide table rather than rich's 80-column default. Names,
 # messages and file names are user-controlled: both consoles print every string literally.
@@ -25,7 +25,7 @@ err = SafeConsole(stderr=True, soft_wrap=True)
 class Yard:
     settings: Settings
     session: Session
-    store: BlobStore
+    store: YardStore
 
 
 @contextmanager
@@ -35,7 +35,7 @@ def open_yard(settings: Settings) -> Iterator[Yard]:
     migrate(engine)
     try:
         with make_sessionmaker(engine)() as session:
-            yield Yard(settings, session, open_store(settings.storage_url, settings.max_upload))
+            yield Yard(settings, session, open_store(settings.storage_url))
             session.commit()
     finally:
         engine.dispose()

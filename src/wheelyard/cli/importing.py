@@ -21,7 +21,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         owner = accounts.get_owner(yard.session, args.owner)
         for path in find_dists([Path(p) for p in args.paths]):
             try:
-                counts[import_file(yard.session, yard.store, owner, labels, path).outcome] += 1
+                stored = import_file(
+                    yard.session, yard.store, owner, labels, path, settings.staging
+                )
+                counts[stored.outcome] += 1
             except (YardError, OSError) as exc:
                 yard.session.rollback()
                 counts["refused"] += 1

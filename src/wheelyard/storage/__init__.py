@@ -1,71 +1,73 @@
-"""Blob storage behind one small interface: stage a file, commit it atomically, read, collect.
+"""Blob storage: the protocol (``protocol``), staging (``staging``), the local folder store
+(``local``), storage faults (``faults``), and the choice of backend by URL scheme (here).
 
 Uploads are first written to a staged local file (hashed while streaming, so memory stays
-constant), validated there, and only then committed under their final key. Keys are derived
+constant), validated there, and only then published under their final key. Keys are derived
 from content and shared, so nothing deletes a blob directly: unreferenced blobs are collected
 after a grace period through claims (see ``wheelyard.yard.integrity.collect_garbage``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Protocol
 
-from wheelyard.storage.local import Claim
-from wheelyard.storage.staging import StagedFile
+from wheelyard.storage.protocol import BlobStore, Claim, Collectable, LocalFiles, YardStore
 
-
-class BlobStore(Protocol):
-    def stage(self) -> StagedFile:
-        """A new empty staged file; discarded on close unless committed."""
-
-    def commit(self, staged: StagedFile, key: str) -> None:
-        """Make the staged bytes durable under ``key``; readers see all of it or nothing."""
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Store a small blob atomically."""
-
-    def sweep_staging(self, older_than: float) -> int:
-        """Delete abandoned staging files older than ``older_than`` seconds."""
-
-    def open(self, key: str) -> BinaryIO: ...
-
-    def local_path(self, key: str) -> Path | None:
-        """A filesystem path for zero-copy serving, when the store has one."""
-
-    def exists(self, key: str) -> bool: ...
-
-    def size(self, key: str) -> int: ...
-
-    def mtime(self, key: str) -> float | None:
-        """When the blob was last published; None when there is none."""
-
-    def iter_keys(self) -> Iterator[str]: ...
-
-    def collecting(self) -> AbstractContextManager[None]:
-        """Hold the store's collector lock (one garbage collection at a time)."""
-
-    def claim(self, key: str) -> Claim | None:
-        """Take the blob at ``key`` out of service atomically; None when there is none."""
-
-    def restore(self, claim: Claim) -> None:
-        """Put a claimed blob back, never over a copy published meanwhile."""
-
-    def forget(self, claim: Claim) -> None:
-        """Delete a claimed blob for good."""
-
-    def pending_claims(self) -> Iterator[Claim]:
-        """Claims left behind by a collector that stopped half-way."""
+__all__ = [
+    "BlobStore",
+    "Claim",
+    "Collectable",
+    "LocalFiles",
+    "YardStore",
+    "default_staging_dir",
+    "open_store",
+]
 
 
-def open_store(url: str, limit: int | None = None) -> BlobStore:
-    """A store for ``url``: a folder path or ``file://`` URL (S3 is planned behind the same API)."""
+def _local(location: str) -> YardStore:
     from wheelyard.storage.local import LocalStore
 
-    if url.startswith("s3://"):
+    return LocalStore(Path(location))
+
+
+def _not_yet(location: str) -> YardStore:
+    from wheelyard.yard.errors import InvalidInput
+
+    raise InvalidInput("S3 storage is not available in this version (WHEELYARD_STORAGE_URL)")
+
+
+# Scheme → opener of the location after ``scheme://``; "" is a plain folder path.
+BACKENDS: dict[str, Callable[[str], YardStore]] = {"": _local, "file": _local, "s3": _not_yet}
+
+
+def _split(url: str) -> tuple[str, str]:
+    # Only "scheme://" counts as a scheme: a folder name may contain a colon.
+    scheme, sep, rest = url.partition("://")
+    return (scheme.lower(), rest) if sep else ("", url)
+
+
+def open_store(url: str) -> YardStore:
+    """The store ``url`` names: a folder path, ``file://`` + path, or (later) ``s3://``."""
+    scheme, location = _split(url)
+    opener = BACKENDS.get(scheme)
+    if opener is None:
         from wheelyard.yard.errors import InvalidInput
 
-        raise InvalidInput("S3 storage is not available in this version (WHEELYARD_STORAGE_URL)")
-    return LocalStore(Path(url.removeprefix("file://")), limit)
+        known = ", ".join(f"{s}://" for s in BACKENDS if s)
+        raise InvalidInput(
+            f"unknown storage scheme {scheme + '://'!r} in WHEELYARD_STORAGE_URL "
+            f"(known: {known}, or a folder path)"
+        )
+    return opener(location)
+
+
+def default_staging_dir(url: str, data_dir: Path) -> Path:
+    """Where uploads are staged unless ``WHEELYARD_STAGING_DIR`` says otherwise: next to a
+    local store's blobs (same filesystem, so publishing is a rename), else in the data dir."""
+    from wheelyard.storage.local import STAGING
+
+    scheme, location = _split(url)
+    if BACKENDS.get(scheme) is _local:
+        return Path(location).absolute() / STAGING
+    return data_dir / "staging"

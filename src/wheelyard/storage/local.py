@@ -1,16 +1,21 @@
-"""Blob store in a local folder: staging under ``.staging/``, commits by fsync + rename.
+"""Blob store in a local folder: publishes by fsync + rename, collects through ``.trash/``.
 
 Blobs are only ever removed by garbage collection, through a claim: the candidate is renamed
 into ``.trash/`` (atomically, so a concurrent publish of the same key is never half-deleted),
-then either put back with a hard link that never overwrites, or deleted for good.
+then either put back with a hard link that never overwrites, or deleted for good. The store's
+own temporaries (``put_bytes``, a ``put_file`` from another filesystem) live in ``.staging/``,
+which is also where callers stage uploads by default (same filesystem: publishing is a rename).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import io
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,26 +24,50 @@ from typing import BinaryIO
 from urllib.parse import quote, unquote
 
 from wheelyard.storage.faults import storage_faults
-from wheelyard.storage.staging import StagedFile
+from wheelyard.storage.protocol import Claim
 
-_STAGING = ".staging"
+STAGING = ".staging"
 _TRASH = ".trash"
 
 
-class Claim:
-    """A blob taken out of service by the garbage collector: restore it or forget it."""
+class _Window(io.RawIOBase):
+    """At most ``length`` bytes of an open file, from its current position."""
 
-    def __init__(self, key: str, path: Path) -> None:
-        self.key = key
-        self.path = path
-        self.mtime = path.stat().st_mtime
+    def __init__(self, fh: BinaryIO, length: int) -> None:
+        self._fh = fh
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._left)
+        if want <= 0:
+            return 0
+        # A view, not a slice: slicing a bytearray would read into a copy.
+        got = self._fh.readinto(memoryview(buffer)[:want])  # type: ignore[attr-defined]
+        self._left -= got
+        return int(got)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalStore:
-    def __init__(self, root: Path, limit: int | None = None) -> None:
+    """``wheelyard.storage.protocol.YardStore`` (and ``LocalFiles``) over a folder."""
+
+    def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self.root.mkdir(parents=True, exist_ok=True)
-        self.limit = limit
 
     def _path(self, key: str) -> Path:
         # Keys are built by the yard from validated names and hex digests; refuse anything else.
@@ -47,85 +76,106 @@ class LocalStore:
             raise ValueError(f"bad blob key {key!r}")
         return self.root.joinpath(*parts)
 
-    def stage(self) -> StagedFile:
-        return StagedFile(self.root / _STAGING, self.limit)
+    def _temp(self, prefix: str) -> tuple[int, Path]:
+        staging = self.root / STAGING
+        staging.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=staging, prefix=prefix, suffix=".part")
+        return fd, Path(name)
 
     def _publish(self, src: Path, key: str) -> None:
+        """Rename the durable file ``src`` onto ``key`` and make the rename durable."""
         dest = self._path(key)
-        with storage_faults("storing a file"):
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            # A fresh mtime marks the blob as in flight until its row commits: the garbage
-            # collector leaves blobs younger than the grace period alone.
-            os.utime(src)
-            os.replace(src, dest)
-            dir_fd = os.open(dest.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # A fresh mtime marks the blob as in flight until its row commits: the garbage
+        # collector leaves blobs younger than the grace period alone.
+        os.utime(src)
+        os.replace(src, dest)
+        _fsync_dir(dest.parent)
 
-    def commit(self, staged: StagedFile, key: str) -> None:
-        staged.finish()
-        self._publish(staged.path, key)
-        staged.committed = True
+    def put_file(self, key: str, path: Path) -> None:
+        self._path(key)  # a bad key fails before anything moves
+        with storage_faults("storing a file"):
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())  # usually already synced by the stager: cheap
+            try:
+                self._publish(path, key)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+            # Staged on another filesystem: copy in next to the blobs, then rename.
+            fd, tmp = self._temp("put-")
+            try:
+                with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1024 * 1024)
+                    out.flush()
+                    os.fsync(out.fileno())
+                self._publish(tmp, key)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        staging = self.root / _STAGING
+        self._path(key)
         with storage_faults("storing a file"):
-            staging.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=staging, prefix="put-", suffix=".part")
+            fd, tmp = self._temp("put-")
         try:
-            with storage_faults("storing a file"), os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._publish(Path(name), key)
+            with storage_faults("storing a file"):
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                self._publish(tmp, key)
         except BaseException:
-            Path(name).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
-    def sweep_staging(self, older_than: float) -> int:
-        """Delete staging files older than ``older_than`` seconds (left by killed uploads)."""
-        cutoff = time.time() - older_than
-        removed = 0
-        for path in (self.root / _STAGING).glob("*.part"):
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-        return removed
-
-    def open(self, key: str) -> BinaryIO:
-        return self._path(key).open("rb")
-
-    def local_path(self, key: str) -> Path | None:
-        return self._path(key)
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+    def open(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"bad byte range [{start}, {end})")
+        fh = self._path(key).open("rb")
+        if start:
+            fh.seek(start)
+        if end is None:
+            return fh
+        return io.BufferedReader(_Window(fh, end - start))
 
     def size(self, key: str) -> int:
         return self._path(key).stat().st_size
 
-    def mtime(self, key: str) -> float | None:
-        try:
-            return self._path(key).stat().st_mtime
-        except FileNotFoundError:
-            return None
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
 
-    def iter_keys(self) -> Iterator[str]:
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def iter_keys(self, prefix: str = "") -> Iterator[str]:
+        # Walk only the folder the prefix's complete path segments name, when they are valid.
+        top = self.root
+        folder = prefix.rpartition("/")[0]
+        if folder:
+            try:
+                top = self._path(folder)
+            except ValueError:
+                return
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             rel = Path(dirpath).relative_to(self.root)
-            for name in filenames:
-                if not name.startswith("."):
-                    yield (rel / name).as_posix()
+            for name in sorted(filenames):
+                key = (rel / name).as_posix()
+                if not name.startswith(".") and key.startswith(prefix):
+                    yield key
+
+    def url(self, key: str) -> str | None:
+        return None
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
 
     # Garbage collection: claim → (re-check references) → restore or forget.
 
     @contextlib.contextmanager
     def collecting(self) -> Iterator[None]:
-        """Hold the store's collector lock: one garbage collection at a time."""
         trash = self.root / _TRASH
         trash.mkdir(exist_ok=True)
         with (trash / ".lock").open("a") as fh:
@@ -135,30 +185,33 @@ class LocalStore:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def mtime(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
     def claim(self, key: str) -> Claim | None:
-        """Move the blob at ``key`` out of service atomically; None when there is none."""
         src = self._path(key)
         dest = self.root / _TRASH / f"{quote(key, safe='')}.{secrets.token_hex(6)}"
+        dest.parent.mkdir(exist_ok=True)
         try:
             os.rename(src, dest)
         except FileNotFoundError:
             return None
-        return Claim(key, dest)
+        return Claim(key, str(dest), dest.stat().st_mtime)  # mtime read after the rename
 
     def restore(self, claim: Claim) -> None:
-        """Put a claimed blob back, unless a publish filled the key meanwhile (same bytes)."""
         dest = self._path(claim.key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
-            os.link(claim.path, dest)  # never overwrites a fresher copy
-        claim.path.unlink()
+            os.link(claim.handle, dest)  # never overwrites a fresher copy
+        Path(claim.handle).unlink()
 
     def forget(self, claim: Claim) -> None:
-        """Delete a claimed blob for good."""
-        claim.path.unlink(missing_ok=True)
+        Path(claim.handle).unlink(missing_ok=True)
 
     def pending_claims(self) -> Iterator[Claim]:
-        """Claims left behind by a collector that stopped half-way."""
         trash = self.root / _TRASH
         for path in sorted(trash.glob("*.*")) if trash.is_dir() else []:
             if path.name.startswith("."):
@@ -166,4 +219,19 @@ class LocalStore:
             key = unquote(path.name.rsplit(".", 1)[0])
             with contextlib.suppress(FileNotFoundError, ValueError):
                 self._path(key)
-                yield Claim(key, path)
+                yield Claim(key, str(path), path.stat().st_mtime)
+
+    def sweep_incomplete(self, older_than: float) -> int:
+        return sweep_parts(self.root / STAGING, older_than)
+
+
+def sweep_parts(directory: Path, older_than: float) -> int:
+    """Delete ``*.part`` files in ``directory`` older than ``older_than`` seconds."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in directory.glob("*.part") if directory.is_dir() else []:
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed

@@ -1,19 +1,33 @@
-"""A staged upload: a temporary file that hashes (sha256, md5) and counts bytes as they arrive."""
+"""Staging, the caller's side of a publish: a temporary local file written, hashed and checked
+before ``BlobStore.put_file`` publishes it, plus the sweep of files left by killed uploads.
+
+Memory stays constant (bytes go to disk as they arrive) and durability is the caller's to
+start: ``finish`` fsyncs, then the store publishes atomically (the local store by a rename).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 from wheelyard.storage.faults import storage_faults
+from wheelyard.storage.local import sweep_parts
+from wheelyard.storage.protocol import BlobStore, LocalFiles
 from wheelyard.yard.errors import TooLarge
+
+_CHUNK = 1024 * 1024
 
 
 class StagedFile:
+    """A temporary file in ``directory`` that hashes (sha256, md5) and counts bytes as they
+    arrive, refusing more than ``limit``; removed on close whether published or not."""
+
     def __init__(self, directory: Path, limit: int | None = None) -> None:
         with storage_faults("receiving an upload"):
             directory.mkdir(parents=True, exist_ok=True)
@@ -58,10 +72,18 @@ class StagedFile:
     def md5(self) -> str:
         return self._md5.hexdigest()
 
+    def publish(self, store: BlobStore, key: str) -> None:
+        """Make the bytes durable here, then publish them under ``key`` (once)."""
+        if not self.committed:
+            self.finish()
+            store.put_file(key, self.path)
+            self.committed = True
+
     def discard(self) -> None:
         if not self._fh.closed:
             self._close()
-        if not self.committed:
+        # Published or not, the staged file is ours to remove (a store may have copied it).
+        with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> StagedFile:
@@ -74,3 +96,22 @@ class StagedFile:
         tb: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+def sweep_staging(directory: Path, older_than: float) -> int:
+    """Delete staged files older than ``older_than`` seconds (left by killed uploads)."""
+    return sweep_parts(directory, older_than)
+
+
+@contextlib.contextmanager
+def local_copy(store: BlobStore, key: str, directory: Path | None = None) -> Iterator[Path]:
+    """A local file with the blob's bytes: its own path when the store has one, else a
+    temporary copy in ``directory`` (the system's temporary folder by default)."""
+    if isinstance(store, LocalFiles) and (path := store.local_path(key)) is not None:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(dir=directory, prefix="blob-") as tmp:
+        copy = Path(tmp) / "blob"
+        with store.open(key) as src, copy.open("wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+        yield copy

@@ -16,6 +16,7 @@ from wheelyard.config import Settings
 from wheelyard.db.changes import ChangeProbe
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.storage import open_store
+from wheelyard.storage.staging import sweep_staging
 from wheelyard.web import alllabels, anaconda, files, simple, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
@@ -85,8 +86,10 @@ def routes() -> list[BaseRoute]:
 def build_context(settings: Settings) -> YardContext:
     engine = make_engine(settings.database_url)
     migrate(engine)
-    store = open_store(settings.storage_url, settings.max_upload)
-    store.sweep_staging(older_than=24 * 3600)  # left by killed uploads; none can be live
+    store = open_store(settings.storage_url)
+    # Left by killed uploads and puts; none can be live before the server starts.
+    sweep_staging(settings.staging, older_than=24 * 3600)
+    store.sweep_incomplete(older_than=24 * 3600)
     return YardContext(settings, engine, make_sessionmaker(engine), store)
 
 

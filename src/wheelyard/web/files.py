@@ -2,24 +2,27 @@
 
 A stored file is checked before it is answered: its size always, its sha256 when that is cheap
 (metadata files, small files). A damaged or missing one answers 503 "stored file is damaged",
-never 200 and never with a cache header.
+never 200 and never with a cache header. ``send_blob`` answers with the store's best means: a
+zero-copy file response when the blob is a local file, a redirect when the store has a direct
+URL, else a stream through the protocol (honouring a single byte range, as files do).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from wheelyard.db.models import File
-from wheelyard.storage import BlobStore
+from wheelyard.storage import BlobStore, LocalFiles
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
 from wheelyard.web.simple import label_of
@@ -46,10 +49,78 @@ def _locate(
     return file.blob_key, file.size, is_private(owner, label) or package_private
 
 
-def _stream(store: BlobStore, key: str):  # type: ignore[no-untyped-def]
-    with store.open(key) as fh:
+def _stream(store: BlobStore, key: str, start: int, end: int) -> Iterator[bytes]:
+    with store.open(key, start, end) as fh:
         while chunk := fh.read(_CHUNK):
             yield chunk
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range a ``Range`` header asks for, as ``(start, end)`` with ``end``
+    exclusive; None for the whole file (no header, several ranges, or a malformed one, which
+    RFC 9110 lets a server ignore). Raises ValueError when the range is not satisfiable."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, dash, last = header[len("bytes=") :].strip().partition("-")
+    if not dash or not (first or last) or not (first or "0").isdigit():
+        return None
+    if last and not last.isdigit():
+        return None
+    if not first:  # "-n": the last n bytes
+        if int(last) == 0 or size == 0:
+            raise ValueError("empty suffix range")
+        return max(0, size - int(last)), size
+    start = int(first)
+    if start >= size:
+        raise ValueError("range starts past the end")
+    end = min(int(last) + 1, size) if last else size
+    if end <= start:
+        return None  # "5-3" is malformed: ignore it
+    return start, end
+
+
+def _disposition(filename: str) -> str:
+    quoted = quote(filename)  # as Starlette's FileResponse writes it
+    if quoted != filename:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{filename}"'
+
+
+def send_blob(
+    request: Request,
+    store: BlobStore,
+    key: str,
+    size: int,
+    media_type: str,
+    headers: dict[str, str],
+    filename: str | None = None,
+) -> Response:
+    """The response carrying blob ``key`` (``size`` bytes, already verified)."""
+    path = store.local_path(key) if isinstance(store, LocalFiles) else None
+    if path is not None:  # zero copy, and Starlette serves ranges itself
+        return FileResponse(path, media_type=media_type, headers=headers, filename=filename)
+    url = store.url(key)
+    if url is not None:  # a short-lived direct URL: never cache the redirect
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    headers = dict(headers, **{"Accept-Ranges": "bytes"})
+    if filename is not None:
+        headers["Content-Disposition"] = _disposition(filename)
+    if_range = request.headers.get("if-range")
+    wanted = request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
+    try:
+        span = byte_range(wanted, size)
+    except ValueError:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    start, end = span or (0, size)
+    headers["Content-Length"] = str(end - start)
+    if span is None:
+        return StreamingResponse(
+            _stream(store, key, 0, size), media_type=media_type, headers=headers
+        )
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return StreamingResponse(
+        _stream(store, key, start, end), status_code=206, media_type=media_type, headers=headers
+    )
 
 
 Locator = Callable[[Session, Request, str, str], tuple[str, int, bool]]
@@ -114,9 +185,5 @@ async def serve(request: Request, locate: Locator) -> Response:
         headers["Content-Disposition"] = f'attachment; filename="{Path(name).name}"'
         return Response(data, media_type=media, headers=headers)
     await run_in_threadpool(verified_file, c.store, key, size, sha256, filename)
-    path: Path | None = c.store.local_path(key)
-    if path is not None:
-        headers["Content-Disposition"] = f'attachment; filename="{Path(name).name}"'
-        return FileResponse(path, media_type=media, headers=headers)
-    headers["Content-Length"] = str(size)
-    return StreamingResponse(_stream(c.store, key), media_type=media, headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{Path(name).name}"'
+    return send_blob(request, c.store, key, size, media, headers)

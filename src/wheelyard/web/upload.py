@@ -64,7 +64,7 @@ async def upload(request: Request) -> Response:
     # Credentials and the label are checked before a byte of the body is read; read_form then
     # refuses an announced or actual size beyond the limits as it goes.
     owner, principal = await c.run(_authorise, request, label)
-    with c.store.stage() as staged:
+    with StagedFile(c.settings.staging, c.settings.max_upload) as staged:
         form = await read_form(request, staged, {"content"}, FormLimits.of(c.settings))
         action = form.get(":action")
         if action not in (None, "file_upload"):

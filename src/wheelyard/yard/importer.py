@@ -3,12 +3,14 @@ path as an HTTP upload (used by ``wheelyard import`` and the benchmarks)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Owner
 from wheelyard.storage import BlobStore
+from wheelyard.storage.staging import StagedFile
 from wheelyard.yard.distfile import inspect_file
 from wheelyard.yard.uploads import Stored, store_upload
 
@@ -16,9 +18,17 @@ _CHUNK = 1024 * 1024
 
 
 def import_file(
-    session: Session, store: BlobStore, owner: Owner, labels: list[str], path: Path
+    session: Session,
+    store: BlobStore,
+    owner: Owner,
+    labels: list[str],
+    path: Path,
+    staging: Path | None = None,
 ) -> Stored:
-    with store.stage() as staged, path.open("rb") as fh:
+    """Stage a copy of ``path`` (in ``staging``, else the system's temporary folder) and store
+    it; the user's file itself is never handed to the store, which may move what it gets."""
+    directory = staging or Path(tempfile.gettempdir())
+    with StagedFile(directory) as staged, path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             staged.write(chunk)
         staged.finish()

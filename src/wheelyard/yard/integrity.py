@@ -5,13 +5,15 @@ write path deletes a blob: removals only drop rows, and ``collect_garbage`` late
 that nothing references and that are older than the grace period. Why no interleaving loses a
 committed blob:
 
-* Every publish (upload, staged transfer, metadata sidecar) renames freshly written bytes onto
-  the key with a fresh mtime, and commits the row (or stage) that references them within
-  ``PUBLISH_DEADLINE``, which is shorter than any grace period.
-* The collector (one at a time, under the store's lock) claims a candidate by renaming it
-  aside, *then* reads the claimed file's mtime, *then* looks for references in a new
-  transaction; it deletes only an old, unreferenced claim, and otherwise puts it back with a
-  hard link that never overwrites a copy published meanwhile.
+* Every publish (upload, staged transfer, metadata sidecar) puts freshly written bytes onto
+  the key atomically with a fresh mtime (``BlobStore.put_file``/``put_bytes``), and commits
+  the row (or stage) that references them within ``PUBLISH_DEADLINE``, which is shorter than
+  any grace period.
+* The collector (one at a time, under the store's lock) claims a candidate — takes it out of
+  service atomically (``Collectable.claim``; the local store renames it aside) — *then* reads
+  the claimed copy's mtime, *then* looks for references in a new transaction; it deletes only
+  an old, unreferenced claim, and otherwise restores it without ever overwriting a copy
+  published meanwhile (the local store: a hard link, which fails rather than overwrite).
 * A row committed before that look is seen by it. A row committed after it either comes from
   a publish after the claim (then the key holds new bytes and nothing was lost), or from a
   publish before the claim — then every file at the key since had an mtime at least that
@@ -31,8 +33,7 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, Stage
 from wheelyard.digest import stream_sha256
-from wheelyard.storage import BlobStore
-from wheelyard.storage.local import Claim
+from wheelyard.storage import BlobStore, Claim, YardStore
 
 PUBLISH_DEADLINE = 120.0  # seconds from publishing a blob to committing its row, at most
 MIN_GRACE = 300.0  # a grace period shorter than this could collect in-flight uploads
@@ -80,13 +81,13 @@ def is_referenced(session: Session, key: str) -> bool:
     return stage is not None
 
 
-def _young(store: BlobStore, key: str, grace: float) -> bool:
+def _young(store: YardStore, key: str, grace: float) -> bool:
     mtime = store.mtime(key)
     return mtime is None or time.time() - mtime <= grace
 
 
 def check(
-    session: Session, store: BlobStore, verify_hashes: bool = True, grace: float = 3600.0
+    session: Session, store: YardStore, verify_hashes: bool = True, grace: float = 3600.0
 ) -> Iterator[Problem]:
     """Yield every mismatch: rows without blobs, wrong sizes or digests, blobs without rows.
 
@@ -119,7 +120,7 @@ def check(
             yield Problem("orphan", key, "blob has no database row")
 
 
-def collect_garbage(session: Session, store: BlobStore, grace: float) -> Collected:
+def collect_garbage(session: Session, store: YardStore, grace: float) -> Collected:
     """Delete blobs no row or stage references and older than ``grace`` seconds."""
     grace = effective_grace(grace)
     deleted: list[str] = []

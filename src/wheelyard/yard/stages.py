@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from wheelyard.db.models import File, Owner, Stage, as_utc, utcnow
 from wheelyard.db.session import lock_for_write
 from wheelyard.storage import BlobStore
-from wheelyard.storage.staging import StagedFile
+from wheelyard.storage.staging import StagedFile, local_copy
 from wheelyard.yard import pending
 from wheelyard.yard.distfile import inspect_file, parse_filename
 from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput, NotFound, StorageError
@@ -142,7 +142,7 @@ def receive(
         raise InvalidInput("InvalidDigest: sha256 does not match the one given at stage time")
     key = blob_key(stage.package, stage.sha256)
     published = time.monotonic()
-    store.commit(staged, key)
+    staged.publish(store, key)
     used = session.execute(
         update(Stage)
         .where(Stage.id == dist_id, Stage.state == "staged")
@@ -177,11 +177,9 @@ def commit_stage(
         raise NotFound("unknown or expired upload stage")
     if stage.state != "received" or stage.blob_key is None or stage.size is None:
         raise InvalidInput(f"the bytes of {basename} were not received; upload them first")
-    path = store.local_path(stage.blob_key)
-    if path is None:  # pragma: no cover - only local storage exists so far
-        raise InvalidInput("staged transfers need local storage")
     try:
-        dist = inspect_file(path, basename)
+        with local_copy(store, stage.blob_key) as path:
+            dist = inspect_file(path, basename)
         labels = stage.labels.split()
         old = pending.before_reupload(
             session, owner, basename, stage.sha256, labels, principal.user_name

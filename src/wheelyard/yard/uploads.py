@@ -140,8 +140,8 @@ def store_upload(
 def _publish(store: BlobStore, staged: Incoming, dist: DistFile) -> str:
     """Put our own bytes (and the wheel's metadata) under the content-derived key."""
     key = blob_key(dist.name, staged.sha256)
-    if isinstance(staged, StagedFile) and not staged.committed:
-        store.commit(staged, key)
+    if isinstance(staged, StagedFile):
+        staged.publish(store, key)  # once: a retry after a lost race keeps the first publish
     if dist.kind == "wheel":
         store.put_bytes(key + ".metadata", dist.metadata)
     return key

@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Owner, Package, Release
 from wheelyard.web.anaconda.common import file_json, iso, json_body, need_principal
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
-from wheelyard.web.files import verified_file
+from wheelyard.web.files import send_blob, verified_file
 from wheelyard.yard import browse, pending
 from wheelyard.yard import packages as pkgs
 from wheelyard.yard.access import View, owner_view, writable_owner
@@ -228,8 +228,6 @@ async def download(request: Request) -> Response:
     c = ctx(request)
     _owner, _package, view = await c.run(_find, request)
     f = view.file
-    path = c.store.local_path(f.blob_key)
     await run_in_threadpool(verified_file, c.store, f.blob_key, f.size, f.sha256, f.filename)
-    if path is None:  # pragma: no cover - only local storage exists so far
-        raise NotFound(f"{f.filename}: stored file is missing")
-    return FileResponse(path, media_type="application/octet-stream", filename=f.filename)
+    media = "application/octet-stream"
+    return send_blob(request, c.store, f.blob_key, f.size, media, {}, filename=f.filename)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Stage
+from wheelyard.storage.staging import StagedFile
 from wheelyard.web.anaconda.common import json_body, need_principal
 from wheelyard.web.context import ctx
 from wheelyard.web.multipart import FormLimits, read_form
@@ -118,7 +119,7 @@ async def receive(request: Request) -> Response:
     try:
         # Anonymous request: the stage must exist and be waiting before any body is read.
         signature = _Signature(await c.run(stages.check_receivable, dist_id))
-        with c.store.stage() as staged:
+        with StagedFile(c.settings.staging, c.settings.max_upload) as staged:
             form = await read_form(
                 request,
                 staged,
