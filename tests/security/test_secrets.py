@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +125,22 @@ def own_yard(tmp_path: Path) -> Iterator[Yard]:
         yield server
     finally:
         stop_yard(server)
+
+
+@pytest.fixture
+def readable_src() -> Iterator[Path]:
+    """The package's source where an unprivileged user can read it (a checkout, like CI's,
+    may sit below a folder only root may enter)."""
+    root = Path(tempfile.mkdtemp(prefix="wheelyard-src-"))
+    shutil.copytree(
+        Path(__file__).parents[2] / "src" / "wheelyard",
+        root / "wheelyard",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 class TestBuildNeverSeesTheToken:
@@ -254,7 +272,9 @@ class TestBuildNeverSeesTheToken:
         assert seen["dumpable"] == 0
 
     @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
-    def test_sealed_process_refuses_inspection_to_same_user_children(self) -> None:
+    def test_sealed_process_refuses_inspection_to_same_user_children(
+        self, readable_src: Path
+    ) -> None:
         """Where no re-exec is possible (``main()`` called from Python), the token stays in the
         process's initial environment: the non-dumpable flag is what guards it. A child of the
         same (non-root) user can read neither that environment, nor the memory, nor the fds."""
@@ -287,7 +307,7 @@ class TestBuildNeverSeesTheToken:
             if not system.exists():
                 pytest.skip("running as root, and no system python to run as nobody")
             command, user = [str(system), "-c", script], 65534
-            env["PYTHONPATH"] = str(Path(__file__).parents[2] / "src")
+            env["PYTHONPATH"] = str(readable_src)
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=60, user=user, cwd="/"
         )
