@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 
-from wheelyard.yard.errors import YardError
+from wheelyard.errors import YardError
 
 IDEMPOTENT = frozenset({"GET", "HEAD"})
 RETRY_STATUSES = frozenset({502, 503, 504})

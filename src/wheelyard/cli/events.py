@@ -10,8 +10,8 @@ from rich.table import Table
 from wheelyard.cli.common import add_command, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.db.models import as_utc
+from wheelyard.errors import InvalidInput
 from wheelyard.yard import accounts
-from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.events import events_of
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
+from wheelyard.errors import YardError
 from wheelyard.yard import accounts
-from wheelyard.yard.errors import YardError
 from wheelyard.yard.importer import find_dists, import_file
 from wheelyard.yard.names import DEFAULT_LABEL, check_label_name
 

@@ -12,7 +12,7 @@ from wheelyard import __version__
 from wheelyard.cli import build, check, events, importing, labels, owners, serve, tokens
 from wheelyard.cli.terminal import shown
 from wheelyard.config import Settings
-from wheelyard.yard.errors import YardError
+from wheelyard.errors import YardError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except YardError as exc:
         print(f"wheelyard: error: {shown(exc.message)}", file=sys.stderr)
-        return 1
+        return exc.exit_code  # the table in wheelyard/errors.py
     except OperationalError as exc:
         print(f"wheelyard: database error: {shown(exc.orig)}", file=sys.stderr)
         return 1

@@ -8,8 +8,8 @@ import sys
 
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
+from wheelyard.errors import InvalidInput
 from wheelyard.yard import accounts
-from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.labels import set_owner_private
 
 

@@ -13,8 +13,8 @@ from uvicorn.config import LOGGING_CONFIG
 
 from wheelyard.cli.common import open_yard
 from wheelyard.config import Settings
+from wheelyard.errors import NotFound
 from wheelyard.yard import accounts
-from wheelyard.yard.errors import NotFound
 from wheelyard.yard.tokens import create_token
 
 DEMO_USER = "demo"

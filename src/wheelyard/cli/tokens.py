@@ -8,9 +8,9 @@ from rich.table import Table
 
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
+from wheelyard.errors import InvalidInput
 from wheelyard.yard import accounts
 from wheelyard.yard import tokens as yard_tokens
-from wheelyard.yard.errors import InvalidInput
 
 
 def max_age(text: str) -> int | None:

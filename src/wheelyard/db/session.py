@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -32,7 +32,7 @@ def _local(location: str) -> YardStore:
 
 
 def _not_yet(location: str) -> YardStore:
-    from wheelyard.yard.errors import InvalidInput
+    from wheelyard.errors import InvalidInput
 
     raise InvalidInput("S3 storage is not available in this version (WHEELYARD_STORAGE_URL)")
 
@@ -52,7 +52,7 @@ def open_store(url: str) -> YardStore:
     scheme, location = _split(url)
     opener = BACKENDS.get(scheme)
     if opener is None:
-        from wheelyard.yard.errors import InvalidInput
+        from wheelyard.errors import InvalidInput
 
         known = ", ".join(f"{s}://" for s in BACKENDS if s)
         raise InvalidInput(

@@ -6,7 +6,7 @@ import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from wheelyard.yard.errors import InsufficientStorage, StorageError
+from wheelyard.errors import InsufficientStorage, StorageError
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 

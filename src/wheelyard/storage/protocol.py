@@ -14,7 +14,7 @@ Three parts, smallest first:
 Staging is not the store's business: the caller writes and validates a temporary local file
 (``wheelyard.storage.staging``) and hands the finished file to ``put_file``. A missing key is
 ``FileNotFoundError`` for every method that reads one; a put that fails raises
-``wheelyard.yard.errors.StorageError`` (``InsufficientStorage`` when the medium is full) and
+``wheelyard.errors.StorageError`` (``InsufficientStorage`` when the medium is full) and
 publishes nothing; a malformed key (empty, or a segment that is empty or starts with ".") is
 ``ValueError``.
 """

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from wheelyard.errors import TooLarge
 from wheelyard.storage.faults import storage_faults
 from wheelyard.storage.local import sweep_parts
 from wheelyard.storage.protocol import BlobStore, LocalFiles
-from wheelyard.yard.errors import TooLarge
 
 _CHUNK = 1024 * 1024
 

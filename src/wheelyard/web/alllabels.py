@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wheelyard.errors import NotFound
 from wheelyard.web import render
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
@@ -22,7 +23,6 @@ from wheelyard.web.pagecache import Page, make_page
 from wheelyard.web.simple import serve_page
 from wheelyard.yard import catalog
 from wheelyard.yard.access import readable_labels
-from wheelyard.yard.errors import NotFound
 
 
 def _page(session: Session, request: Request, project: str, media: str) -> tuple[Page, bool]:

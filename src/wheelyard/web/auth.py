@@ -10,8 +10,8 @@ import threading
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from wheelyard.errors import Unauthenticated
 from wheelyard.web.context import ctx
-from wheelyard.yard.errors import Unauthenticated
 from wheelyard.yard.throttle import AuthThrottle
 from wheelyard.yard.tokens import Principal, authenticate
 

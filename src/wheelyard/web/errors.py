@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wheelyard.yard import errors
+from wheelyard import errors
 
 log = logging.getLogger("wheelyard.web")
 

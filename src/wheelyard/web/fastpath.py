@@ -13,11 +13,11 @@ from packaging.utils import canonicalize_name
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wheelyard.db.changes import ChangeProbe
+from wheelyard.errors import YardError
 from wheelyard.web import render
 from wheelyard.web.context import YardContext
 from wheelyard.web.pagecache import PageCache
 from wheelyard.web.simple import build_page, page_headers
-from wheelyard.yard.errors import YardError
 from wheelyard.yard.names import DEFAULT_LABEL
 
 _PATH = re.compile(r"^/([^/]+)/(?:label/([^/]+)/)?simple/(?:([^/]+)/)?$")

@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from wheelyard.db.models import File
+from wheelyard.errors import DamagedBlob, NotFound
 from wheelyard.storage import BlobStore, LocalFiles
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
 from wheelyard.web.simple import label_of
 from wheelyard.yard import catalog
 from wheelyard.yard.access import can_read_private, is_private, readable_label
-from wheelyard.yard.errors import DamagedBlob, NotFound
 
 log = logging.getLogger("wheelyard.web")
 _CHUNK = 256 * 1024

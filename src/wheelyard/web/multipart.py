@@ -16,8 +16,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from wheelyard.config import Settings
+from wheelyard.errors import InvalidInput, TooLarge
 from wheelyard.storage.staging import StagedFile
-from wheelyard.yard.errors import InvalidInput, TooLarge
 
 MAX_FIELDS_BYTES = 8 * 1024 * 1024  # all text fields together (descriptions can be long)
 MAX_PART_HEADERS = 16 * 1024  # the headers of one part

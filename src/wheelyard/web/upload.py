@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Owner
+from wheelyard.errors import InvalidInput
 from wheelyard.storage.staging import StagedFile
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import YardContext, ctx
@@ -17,7 +18,6 @@ from wheelyard.web.simple import label_of
 from wheelyard.yard import accounts
 from wheelyard.yard.access import require_write
 from wheelyard.yard.distfile import inspect_file
-from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.labels import find_label, require_unlocked
 from wheelyard.yard.names import check_label_name
 from wheelyard.yard.tokens import Principal

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Label, Owner, Package
+from wheelyard.errors import Forbidden, NotFound, Unauthenticated
 from wheelyard.yard.accounts import can_act_for, get_owner
-from wheelyard.yard.errors import Forbidden, NotFound, Unauthenticated
 from wheelyard.yard.scopes import READ, UPLOAD, grants_any
 from wheelyard.yard.tokens import Principal
 

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Label, Membership, Owner
-from wheelyard.yard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from wheelyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard.names import DEFAULT_LABEL, check_owner_name
 from wheelyard.yard.passwords import hash_password, verify_password
 from wheelyard.yard.tokens import Principal

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
+from wheelyard.errors import InvalidInput, NotFound
 from wheelyard.yard.access import View, missing_package
-from wheelyard.yard.errors import InvalidInput, NotFound
 from wheelyard.yard.names import MAX_VERSION
 
 

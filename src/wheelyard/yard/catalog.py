@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
-from wheelyard.yard.errors import NotFound
+from wheelyard.errors import NotFound
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Owner, Package, Release
 from wheelyard.db.session import lock_for_write
+from wheelyard.errors import Conflict, NotFound
 from wheelyard.storage import BlobStore
 from wheelyard.yard import browse
 from wheelyard.yard.access import owner_view, require_write, visible_owner
-from wheelyard.yard.errors import Conflict, NotFound
 from wheelyard.yard.events import record
 from wheelyard.yard.labels import bump, get_label, require_unlocked
 from wheelyard.yard.packages import ensure_package, find_package, set_package_private

@@ -25,7 +25,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 from wheelyard.yard.names import MAX_PROJECT, MAX_VERSION
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a METADATA larger than this is not a real one

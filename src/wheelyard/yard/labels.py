@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
 from wheelyard.db.session import lock_for_write
+from wheelyard.errors import InvalidInput, Locked, NotFound
 from wheelyard.storage import BlobStore
-from wheelyard.yard.errors import InvalidInput, Locked, NotFound
 from wheelyard.yard.events import record
 from wheelyard.yard.names import check_label_name
 

@@ -8,7 +8,7 @@ import re
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 # Matched with fullmatch: "$" also matches before a final newline ("alice\n" passed re.match).
 _OWNER_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")

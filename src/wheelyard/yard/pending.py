@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, Owner, PendingRemoval, utcnow
 from wheelyard.db.session import lock_for_write
+from wheelyard.errors import Conflict, Locked
 from wheelyard.storage import BlobStore
-from wheelyard.yard.errors import Conflict, Locked
 from wheelyard.yard.events import record
 from wheelyard.yard.labels import lock_files
 from wheelyard.yard.removal import labels_of_files, refuse_locked, remove_files

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
+from wheelyard.errors import Locked
 from wheelyard.storage import BlobStore
-from wheelyard.yard.errors import Locked
 from wheelyard.yard.events import record
 from wheelyard.yard.labels import bump, lock_files
 

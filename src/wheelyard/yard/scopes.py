@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 SCOPES: dict[str, str] = {
     "all": "Full access to everything the user can do",

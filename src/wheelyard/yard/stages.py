@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, Owner, Stage, as_utc, utcnow
 from wheelyard.db.session import lock_for_write
+from wheelyard.errors import Conflict, Forbidden, InvalidInput, NotFound, StorageError
 from wheelyard.storage import BlobStore
 from wheelyard.storage.staging import StagedFile, local_copy
 from wheelyard.yard import pending
 from wheelyard.yard.distfile import inspect_file, parse_filename
-from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput, NotFound, StorageError
 from wheelyard.yard.integrity import PUBLISH_DEADLINE
 from wheelyard.yard.labels import find_label, require_unlocked
 from wheelyard.yard.names import check_label_name

@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from wheelyard.yard.errors import TooManyRequests
+from wheelyard.errors import TooManyRequests
 
 _KEY = secrets.token_bytes(32)  # fingerprints are keyed per process: never a plain hash of input
 MAX_KEYS = 50_000  # bound on memory: the least recently active keys are forgotten first

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Owner, Token, as_utc, utcnow
-from wheelyard.yard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from wheelyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard.events import record
 from wheelyard.yard.scopes import parse_scopes
 

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Owner, Package, Release
 from wheelyard.db.session import lock_for_write
+from wheelyard.errors import Conflict, StorageError
 from wheelyard.storage import BlobStore
 from wheelyard.storage.staging import StagedFile
 from wheelyard.yard.distfile import DistFile
-from wheelyard.yard.errors import Conflict, StorageError
 from wheelyard.yard.events import record
 from wheelyard.yard.integrity import PUBLISH_DEADLINE
 from wheelyard.yard.labels import bump, get_label, require_unlocked

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Owner, Token
+from wheelyard.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from wheelyard.web.anaconda.common import (
     iso,
     json_body,
@@ -22,7 +23,6 @@ from wheelyard.web.context import ctx
 from wheelyard.yard import accounts
 from wheelyard.yard import tokens as yard_tokens
 from wheelyard.yard.access import knows_owner, visible_owner
-from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard.scopes import (
     SCOPES,
     TOKENS_READ,

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Owner, Package
+from wheelyard.errors import NotFound
 from wheelyard.web.anaconda.common import file_json, json_body, need_principal
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
@@ -16,7 +17,6 @@ from wheelyard.yard import browse
 from wheelyard.yard import labels as ops
 from wheelyard.yard.access import missing_label, owner_view, writable_owner
 from wheelyard.yard.copying import copy_files, copy_release
-from wheelyard.yard.errors import NotFound
 from wheelyard.yard.names import DEFAULT_LABEL
 from wheelyard.yard.scopes import WRITE
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from wheelyard.db.models import File, Owner, Package, as_utc
+from wheelyard.errors import InvalidInput, Unauthenticated
 from wheelyard.web.auth import principal_for
 from wheelyard.yard.browse import FileView
-from wheelyard.yard.errors import InvalidInput, Unauthenticated
 from wheelyard.yard.tokens import Principal
 
 

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from wheelyard.errors import InvalidInput
 from wheelyard.web.anaconda.common import iso, need_principal
 from wheelyard.web.context import ctx
 from wheelyard.yard.access import writable_owner
-from wheelyard.yard.errors import InvalidInput
 from wheelyard.yard.events import events_of
 from wheelyard.yard.scopes import AUDIT
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Owner, Package, Release
+from wheelyard.errors import NotFound
 from wheelyard.web.anaconda.common import file_json, iso, json_body, need_principal
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
@@ -17,7 +18,6 @@ from wheelyard.web.files import send_blob, verified_file
 from wheelyard.yard import browse, pending
 from wheelyard.yard import packages as pkgs
 from wheelyard.yard.access import View, owner_view, writable_owner
-from wheelyard.yard.errors import NotFound
 from wheelyard.yard.removal import remove_files
 from wheelyard.yard.scopes import UPLOAD, WRITE
 

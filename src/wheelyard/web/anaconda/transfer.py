@@ -14,13 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.db.models import Stage
-from wheelyard.storage.staging import StagedFile
-from wheelyard.web.anaconda.common import json_body, need_principal
-from wheelyard.web.context import ctx
-from wheelyard.web.multipart import FormLimits, read_form
-from wheelyard.yard import accounts, stages
-from wheelyard.yard.access import require_write, writable_owner
-from wheelyard.yard.errors import (
+from wheelyard.errors import (
     Conflict,
     Forbidden,
     InsufficientStorage,
@@ -31,6 +25,12 @@ from wheelyard.yard.errors import (
     TooManyRequests,
     YardError,
 )
+from wheelyard.storage.staging import StagedFile
+from wheelyard.web.anaconda.common import json_body, need_principal
+from wheelyard.web.context import ctx
+from wheelyard.web.multipart import FormLimits, read_form
+from wheelyard.yard import accounts, stages
+from wheelyard.yard.access import require_write, writable_owner
 from wheelyard.yard.names import DEFAULT_LABEL
 from wheelyard.yard.uploads import Stored
 
