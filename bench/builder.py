@@ -10,7 +10,8 @@ for the one-pin rerun is that one package built the old way for every interprete
 
 Both sides get pip isolated from the machine's configuration (PyPI, no extra indexes or
 constraints) and a fresh pip cache for their cold run. Needs network access to PyPI, gcc and
-libyaml-dev. Results: ``bench/out/builder.json`` and a table on stdout.
+libyaml-dev. Results: ``bench/out/builder.json`` and a table on stdout. The interpreters are
+chosen, and the final plan checked, through the builder's library (``builder.pipeline``).
 
     .venv/bin/python bench/builder.py [--python 3.10 3.11 3.12 3.13]
 """
@@ -29,7 +30,10 @@ from pathlib import Path
 from packaging import tags
 from peers import OUT, REPO_BIN, start_wheelyard
 
-from wheelyard.builder.interpreters import Interpreter, select
+from wheelyard.builder import pipeline
+from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.runners import make_runner
+from wheelyard.builder.settings import BuildSettings
 
 # Five C extensions (one grafts libyaml), two pure projects built from sdists, and two
 # projects whose upstream wheels are taken as they are.
@@ -166,11 +170,31 @@ def wheelyard_build(
     return time.perf_counter() - started, json.loads(report.read_text())
 
 
+def plan_left(
+    interps: list[Interpreter], folder: Path, env: dict[str, str], url: str, token: str
+) -> int:
+    """What the library plans to build once the runs published everything (not timed): the
+    same settings as the command line, asked in-process."""
+    settings = BuildSettings(
+        python=tuple(str(i.executable) for i in interps),
+        wheelhouse=folder / "wheelhouse",
+        no_binary=tuple(FROM_SOURCE),
+        url=url,
+        owner="bench",
+    )
+    request = pipeline.Request(folder, settings, env, token=lambda: token)
+    with make_runner(settings.runner, env) as runner:
+        planned = pipeline.plan(request, runner)
+    return len(planned.plan.by_source("build"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", nargs="+", default=["3.10", "3.11", "3.12", "3.13"])
     args = parser.parse_args()
-    interps = select(args.python)
+    interps = pipeline.interpreters(
+        BuildSettings(python=tuple(args.python)), make_runner("host", os.environ)
+    )
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     results: dict[str, object] = {"pythons": [i.minor for i in interps], "cpus": os.cpu_count()}
@@ -217,10 +241,14 @@ def main() -> int:
             built = sorted({r["filename"] for r in rows if r["source"] == "built"})
             timings[run_name] = {"seconds": round(seconds, 1), "built": len(built)}
             print(f"  {seconds:.1f} s, {len(built)} wheels built", flush=True)
+        left = plan_left(interps, folder, env, url, token)
+        print(f"plan after publishing: {left} to build (expected 0)", flush=True)
     finally:
         server.stop()
 
-    results.update(old=round(old, 1), one_package_old=round(one, 1), wheelyard=timings)
+    results.update(
+        old=round(old, 1), one_package_old=round(one, 1), wheelyard=timings, left_to_build=left
+    )
     (OUT / "builder.json").write_text(json.dumps(results, indent=2) + "\n")
     cold = float(timings["cold"]["seconds"])  # type: ignore[arg-type]
     same = float(timings["unchanged"]["seconds"])  # type: ignore[arg-type]

@@ -6,16 +6,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tests.builder import host
 from tests.conftest import client_env
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildTask, build_all
-from wheelyard.builder.envs import HostEnvironment
 from wheelyard.builder.interpreters import probe
+from wheelyard.builder.runners.host import HostRunner
 from wheelyard.testing import make_sdist, make_wheel
 
 
 def test_builds_with_the_same_requirements_share_one_environment(tmp_path: Path) -> None:
-    me = probe(Path(sys.executable))
+    me = probe(Path(sys.executable), host())
     assert me is not None
     dists = tmp_path / "dists"
     dists.mkdir()
@@ -27,7 +28,7 @@ def test_builds_with_the_same_requirements_share_one_environment(tmp_path: Path)
         for n in ("first", "second", "third")
     ]
     house = tmp_path / "wh"
-    env = HostEnvironment(client_env())
+    env = HostRunner(client_env())
     results = build_all(env, tasks, house, jobs=3)
     assert all(r.ok for r in results), [r.tail for r in results]
     [venv] = (house / ".envs").iterdir()  # one environment for the three builds
@@ -50,7 +51,7 @@ def test_builds_with_the_same_requirements_share_one_environment(tmp_path: Path)
 
 
 def test_an_environment_satisfying_the_same_names_is_shared(tmp_path: Path) -> None:
-    me = probe(Path(sys.executable))
+    me = probe(Path(sys.executable), host())
     assert me is not None
     dists = tmp_path / "dists"
     dists.mkdir()
@@ -58,7 +59,7 @@ def test_an_environment_satisfying_the_same_names_is_shared(tmp_path: Path) -> N
     make_wheel(dists, "other", "1.0")
     options = tmp_path / "requirements-build.txt"
     options.write_text(f"--no-index\n--find-links {dists}\n")
-    shared = SharedEnvs(HostEnvironment(client_env()), tmp_path / "envs")
+    shared = SharedEnvs(HostRunner(client_env()), tmp_path / "envs")
     log = tmp_path / "log"
     first = shared.python(me, ("buildhelper>=0.5",), (options,), log, {})
     # Another spelling of the same need: the environment already there serves.

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.builder import host
 from tests.conftest import client_env
 from wheelyard.builder.compile import BuildTask, build_all
-from wheelyard.builder.envs import HostEnvironment
 from wheelyard.builder.hints import hint
 from wheelyard.builder.interpreters import probe
+from wheelyard.builder.runners.host import HostRunner
 from wheelyard.testing import make_sdist
 
 
 def test_builds_continue_past_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    me = probe(Path(sys.executable))
+    me = probe(Path(sys.executable), host())
     assert me is not None
     good = make_sdist(tmp_path, "goodpkg", "1.0")
     other = make_sdist(tmp_path, "otherpkg", "2.0")
@@ -28,7 +29,7 @@ def test_builds_continue_past_a_failure(tmp_path: Path, monkeypatch: pytest.Monk
         fail_with="src/ext.c:1:10: fatal error: yaml.h: No such file or directory",
     )
     # The token is in the caller's environment; no build may see it.
-    env = HostEnvironment({**client_env(), "WHEELYARD_TOKEN": "wy_secret_value"})
+    env = HostRunner({**client_env(), "WHEELYARD_TOKEN": "wy_secret_value"})
     tasks = [
         BuildTask(p, v, me, str(path))
         for p, v, path in (

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.builder import host
 from tests.conftest import client_env
 from wheelyard.builder.interpreters import Interpreter, discover, probe
 from wheelyard.builder.pinned import (
+    How,
+    Resolution,
     context_key,
     forced_names,
     read_pinned,
@@ -23,7 +26,7 @@ HEADER = "# pip-compile output\n--no-index\n--find-links ./dists\n-r base.txt\n"
 
 @pytest.fixture
 def me() -> Interpreter:
-    found = probe(Path(sys.executable))
+    found = probe(Path(sys.executable), host())
     assert found is not None
     return found
 
@@ -46,27 +49,37 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _resolve(me: Interpreter, folder: Path, refresh: bool = False) -> tuple[dict[str, str], str]:
+def _resolve(
+    me: Interpreter, folder: Path, refresh: bool = False
+) -> tuple[dict[str, str], Resolution]:
     found = resolve_all(
-        [me], folder / "requirements.txt", folder / "wh" / ".cache", refresh, client_env()
+        [me], folder / "requirements.txt", folder / "wh" / ".cache", host(), client_env(), refresh
     )
-    closure, how = found[me]
-    return {r.name: r.version for r in closure}, how
+    return {r.name: r.version for r in found[me].closure}, found[me]
+
+
+def _how(me: Interpreter, folder: Path, refresh: bool = False) -> tuple[dict[str, str], How]:
+    closure, resolution = _resolve(me, folder, refresh)
+    return closure, resolution.how
 
 
 def test_unchanged_set_is_reused_and_a_changed_pin_asked_alone(
     folder: Path, me: Interpreter
 ) -> None:
     first = {"app": "1.0", "lib": "1.0", "srcpkg": "1.0"}
-    assert _resolve(me, folder) == (first, "resolved line by line")
-    assert _resolve(me, folder) == (first, "reused")
-    assert _resolve(me, folder, refresh=True) == (first, "resolved line by line")
+    assert _how(me, folder) == (first, How.LINE_BY_LINE)
+    assert _how(me, folder) == (first, How.REUSED)
+    assert _how(me, folder, refresh=True) == (first, How.LINE_BY_LINE)
     # One pin moves (in the included file): only that line goes to pip.
     (folder / "base.txt").write_text("lib==2.0\n")
-    assert _resolve(me, folder) == ({**first, "lib": "2.0"}, "1 changed line")
+    closure, resolution = _resolve(me, folder)
+    assert closure == {**first, "lib": "2.0"}
+    assert (resolution.how, resolution.changed) == (How.CHANGED, 1)
     srcpkg = (folder / "requirements.txt").read_text().replace("srcpkg==1.0", "srcpkg==1.1")
     (folder / "requirements.txt").write_text(srcpkg)
-    assert _resolve(me, folder) == ({**first, "lib": "2.0", "srcpkg": "1.1"}, "1 changed line")
+    closure, resolution = _resolve(me, folder)
+    assert closure == {**first, "lib": "2.0", "srcpkg": "1.1"}
+    assert (resolution.how, resolution.changed) == (How.CHANGED, 1)
 
 
 def test_a_new_unpinned_dependency_means_a_full_resolution(folder: Path, me: Interpreter) -> None:
@@ -75,42 +88,61 @@ def test_a_new_unpinned_dependency_means_a_full_resolution(folder: Path, me: Int
     (folder / "requirements.txt").write_text(text)
     # app 2.0 needs newdep, which no line pins: pip resolves all, and nothing is kept but
     # that note, so the next run goes to pip straight away.
-    closure, how = _resolve(me, folder)
-    assert how == "resolved" and closure["newdep"] == "1.0"
+    closure, how = _how(me, folder)
+    assert how is How.RESOLVED and closure["newdep"] == "1.0"
     assert "loose" in (folder / "wh" / ".cache" / f"resolve-{me.tag}.json").read_text()
-    assert _resolve(me, folder)[1] == "resolved"
+    assert _how(me, folder)[1] is How.RESOLVED
     # Pinned (as pip-compile would), the new lines are asked alone again.
     (folder / "base.txt").write_text("lib==1.0\nnewdep==1.0\n")
-    closure, how = _resolve(me, folder)
-    assert how == "resolved line by line" and closure == {
+    closure, how = _how(me, folder)
+    assert how is How.LINE_BY_LINE and closure == {
         "app": "2.0",
         "lib": "1.0",
         "newdep": "1.0",
         "srcpkg": "1.0",
     }
-    assert _resolve(me, folder)[1] == "reused"
+    assert _how(me, folder)[1] is How.REUSED
 
 
 def test_an_option_change_means_a_new_resolution(folder: Path, me: Interpreter) -> None:
     _resolve(me, folder)
     text = (folder / "requirements.txt").read_text().replace("--no-index", "--no-index\n--pre")
     (folder / "requirements.txt").write_text(text)
-    assert _resolve(me, folder)[1] == "resolved line by line"
+    assert _how(me, folder)[1] is How.LINE_BY_LINE
 
 
 def test_sdists_built_from_source_are_asked_for_once(folder: Path) -> None:
-    pair = [i for i in discover() if i.version[:2] >= (3, 9) and i.markers][-2:]
+    pair = [i for i in discover(host()) if i.version[:2] >= (3, 9) and i.markers][-2:]
     if len(pair) < 2:
         pytest.skip("needs two CPython >= 3.9 interpreters")
     reqs, cache = folder / "requirements.txt", folder / "wh" / ".cache"
     found = resolve_all(
-        pair, reqs, cache, env=client_env(), pip_args=["--no-binary", "srcpkg"], jobs=2
+        pair, reqs, cache, host(), client_env(), pip_args=["--no-binary", "srcpkg"], jobs=2
     )
     first, second = (found[i] for i in pair)
-    assert first[1] == "resolved line by line"
-    assert second[1] == f"resolved line by line, 1 from Python {pair[0].minor}"
-    assert {r.name: r.filename for r in second[0]}["srcpkg"] == "srcpkg-1.0.tar.gz"
-    assert [r.name for r in first[0]] == [r.name for r in second[0]]
+    assert (first.how, first.borrowed) == (How.LINE_BY_LINE, 0)
+    assert (second.how, second.borrowed, second.donor) == (How.LINE_BY_LINE, 1, pair[0].minor)
+    assert {r.name: r.filename for r in second.closure}["srcpkg"] == "srcpkg-1.0.tar.gz"
+    assert [r.name for r in first.closure] == [r.name for r in second.closure]
+
+
+@pytest.mark.parametrize(
+    ("resolution", "note"),
+    [
+        (Resolution((), How.RESOLVED), "resolved"),
+        (Resolution((), How.REUSED), "reused"),
+        (Resolution((), How.CHANGED, changed=1), "1 changed line"),
+        (Resolution((), How.CHANGED, changed=3), "3 changed lines"),
+        (Resolution((), How.LINE_BY_LINE), "resolved line by line"),
+        (
+            Resolution((), How.LINE_BY_LINE, borrowed=2, donor="3.12"),
+            "resolved line by line, 2 from Python 3.12",
+        ),
+    ],
+)
+def test_the_note_shown_for_a_resolution(resolution: Resolution, note: str) -> None:
+    # What `wheelyard build` prints to stderr per interpreter, unchanged from the prose era.
+    assert resolution.describe() == note
 
 
 def test_forced_names_follow_pip_options(folder: Path) -> None:

@@ -12,16 +12,20 @@ import httpx
 import pytest
 from packaging import tags
 
+from tests.builder import host
 from tests.builder.test_repair import needs_toolchain
 from tests.conftest import BIN, Yard, client_env, run
 from tests.e2e.test_clients import twine
 from wheelyard.builder.interpreters import discover
 from wheelyard.testing import make_c_sdist, make_sdist, make_wheel
 
+# Every test runs the wheelyard command as a user does (a subprocess), some against a yard.
+pytestmark = pytest.mark.e2e
+
 
 @needs_toolchain
 def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner_name: str) -> None:
-    interps = [i for i in discover() if i.version[:2] >= (3, 9)][-2:]
+    interps = [i for i in discover(host()) if i.version[:2] >= (3, 9)][-2:]
     platform = next(t.platform for t in tags.sys_tags() if t.platform.startswith("manylinux"))
     dists = tmp_path / "dists"
     dists.mkdir()
@@ -124,7 +128,7 @@ def test_failed_build_is_reported_with_hint(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text(
         "--no-index\n--find-links ./dists\nokpkg==1.0\nbrokenc==1.0\n"
     )
-    interp = [i for i in discover() if i.version[:2] >= (3, 9)][-1]
+    interp = [i for i in discover(host()) if i.version[:2] >= (3, 9)][-1]
     result = run(
         _build(tmp_path, tmp_path / "wh", [interp.executable]),
         check=False,
@@ -142,7 +146,7 @@ def _build(folder: Path, house: Path, pythons: list[Path], *extra: str) -> list[
 
 
 def _newest() -> Path:
-    return [i for i in discover() if i.version[:2] >= (3, 9)][-1].executable
+    return [i for i in discover(host()) if i.version[:2] >= (3, 9)][-1].executable
 
 
 def test_build_inputs_setup_script_build_requirements_overrides(tmp_path: Path) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tests.builder import host
 from wheelyard.builder.interpreters import probe
 from wheelyard.builder.verified import is_verified, record, set_hash
 from wheelyard.testing import make_wheel
 
 
 def test_hash_follows_bytes_pins_and_tests(tmp_path: Path) -> None:
-    me = probe(Path(sys.executable))
+    me = probe(Path(sys.executable), host())
     assert me is not None
     one = make_wheel(tmp_path, "one", "1.0")
     pins = ["one==1.0"]

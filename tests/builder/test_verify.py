@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tests.builder import host
 from tests.conftest import client_env
-from wheelyard.builder.envs import HostEnvironment
 from wheelyard.builder.interpreters import probe
+from wheelyard.builder.runners.host import HostRunner
 from wheelyard.builder.verify import top_level_modules, verify
 from wheelyard.testing import make_wheel
 
 
 def test_verify_installs_and_imports(tmp_path: Path) -> None:
-    me = probe(Path(sys.executable))
+    me = probe(Path(sys.executable), host())
     assert me is not None
     house = tmp_path / "wheelhouse"
     house.mkdir()
@@ -21,7 +22,7 @@ def test_verify_installs_and_imports(tmp_path: Path) -> None:
     broken = make_wheel(
         house, "brokenpkg", "1.0", module_body="raise ImportError('needs libfoo')\n"
     )
-    env = HostEnvironment(client_env())
+    env = HostRunner(client_env())
     work = tmp_path / "work"
 
     ok = verify(env, me, ["goodpkg==1.0"], house, [good], work)
@@ -37,12 +38,12 @@ def test_verify_installs_and_imports(tmp_path: Path) -> None:
 
 
 def test_test_command_replaces_the_import(tmp_path: Path) -> None:
-    me = probe(Path(sys.executable))
+    me = probe(Path(sys.executable), host())
     assert me is not None
     house = tmp_path / "wheelhouse"
     house.mkdir()
     odd = make_wheel(house, "oddpkg", "1.0", module_body="raise ImportError('not on import')\n")
-    env = HostEnvironment(client_env())
+    env = HostRunner(client_env())
     # The import would fail; the project's own test command is what counts.
     tests = {"OddPkg": "python -c 'import sys; print(sys.prefix)' && test -n \"$VIRTUAL_ENV\""}
     passed = verify(env, me, ["oddpkg==1.0"], house, [odd], tmp_path / "w", tests)

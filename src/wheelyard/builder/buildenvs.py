@@ -19,8 +19,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelyard.builder.envs import BuildEnvironment
 from wheelyard.builder.interpreters import Interpreter, venv_commands
+from wheelyard.builder.runners import Runner
 
 _COMPLETE = ".wheelyard-complete"
 _RECORD = ".wheelyard-requirements.json"
@@ -36,8 +36,8 @@ def _installed(venv: Path) -> dict[str, str]:
 
 
 class SharedEnvs:
-    def __init__(self, env: BuildEnvironment, root: Path, refresh: bool = False) -> None:
-        self.env = env
+    def __init__(self, runner: Runner, root: Path, refresh: bool = False) -> None:
+        self.runner = runner
         self.root = root
         self.refresh = refresh
         self._locks: dict[str, threading.Lock] = {}
@@ -152,7 +152,7 @@ class SharedEnvs:
         args = [a for f in files for a in ("-r", str(f))] + list(requirements)
         self._note(log, f"creating build environment {venv}")
         for cmd in (create, [*pip, "install", *args]):
-            if self.env.run(cmd, log, environment) != 0:
+            if self.runner.run(cmd, log, environment) != 0:
                 return False
         (venv / _COMPLETE).touch()
         return True

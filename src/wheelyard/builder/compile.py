@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 
 from wheelyard.builder.buildenvs import SharedEnvs
-from wheelyard.builder.envs import BuildEnvironment
 from wheelyard.builder.hints import hint, tail
 from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.runners import Runner
 from wheelyard.builder.sdist import declared_build_requires, fetch_sdist
 
 
@@ -69,13 +69,13 @@ def _pip(task: BuildTask) -> list[str]:
     return [str(task.interpreter.executable), "-m", "pip", "--disable-pip-version-check"]
 
 
-def _isolated(env: BuildEnvironment, task: BuildTask, source: str, out: Path, log: Path) -> int:
+def _isolated(runner: Runner, task: BuildTask, source: str, out: Path, log: Path) -> int:
     cmd = [*_pip(task), "wheel", "--no-deps", "-w", str(out), source]
-    return env.run(cmd, log, task.environment)
+    return runner.run(cmd, log, task.environment)
 
 
 def build_one(
-    env: BuildEnvironment, task: BuildTask, wheelhouse: Path, shared: SharedEnvs | None = None
+    runner: Runner, task: BuildTask, wheelhouse: Path, shared: SharedEnvs | None = None
 ) -> BuildResult:
     work = wheelhouse / ".build" / task.stem
     shutil.rmtree(work, ignore_errors=True)
@@ -83,7 +83,7 @@ def build_one(
     out.mkdir(parents=True)
     log = wheelhouse / "logs" / f"{task.stem}.log"
     log.unlink(missing_ok=True)
-    shared = shared or SharedEnvs(env, wheelhouse / ".envs")
+    shared = shared or SharedEnvs(runner, wheelhouse / ".envs")
     started = time.perf_counter()
     try:
         sdist = fetch_sdist(task.source, wheelhouse / ".sdists")
@@ -100,7 +100,7 @@ def build_one(
     )
     if pip is not None and sdist is not None:
         cmd = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)]
-        status = env.run(cmd, log, task.environment, cwd=work)
+        status = runner.run(cmd, log, task.environment, cwd=work)
     if status != 0 and not task.prepared:
         # A backend may ask for more than it declares (get_requires_for_build_wheel): pip's
         # own isolation installs that too.
@@ -108,7 +108,7 @@ def build_one(
             fh.write("# building again with pip's build isolation\n")
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
-        status = _isolated(env, task, str(sdist or task.source), out, log)
+        status = _isolated(runner, task, str(sdist or task.source), out, log)
     seconds = time.perf_counter() - started
     wheels = sorted(out.glob("*.whl"))
     if status == 0 and wheels:
@@ -118,9 +118,9 @@ def build_one(
 
 
 def build_all(
-    env: BuildEnvironment, tasks: Sequence[BuildTask], wheelhouse: Path, jobs: int
+    runner: Runner, tasks: Sequence[BuildTask], wheelhouse: Path, jobs: int
 ) -> list[BuildResult]:
     """Build every task, ``jobs`` at a time; results in the order of ``tasks``."""
-    shared = SharedEnvs(env, wheelhouse / ".envs")
+    shared = SharedEnvs(runner, wheelhouse / ".envs")
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(lambda t: build_one(env, t, wheelhouse, shared), tasks))
+        return list(pool.map(lambda t: build_one(runner, t, wheelhouse, shared), tasks))

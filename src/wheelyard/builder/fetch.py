@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from wheelyard.builder.envs import BuildEnvironment
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.plan import Step
+from wheelyard.builder.runners import Runner
 from wheelyard.client import YardClient, save_stream
 
 
@@ -23,7 +23,7 @@ def download(url: str, target: Path) -> None:
 
 
 def fetch(
-    env: BuildEnvironment,
+    runner: Runner,
     wheelhouse: Path,
     interp: Interpreter,
     step: Step,
@@ -44,7 +44,7 @@ def fetch(
     log = wheelhouse / "logs" / f"download-{step.filename}.log"
     log.unlink(missing_ok=True)
     cmd = [str(interp.executable), "-m", "pip", "--disable-pip-version-check", "download"]
-    status = env.run([*cmd, "--no-deps", "-d", str(wheelhouse), step.url], log)
+    status = runner.run([*cmd, "--no-deps", "-d", str(wheelhouse), step.url], log)
     if status != 0 or not target.exists():
         raise OSError(f"pip could not download it; see {log}")
     return target

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
-from wheelyard.builder.envs import SECRET_VARIABLES, BuildEnvironment
 from wheelyard.builder.hints import tail
+from wheelyard.builder.runners import Runner
+from wheelyard.builder.secret import SECRET_VARIABLES
 
 SCRIPT = "build-setup.sh"
 # Set by bash itself, not by the script.
@@ -31,17 +31,17 @@ def _parse(blob: bytes) -> dict[str, str]:
     return result
 
 
-def run_setup(env: BuildEnvironment, folder: Path, log: Path) -> dict[str, str]:
+def run_setup(runner: Runner, folder: Path, log: Path) -> dict[str, str]:
     """Run ``folder/build-setup.sh`` if it exists; return the variables it set or changed."""
     script = folder / SCRIPT
     if not script.is_file():
         return {}
     log.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="wheelyard-setup-") as tmp:
-        before, after = Path(tmp) / "before", Path(tmp) / "after"
+    with runner.scratch("wheelyard-setup-") as tmp:
+        before, after = tmp / "before", tmp / "after"
         # Sourced, so its exports survive to the final `env -0`; the environment is dumped
         # before too, so only what the script changed is handed on.
-        status = env.run(
+        status = runner.run(
             [
                 "bash",
                 "-c",

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelyard.builder.envs import BuildEnvironment, HostEnvironment
+from wheelyard.builder.runners import Runner
 from wheelyard.yard.errors import InvalidInput
 
 DEFAULT_MINIMUM = (3, 9)
@@ -56,11 +56,10 @@ class Interpreter:
         return f"cp{self.version[0]}{self.version[1]}"
 
 
-def probe(executable: Path, where: BuildEnvironment | None = None) -> Interpreter | None:
-    """Ask an executable what it is; None if it is not a working Python."""
-    where = where or HostEnvironment()
+def probe(executable: Path, runner: Runner) -> Interpreter | None:
+    """Ask an executable what it is (run by ``runner``); None if it is not a working Python."""
     try:
-        result = where.capture([str(executable), "-c", _PROBE], timeout=20)
+        result = runner.capture([str(executable), "-c", _PROBE], timeout=20)
         data = json.loads(result.stdout) if result.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
@@ -98,19 +97,17 @@ def venv_commands(interp: Interpreter, venv: Path) -> tuple[list[str], list[str]
     )
 
 
-def discover(
-    paths: Iterable[Path] | None = None, where: BuildEnvironment | None = None
-) -> list[Interpreter]:
-    """CPython interpreters found, one per minor version (the first found wins), sorted."""
-    where = where or HostEnvironment()
+def discover(runner: Runner, paths: Iterable[Path] | None = None) -> list[Interpreter]:
+    """CPython interpreters ``runner`` has (or among ``paths``), one per minor version (the
+    first found wins), sorted."""
     by_minor: dict[str, Interpreter] = {}
     seen: set[Path] = set()
-    for path in paths if paths is not None else where.interpreter_candidates():
+    for path in paths if paths is not None else runner.interpreter_candidates():
         real = path.resolve()
         if real in seen:
             continue
         seen.add(real)
-        interp = probe(path, where)
+        interp = probe(path, runner)
         if interp is not None and interp.implementation == "cpython":
             by_minor.setdefault(interp.minor, interp)
     return sorted(by_minor.values())
@@ -126,21 +123,24 @@ def _minor(text: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def select(selectors: list[str], found: list[Interpreter] | None = None) -> list[Interpreter]:
-    """Interpreters for ``--python`` values; default: every CPython >= 3.9 found."""
+def select(
+    selectors: list[str], runner: Runner, found: list[Interpreter] | None = None
+) -> list[Interpreter]:
+    """Interpreters for ``--python`` values; default: every CPython >= 3.9 ``runner`` has
+    (``found``: what discovery found already)."""
     if not selectors:
         chosen = [
             i
-            for i in (found if found is not None else discover())
+            for i in (found if found is not None else discover(runner))
             if i.version[:2] >= DEFAULT_MINIMUM
         ]
         if not chosen:
             raise InvalidInput("no CPython >= 3.9 found on PATH, in pyenv or in /opt/python")
         return chosen
-    available = found if found is not None else discover()
+    available = found if found is not None else discover(runner)
     result: dict[Path, Interpreter] = {}
     for sel in selectors:
-        matches = _match(sel, available)
+        matches = _match(sel, available, runner)
         if not matches:
             have = ", ".join(i.minor for i in available) or "none"
             raise InvalidInput(f"no Python matches {sel!r} (found: {have}; see --list-pythons)")
@@ -149,7 +149,7 @@ def select(selectors: list[str], found: list[Interpreter] | None = None) -> list
     return sorted(result.values())
 
 
-def _match(sel: str, available: list[Interpreter]) -> list[Interpreter]:
+def _match(sel: str, available: list[Interpreter], runner: Runner) -> list[Interpreter]:
     if m := _VERSION.match(sel):
         want = (int(m[1]), int(m[2]))
         return [i for i in available if i.version[:2] == want]
@@ -164,10 +164,10 @@ def _match(sel: str, available: list[Interpreter]) -> list[Interpreter]:
         for hit in sorted(glob.glob(sel)):
             p = Path(hit)
             paths.append(p / "bin" / "python" if p.is_dir() else p)
-        return [i for i in (probe(p) for p in paths if p.exists()) if i is not None]
+        return [i for i in (probe(p, runner) for p in paths if p.exists()) if i is not None]
     path = Path(sel)
     if path.exists():
-        interp = probe(path / "bin" / "python" if path.is_dir() else path)
+        interp = probe(path / "bin" / "python" if path.is_dir() else path, runner)
         if interp is None:
             raise InvalidInput(f"{sel} is not a working Python interpreter")
         return [interp]

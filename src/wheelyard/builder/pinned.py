@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from packaging.markers import Marker
@@ -28,9 +29,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from wheelyard.builder.envs import BuildEnvironment
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.resolve import Resolved, resolve_report
+from wheelyard.builder.runners import Runner
 from wheelyard.yard.errors import InvalidInput
 
 _INCLUDES = ("-r", "--requirement", "-c", "--constraint")
@@ -39,6 +40,35 @@ Lines = dict[str, list[Resolved]]  # a requirement line → what it resolved to 
 
 class _Unpinned(Exception):
     pass
+
+
+class How(Enum):
+    """How an interpreter's closure was found."""
+
+    RESOLVED = "resolved"  # pip resolved the whole set, as usual
+    REUSED = "reused"  # every line's resolution kept from the last run
+    LINE_BY_LINE = "line by line"  # every line asked alone (``--no-deps``)
+    CHANGED = "changed"  # only the lines that changed since the last run asked
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One interpreter's closure and how it was found."""
+
+    closure: tuple[Resolved, ...]
+    how: How
+    changed: int = 0  # CHANGED: the lines asked again
+    borrowed: int = 0  # LINE_BY_LINE: sdist lines taken from another interpreter's answer
+    donor: str | None = None  # that interpreter ("3.12")
+
+    def describe(self) -> str:
+        """A short note for the user, e.g. "1 changed line"."""
+        if self.how is How.CHANGED:
+            return f"{self.changed} changed line{'s' if self.changed > 1 else ''}"
+        if self.how is How.LINE_BY_LINE:
+            taken = f", {self.borrowed} from Python {self.donor}" if self.borrowed else ""
+            return f"resolved line by line{taken}"
+        return str(self.how.value)
 
 
 @dataclass
@@ -211,7 +241,7 @@ class _Job:
     refresh: bool
     env: Mapping[str, str]
     pip_args: Sequence[str]
-    where: BuildEnvironment | None
+    runner: Runner
     forced: set[str]
 
 
@@ -219,14 +249,14 @@ def resolve_all(
     interps: Sequence[Interpreter],
     requirements: Path,
     cache_dir: Path,
+    runner: Runner,
+    env: Mapping[str, str],
     refresh: bool = False,
-    env: Mapping[str, str] | None = None,
     pip_args: Sequence[str] = (),
-    where: BuildEnvironment | None = None,
     jobs: int = 1,
-) -> dict[Interpreter, tuple[list[Resolved], str]]:
-    """Each interpreter's closure and how it was found ("resolved", "reused", "N changed
-    lines", "N lines from Python X.Y").
+) -> dict[Interpreter, Resolution]:
+    """Each interpreter's closure and how it was found. ``env``: pip's configuration
+    variables (part of the cache key), on top of the runner's.
 
     A pinned set is resolved line by line (``--no-deps``, ``jobs`` pip processes at once) for
     the first interpreter; the others take its sdists for the lines pip may only build from
@@ -234,14 +264,16 @@ def resolve_all(
     ``Requires-Python`` allow, and ask pip about the rest. Either way every dependency must be
     pinned, or the interpreter is resolved whole, by pip, as usual.
     """
-    env = os.environ if env is None else env
     pinned = read_pinned(requirements)
     if pinned is None:
         with ThreadPoolExecutor(max(1, min(jobs, len(interps)))) as pool:
             closures = pool.map(
-                lambda i: resolve_report(i, requirements, list(pip_args), env, where)[0], interps
+                lambda i: resolve_report(i, requirements, runner, env, list(pip_args))[0], interps
             )
-            return {i: (c, "resolved") for i, c in zip(interps, closures, strict=True)}
+            return {
+                i: Resolution(tuple(c), How.RESOLVED)
+                for i, c in zip(interps, closures, strict=True)
+            }
     job = _Job(
         requirements,
         pinned,
@@ -249,17 +281,17 @@ def resolve_all(
         refresh,
         env,
         pip_args,
-        where,
+        runner,
         forced_names(pinned, pip_args),
     )
     first, rest = interps[0], interps[1:]
-    closure, how, donor = _one(job, first, None, jobs)
-    results = {first: (closure, how)}
+    resolution, donor = _one(job, first, None, jobs)
+    results = {first: resolution}
     with ThreadPoolExecutor(max(1, min(jobs, len(rest)))) as pool:
-        for interp, (c, h, _lines) in zip(
+        for interp, (r, _lines) in zip(
             rest, pool.map(lambda i: _one(job, i, (first, donor), 1), rest), strict=True
         ):
-            results[interp] = (c, h)
+            results[interp] = r
     return results
 
 
@@ -275,7 +307,7 @@ def _lookup(job: _Job, key: str, entry: Path) -> dict[str, object]:
 
 def _one(
     job: _Job, interp: Interpreter, donor: tuple[Interpreter, Lines | None] | None, chunks: int
-) -> tuple[list[Resolved], str, Lines | None]:
+) -> tuple[Resolution, Lines | None]:
     pinned = job.pinned
     key = context_key(interp, pinned, job.env, job.pip_args)
     entry = job.cache_dir / f"resolve-{interp.tag}.json"
@@ -291,30 +323,36 @@ def _one(
     # A set seen to need unpinned dependencies is resolved whole, not line by line first.
     loose = data.get("loose") == _lines_hash(all_lines)
     lines: Lines = {}
-    how = ""
+    how, borrowed = How.RESOLVED, 0
     if not changed:
-        lines, how = {line: cached[line] for line in all_lines}, "reused"
+        lines, how = {line: cached[line] for line in all_lines}, How.REUSED
     elif not loose:
         found = _ask(job, interp, changed, donor, chunks)
         if found is not None:
             lines = {**{k: v for k, v in cached.items() if k in pinned.lines}, **found[0]}
-            if cached:
-                how = f"{len(changed)} changed line{'s' if len(changed) > 1 else ''}"
-            else:
-                how = "resolved line by line" + found[1]
+            how = How.CHANGED if cached else How.LINE_BY_LINE
+            borrowed = 0 if cached else found[1]
     if not lines:
         closure, _environment = resolve_report(
-            interp, job.requirements, list(job.pip_args), job.env, job.where
+            interp, job.requirements, job.runner, job.env, list(job.pip_args)
         )
         if {r.name for r in closure} - pinned.names:
             _store(entry, {"key": key, "loose": _lines_hash(all_lines)})
-            return closure, "resolved", None
-        lines, how = _by_line(pinned, all_lines, closure), "resolved"
+            return Resolution(tuple(closure), How.RESOLVED), None
+        lines, how = _by_line(pinned, all_lines, closure), How.RESOLVED
     _store(
         entry,
         {"key": key, "lines": {k: [asdict(r) for r in v] for k, v in lines.items()}},
     )
-    return sorted({r for v in lines.values() for r in v}, key=lambda r: r.name), how, lines
+    closure = sorted({r for v in lines.values() for r in v}, key=lambda r: r.name)
+    resolution = Resolution(
+        tuple(closure),
+        how,
+        changed=len(changed) if how is How.CHANGED else 0,
+        borrowed=borrowed,
+        donor=donor[0].minor if donor and borrowed else None,
+    )
+    return resolution, lines
 
 
 def _lines_hash(lines: Sequence[str]) -> str:
@@ -327,8 +365,9 @@ def _ask(
     changed: Sequence[str],
     donor: tuple[Interpreter, Lines | None] | None,
     chunks: int,
-) -> tuple[Lines, str] | None:
-    """Resolutions of ``changed`` lines for ``interp``; None when pip must resolve all."""
+) -> tuple[Lines, int] | None:
+    """Resolutions of ``changed`` lines for ``interp`` and how many of them were taken from
+    the donor's answer; None when pip must resolve all."""
     environment = interp.marker_environment
     if not environment:
         return None  # an interpreter without pip's packaging: no way to judge markers here
@@ -360,8 +399,7 @@ def _ask(
     entries = found + [r for v in derived.values() for r in v]
     if not _needs_only_pinned(entries, job.pinned, environment):
         return None
-    note = f", {len(derived)} from Python {donor[0].minor}" if donor and derived else ""
-    return {**subset, **derived}, note
+    return {**subset, **derived}, len(derived) if donor else 0
 
 
 def _pip_no_deps(job: _Job, interp: Interpreter, lines: Sequence[str]) -> list[Resolved] | None:
@@ -374,7 +412,7 @@ def _pip_no_deps(job: _Job, interp: Interpreter, lines: Sequence[str]) -> list[R
         with os.fdopen(fd, "w") as fh:
             fh.write("\n".join([*job.pinned.options, *lines]) + "\n")
         pip_args = [*job.pip_args, "--no-deps"]
-        return resolve_report(interp, scratch, pip_args, job.env, job.where)[0]
+        return resolve_report(interp, scratch, job.runner, job.env, pip_args)[0]
     except InvalidInput:
         return None  # the full resolution reports it, naming the real file
     finally:

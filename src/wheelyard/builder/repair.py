@@ -4,7 +4,6 @@ the best manylinux policy the wheel satisfies (or the one asked for, failing cle
 from __future__ import annotations
 
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from wheelyard.builder.envs import BuildEnvironment, HostEnvironment
+from wheelyard.builder.runners import Runner
 
 PURE = "pure"
 
@@ -52,27 +51,28 @@ def _grafted(wheel: Path) -> tuple[str, ...]:
 
 
 def _auditwheel(
-    where: BuildEnvironment, wheel: Path, tmp: str, plat: str | None, exclude: Sequence[str]
+    runner: Runner, wheel: Path, tmp: Path, plat: str | None, exclude: Sequence[str]
 ) -> tuple[int, str]:
-    auditwheel, env = where.auditwheel()
-    cmd = [*auditwheel, "repair", "-w", tmp, str(wheel)]
+    auditwheel, env = runner.repair_command()
+    cmd = [*auditwheel, "repair", "-w", str(tmp), str(wheel)]
     if plat:
         cmd += ["--plat", plat]
     for lib in exclude:
         cmd += ["--exclude", lib]
-    result = where.capture(cmd, env=env)
+    result = runner.capture(cmd, env=env)
     return result.returncode, (result.stderr or result.stdout)
 
 
 def repair(
     wheel: Path,
     outdir: Path,
+    runner: Runner,
     plat: str | None = None,
     exclude: Sequence[str] = (),
-    where: BuildEnvironment | None = None,
     platforms: Sequence[str] = (),
 ) -> Repaired:
-    """Write the repaired wheel to ``outdir``; pure wheels are copied unchanged.
+    """Write the repaired wheel to ``outdir`` (auditwheel run by ``runner``); pure wheels
+    are copied unchanged.
 
     ``platforms`` are the building interpreter's, best first: when an extension links no
     libc at all (``-Wl,--as-needed`` builds can), auditwheel cannot tell its libc and needs a
@@ -84,13 +84,12 @@ def repair(
         if wheel.resolve() != target.resolve():
             shutil.copy2(wheel, target)
         return Repaired(target, PURE, ())
-    where = where or HostEnvironment()
-    with tempfile.TemporaryDirectory(prefix="wheelyard-repair-") as tmp:
-        status, output = _auditwheel(where, wheel, tmp, plat, exclude)
+    with runner.scratch("wheelyard-repair-") as tmp:
+        status, output = _auditwheel(runner, wheel, tmp, plat, exclude)
         newest = next((p for p in platforms if p.startswith("manylinux_")), None)
         if status != 0 and not plat and newest and "couldn't detect libc" in output:
-            status, output = _auditwheel(where, wheel, tmp, newest, exclude)
-        produced = sorted(Path(tmp).glob("*.whl"))
+            status, output = _auditwheel(runner, wheel, tmp, newest, exclude)
+        produced = sorted(tmp.glob("*.whl"))
         if status != 0 or not produced:
             lines = output.strip().splitlines()[-6:]
             raise RepairFailed(

@@ -5,8 +5,6 @@ the Python that will run the result, and the user's pip configuration applies.""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +12,8 @@ from urllib.parse import unquote, urlparse
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from wheelyard.builder.envs import BuildEnvironment, HostEnvironment
 from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.runners import Runner
 from wheelyard.yard.errors import InvalidInput
 
 
@@ -38,24 +36,25 @@ class Resolved:
 def resolve(
     interp: Interpreter,
     requirements: Path,
+    runner: Runner,
+    env: Mapping[str, str],
     pip_args: list[str] | None = None,
-    env: dict[str, str] | None = None,
-    where: BuildEnvironment | None = None,
 ) -> list[Resolved]:
     """The full closure pip would install from ``requirements`` for ``interp``."""
-    return resolve_report(interp, requirements, pip_args, env, where)[0]
+    return resolve_report(interp, requirements, runner, env, pip_args)[0]
 
 
 def resolve_report(
     interp: Interpreter,
     requirements: Path,
+    runner: Runner,
+    env: Mapping[str, str],
     pip_args: list[str] | None = None,
-    env: Mapping[str, str] | None = None,
-    where: BuildEnvironment | None = None,
 ) -> tuple[list[Resolved], dict[str, str]]:
-    """The closure and the marker environment pip judged it in."""
-    with tempfile.TemporaryDirectory(prefix="wheelyard-resolve-") as tmp:
-        report = Path(tmp) / "report.json"
+    """The closure and the marker environment pip judged it in; ``env``: pip's configuration
+    variables, on top of the runner's."""
+    with runner.scratch("wheelyard-resolve-") as tmp:
+        report = tmp / "report.json"
         cmd = [
             str(interp.executable),
             "-m",
@@ -72,9 +71,8 @@ def resolve_report(
             *(pip_args or []),
         ]
         # A dry run changes nothing, so PEP 668's guard on system interpreters does not apply.
-        run_env = {**(env if env is not None else os.environ), "PIP_BREAK_SYSTEM_PACKAGES": "1"}
-        where = where or HostEnvironment(run_env)
-        result = where.capture(cmd, env=run_env, cwd=requirements.parent)
+        run_env = {**env, "PIP_BREAK_SYSTEM_PACKAGES": "1"}
+        result = runner.capture(cmd, env=run_env, cwd=requirements.parent)
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
             raise InvalidInput(

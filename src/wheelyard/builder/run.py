@@ -10,7 +10,7 @@ import itertools
 import json
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +18,13 @@ from pathlib import Path
 from wheelyard.builder import verified as record
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
-from wheelyard.builder.envs import BuildEnvironment
 from wheelyard.builder.fetch import fetch
 from wheelyard.builder.hook import SetupFailed, run_setup
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.plan import ANY, Plan, Step
 from wheelyard.builder.progress import Reporter, Row
 from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
+from wheelyard.builder.runners import Runner
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.verify import Verified, verify
 from wheelyard.client import ClientError, YardClient
@@ -89,16 +89,53 @@ def _save_seconds(wheelhouse: Path, history: dict[str, float], rows: Iterable[Ro
     tmp.replace(path)
 
 
+class Schedule:
+    """The order builds start in (pure logic, no process). Each (project, version) is built
+    with one interpreter first; a pure result serves all, a platform result queues the other
+    interpreters' builds. Longest first: those of a slow project (as its first build just
+    showed, or as the last run recorded in ``history``) start before quick ones, so no long
+    build is left running alone at the end."""
+
+    def __init__(self, steps: Iterable[Step], history: Mapping[str, float]) -> None:
+        self.groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
+        for step in steps:
+            self.groups[(step.project, step.version)].append(step)
+        self._order = itertools.count()
+        self._ready = [
+            (-history.get(k[0], 0.0), next(self._order), g[0], True) for k, g in self.groups.items()
+        ]
+        heapq.heapify(self._ready)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._ready)
+
+    def pop(self) -> tuple[Step, bool]:
+        """The next build to start, and whether it is its project's first."""
+        _, _, step, first = heapq.heappop(self._ready)
+        return step, first
+
+    def group(self, step: Step) -> list[Step]:
+        """Every interpreter's step of ``step``'s (project, version), the first build first."""
+        return self.groups[(step.project, step.version)]
+
+    def queue_others(self, first: Step, seconds: float) -> None:
+        """The first build made a platform wheel in ``seconds``: the other interpreters of
+        its project are to be built too, ahead of projects known to be quicker."""
+        for other in self.group(first)[1:]:
+            heapq.heappush(self._ready, (-seconds, next(self._order), other, False))
+
+
 class _Run:
-    def __init__(self, plan: Plan, job: Job, env: BuildEnvironment, reporter: Reporter) -> None:
-        self.plan, self.job, self.env, self.reporter = plan, job, env, reporter
+    def __init__(self, plan: Plan, job: Job, runner: Runner, reporter: Reporter) -> None:
+        self.plan, self.job, self.runner, self.reporter = plan, job, runner, reporter
         self.by_minor = {i.minor: i for i in job.interpreters}
         self.outcome = Outcome()
         self.rows: dict[tuple[str, str, str], Row] = {}
         # per interpreter minor: the wheels its verification installs from
         self.sets: dict[str, list[Path]] = defaultdict(list)
         self.ours: list[Path] = []  # wheels we built or took from the yard: verify imports them
-        self.shared = SharedEnvs(env, job.wheelhouse / ".envs", job.refresh)
+        self.shared = SharedEnvs(runner, job.wheelhouse / ".envs", job.refresh)
 
     def show(self, row: Row, **changes: object) -> Row:
         row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
@@ -127,7 +164,7 @@ class _Run:
             row = self.show(row, state="fetching", filename=step.filename)
             interp = self.by_minor.get(step.python, self.job.interpreters[0])
             try:
-                path = fetch(self.env, self.job.wheelhouse, interp, step, yard)
+                path = fetch(self.runner, self.job.wheelhouse, interp, step, yard)
             except (OSError, ClientError) as exc:
                 self.outcome.fetch_failures.append((step, str(exc)))
                 self.show(row, state="failed", detail=str(exc))
@@ -164,7 +201,7 @@ class _Run:
         """Build then repair one task, showing each state; None when either failed."""
         row = self.rows[(task.project, task.version, task.interpreter.minor)]
         row = self.show(row, state="building")
-        result = build_one(self.env, task, self.job.wheelhouse, self.shared)
+        result = build_one(self.runner, task, self.job.wheelhouse, self.shared)
         row = self.show(row, seconds=result.seconds, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)
@@ -176,9 +213,9 @@ class _Run:
             repaired = repair(
                 result.wheel,
                 self.job.wheelhouse,
+                self.runner,
                 self.job.settings.plat,
                 exclude,
-                self.env,
                 task.interpreter.platforms,
             )
         except RepairFailed as exc:
@@ -201,7 +238,7 @@ class _Run:
     def build(self, steps: Sequence[Step]) -> None:
         try:
             environment = run_setup(
-                self.env, self.job.folder, self.job.wheelhouse / "logs" / "build-setup.log"
+                self.runner, self.job.folder, self.job.wheelhouse / "logs" / "build-setup.log"
             )
         except SetupFailed as exc:
             self.outcome.setup_failed = exc
@@ -211,36 +248,25 @@ class _Run:
             return
         if environment:
             self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}")
-        # Each (project, version) is built with one interpreter first; a pure result serves
-        # all, a platform result queues the other interpreters' builds. Longest first: those
-        # of a slow project (as its first build just showed, or as the last run recorded)
-        # start before quick ones, so no long build is left running alone at the end.
-        groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
-        for step in steps:
-            groups[(step.project, step.version)].append(step)
         history = _load_seconds(self.job.wheelhouse)
-        order = itertools.count()
-        ready = [(-history.get(k[0], 0.0), next(order), g[0], True) for k, g in groups.items()]
-        heapq.heapify(ready)
+        schedule = Schedule(steps, history)
         with self.pool() as pool:
             pending: dict[Future[Repaired | None], tuple[Step, bool]] = {}
-            while ready or pending:
-                while ready and len(pending) < self.job.jobs:
-                    _, _, step, first = heapq.heappop(ready)
+            while schedule.ready or pending:
+                while schedule.ready and len(pending) < self.job.jobs:
+                    step, first = schedule.pop()
                     pending[pool.submit(self.make, self.task(step, environment))] = (step, first)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     step, first = pending.pop(future)
                     repaired = future.result()
-                    group = groups[(step.project, step.version)]
                     if not first:
                         continue
                     if repaired is not None and repaired.policy == PURE:
-                        self.share_pure(group, repaired)
+                        self.share_pure(schedule.group(step), repaired)
                         continue
                     took = self.rows[(step.project, step.version, step.python)].seconds
-                    for other in group[1:]:
-                        heapq.heappush(ready, (-took, next(order), other, False))
+                    schedule.queue_others(step, took)
         _save_seconds(self.job.wheelhouse, history, self.rows.values())
 
     def share_pure(self, group: Sequence[Step], repaired: Repaired) -> None:
@@ -268,7 +294,7 @@ class _Run:
                 return Verified(interp, True, log, skipped=True)
             self.reporter.message(f"verify Python {interp.minor}: installing and importing")
             return verify(
-                self.env,
+                self.runner,
                 interp,
                 self.plan.sets.get(interp.minor, ()),
                 self.job.wheelhouse,
@@ -299,5 +325,5 @@ class _Run:
         return self.outcome
 
 
-def execute(plan: Plan, job: Job, env: BuildEnvironment, reporter: Reporter) -> Outcome:
-    return _Run(plan, job, env, reporter).run()
+def execute(plan: Plan, job: Job, runner: Runner, reporter: Reporter) -> Outcome:
+    return _Run(plan, job, runner, reporter).run()

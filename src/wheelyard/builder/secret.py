@@ -33,6 +33,10 @@ from wheelyard.yard.errors import InvalidInput
 TOKEN_VARIABLE = "WHEELYARD_TOKEN"  # noqa: S105 (a variable name)
 FD_VARIABLE = "WHEELYARD_TOKEN_FD"
 FILE_VARIABLE = "WHEELYARD_TOKEN_FILE"
+# Never handed to build-setup.sh or a build by any runner: uploading is the executor's job,
+# not the build's (the hand-off descriptor and the token file's path carry no secret, but
+# builds need neither).
+SECRET_VARIABLES = (TOKEN_VARIABLE, FD_VARIABLE, FILE_VARIABLE)
 # Tokens are ~50 characters; the limit keeps the hand-off within one pipe buffer, so writing
 # it before the exec can never block.
 _MAX_TOKEN = 4096

@@ -43,6 +43,7 @@ class BuildSettings:
     url: str | None = None
     owner: str | None = None
     label: str | None = None
+    runner: str = "host"  # where builds run: a key of builder.runners.RUNNERS
     packages: Mapping[str, PackageOverride] = field(default_factory=dict)
     source: str = "defaults"  # where the file settings came from, for messages
 
@@ -67,6 +68,7 @@ _SCALARS = {
     "url": "url",
     "owner": "owner",
     "label": "label",
+    "runner": "runner",
 }
 _PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test"}
 _ENV = {
@@ -79,6 +81,7 @@ _ENV = {
     "WHEELYARD_URL": "url",
     "WHEELYARD_OWNER": "owner",
     "WHEELYARD_LABEL": "label",
+    "WHEELYARD_RUNNER": "runner",
 }
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from wheelyard.builder.envs import BuildEnvironment
 from wheelyard.builder.hints import tail
 from wheelyard.builder.interpreters import Interpreter, venv_commands
+from wheelyard.builder.runners import Runner
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def top_level_modules(wheel: Path) -> list[str]:
 
 
 def verify(
-    env: BuildEnvironment,
+    runner: Runner,
     interp: Interpreter,
     pins: Sequence[str],
     wheelhouse: Path,
@@ -73,7 +73,7 @@ def verify(
     create, pip = venv_commands(interp, venv)
     install = [*pip, "install", "--no-index", "--only-binary", ":all:", "--find-links"]
     for cmd in (create, [*install, str(wheelhouse), "-r", str(pinned)]):
-        if env.run(cmd, log, cwd=workdir) != 0:
+        if runner.run(cmd, log, cwd=workdir) != 0:
             return Verified(interp, False, log, ("install",), tuple(tail(log.read_text())))
     failed = []
     commands_of = {canonicalize_name(k): v for k, v in (tests or {}).items()}
@@ -88,14 +88,14 @@ def verify(
     # Everything runs outside the requirements folder, so a source checkout cannot shadow
     # the installed wheels.
     for module in sorted(modules):
-        if env.run([python, "-c", f"import {module}"], log, cwd=venv) != 0:
+        if runner.run([python, "-c", f"import {module}"], log, cwd=venv) != 0:
             failed.append(module)
     activated = {
         "VIRTUAL_ENV": str(venv),
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     for name, command in sorted(commands.items()):
-        if env.run(["bash", "-c", command], log, activated, cwd=venv) != 0:
+        if runner.run(["bash", "-c", command], log, activated, cwd=venv) != 0:
             failed.append(f"{name} (test: {command})")
     text = log.read_text()
     return Verified(interp, not failed, log, tuple(failed), tuple(tail(text)) if failed else ())

