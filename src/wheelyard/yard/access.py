@@ -75,6 +75,26 @@ def visible_owner(session: Session, principal: Principal | None, name: str) -> O
     return owner
 
 
+def require_scope(principal: Principal, alternatives: Sequence[str], needed: str) -> None:
+    """Refuse (403, naming the first alternative) unless the token holds one of them."""
+    if not grants_any(principal.scopes, alternatives):
+        others = " or ".join(repr(a) for a in alternatives[1:])
+        also = f" (or {others})" if others else ""
+        raise Forbidden(
+            f"token {principal.token_name!r} lacks scope {alternatives[0]!r}{also} needed {needed}"
+        )
+
+
+def require_token_management(principal: Principal, alternatives: Sequence[str], doing: str) -> None:
+    """Token management is the user's own business: it needs an API scope, and a token made
+    for an organisation may not manage its user's tokens at all."""
+    if principal.org_id is not None:
+        raise Forbidden(
+            f"token {principal.token_name!r} acts only for an organisation and cannot {doing}"
+        )
+    require_scope(principal, alternatives, f"to {doing}")
+
+
 def require_write(
     session: Session,
     principal: Principal | None,
@@ -89,13 +109,7 @@ def require_write(
         raise missing_owner(owner.name)
     if principal is None:
         raise Unauthenticated("authentication required: send an API token")
-    if not grants_any(principal.scopes, alternatives):
-        others = " or ".join(repr(a) for a in alternatives[1:])
-        also = f" (or {others})" if others else ""
-        raise Forbidden(
-            f"token {principal.token_name!r} lacks scope {alternatives[0]!r}{also} "
-            f"needed for owner {owner.name!r}"
-        )
+    require_scope(principal, alternatives, f"for owner {owner.name!r}")
     if not can_act_for(session, principal, owner):
         raise Forbidden(f"user {principal.user_name!r} may not write to owner {owner.name!r}")
     return principal

@@ -3,6 +3,7 @@ and privacy, whose change renews every cached page of the owner's labels."""
 
 from __future__ import annotations
 
+from packaging.utils import canonicalize_name
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,30 @@ def find_package(session: Session, owner: Owner, name: str) -> Package | None:
     return session.scalar(select(Package).where(Package.owner_id == owner.id, Package.name == name))
 
 
+def package_row(session: Session, owner_id: int, name: str, display_name: str) -> Package:
+    """The package row ``name`` (already normalised and checked), created if new."""
+    package = session.scalar(
+        select(Package).where(Package.owner_id == owner_id, Package.name == name)
+    )
+    if package is None:
+        package = Package(owner_id=owner_id, name=name, display_name=display_name)
+        session.add(package)
+        session.flush()
+    return package
+
+
+def release_row(session: Session, package: Package, version: str) -> Release:
+    """The release row ``version`` (already normalised and checked), created if new."""
+    release = session.scalar(
+        select(Release).where(Release.package_id == package.id, Release.version == version)
+    )
+    if release is None:
+        release = Release(package_id=package.id, version=version)
+        session.add(release)
+        session.flush()
+    return release
+
+
 def ensure_package(
     session: Session,
     owner: Owner,
@@ -25,30 +50,19 @@ def ensure_package(
 ) -> Package:
     """The owner's package ``raw_name``, created if new (its name checked as uploads check it)."""
     name = check_project_name(raw_name)
-    package = find_package(session, owner, name)
-    if package is None:
-        display = display_name or raw_name
-        if check_project_name(display) != name:
-            display = raw_name
-        package = Package(owner_id=owner.id, name=name, display_name=display)
-        session.add(package)
-        session.flush()
+    if find_package(session, owner, name) is None:
         record(session, owner, actor, "package-create", name)
+    display = display_name or raw_name
+    if display != raw_name and canonicalize_name(display) != name:
+        display = raw_name  # a display name must spell the same project
+    package = package_row(session, owner.id, name, display)
     if summary:
         package.summary = summary[:2000]
     return package
 
 
 def ensure_release_row(session: Session, package: Package, version: str) -> Release:
-    ver = check_version(version)
-    release = session.scalar(
-        select(Release).where(Release.package_id == package.id, Release.version == ver)
-    )
-    if release is None:
-        release = Release(package_id=package.id, version=ver)
-        session.add(release)
-        session.flush()
-    return release
+    return release_row(session, package, check_version(version))
 
 
 def set_package_private(

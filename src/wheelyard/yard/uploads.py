@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wheelyard.db.models import File, FileLabel, Owner, Package, Release
+from wheelyard.db.models import File, FileLabel, Owner, Release
 from wheelyard.db.session import lock_for_write
 from wheelyard.errors import Conflict, StorageError
 from wheelyard.storage import BlobStore
@@ -31,6 +31,7 @@ from wheelyard.yard.distfile import DistFile
 from wheelyard.yard.events import record
 from wheelyard.yard.integrity import PUBLISH_DEADLINE
 from wheelyard.yard.labels import bump, get_label, require_unlocked
+from wheelyard.yard.packages import package_row, release_row
 
 Outcome = Literal["created", "existing"]
 
@@ -95,23 +96,10 @@ def ensure_release(
     version: str,
 ) -> Release:
     """The release row for (owner, project, version), creating project and release as needed."""
-    package = session.scalar(
-        select(Package).where(Package.owner_id == owner_id, Package.name == name)
-    )
-    if package is None:
-        package = Package(owner_id=owner_id, name=name, display_name=display_name, summary=summary)
-        session.add(package)
-        session.flush()
-    elif summary:
+    package = package_row(session, owner_id, name, display_name)
+    if summary:
         package.summary = summary
-    release = session.scalar(
-        select(Release).where(Release.package_id == package.id, Release.version == version)
-    )
-    if release is None:
-        release = Release(package_id=package.id, version=version)
-        session.add(release)
-        session.flush()
-    return release
+    return release_row(session, package, version)
 
 
 def store_upload(

@@ -22,12 +22,11 @@ from wheelyard.web.auth import client_of, principal_for, throttle_of
 from wheelyard.web.context import ctx
 from wheelyard.yard import accounts
 from wheelyard.yard import tokens as yard_tokens
-from wheelyard.yard.access import knows_owner, visible_owner
+from wheelyard.yard.access import knows_owner, require_token_management, visible_owner
 from wheelyard.yard.scopes import (
     SCOPES,
     TOKENS_READ,
     TOKENS_WRITE,
-    grants_any,
     not_covered,
     parse_scopes,
 )
@@ -51,22 +50,6 @@ def _basic(request: Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthenticated("malformed basic authorization header") from None
     return user, password
-
-
-def require_token_scope(principal: Principal, alternatives: tuple[str, ...], doing: str) -> None:
-    """Token management is the user's own business: it needs an API scope, and a token made
-    for an organisation may not manage its user's tokens at all."""
-    if principal.org_id is not None:
-        raise Forbidden(
-            f"token {principal.token_name!r} acts only for an organisation and cannot {doing}"
-        )
-    if not grants_any(principal.scopes, alternatives):
-        others = " or ".join(repr(a) for a in alternatives[1:])
-        also = f" (or {others})" if others else ""
-        raise Forbidden(
-            f"token {principal.token_name!r} lacks scope {alternatives[0]!r}{also} "
-            f"needed to {doing}"
-        )
 
 
 def _login(session: Session, request: Request, name: str, password: str) -> Owner:
@@ -108,7 +91,7 @@ def _create(session: Session, request: Request, body: dict[str, Any]) -> str:
         scope_list = wanted or ("all",)  # none asked = full access, as on Anaconda.org
     else:
         principal = need_principal(session, request)
-        require_token_scope(principal, TOKENS_WRITE, "create tokens")
+        require_token_management(principal, TOKENS_WRITE, "create tokens")
         scope_list = wanted or principal.scopes
         beyond = not_covered(principal.scopes, scope_list)
         if beyond:  # a token never mints a stronger one
@@ -159,7 +142,7 @@ def _token_json(t: Token) -> dict[str, Any]:
 
 def _list(session: Session, request: Request) -> list[dict[str, Any]]:
     principal = need_principal(session, request)
-    require_token_scope(principal, TOKENS_READ, "list tokens")
+    require_token_management(principal, TOKENS_READ, "list tokens")
     user = accounts.get_user(session, principal.user_name)
     return [_token_json(t) for t in yard_tokens.list_tokens(session, user)]
 
@@ -191,7 +174,7 @@ def _remove(session: Session, request: Request, name: str | None, org: str | Non
         session.delete(token)
         session.commit()
         return
-    require_token_scope(principal, TOKENS_WRITE, "revoke other tokens")
+    require_token_management(principal, TOKENS_WRITE, "revoke other tokens")
     org_owner = None
     if org is not None:
         org_owner = accounts.get_owner(session, org)
