@@ -9,7 +9,7 @@ import pytest
 
 from tests.builder import host
 from wheelyard.builder.interpreters import Interpreter, discover, probe, select
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 HERE = (sys.version_info.major, sys.version_info.minor)
 

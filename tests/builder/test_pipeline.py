@@ -18,7 +18,7 @@ from wheelyard.builder.run import Schedule
 from wheelyard.builder.runners import RUNNERS, make_runner
 from wheelyard.builder.runners.host import HostRunner
 from wheelyard.builder.settings import BuildSettings, load
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 PLATFORM = "manylinux_2_17_x86_64"
 

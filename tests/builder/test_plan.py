@@ -15,8 +15,8 @@ from tests.e2e.test_clients import twine
 from wheelyard.builder.interpreters import discover, probe
 from wheelyard.builder.plan import make_plan
 from wheelyard.builder.resolve import resolve
+from wheelyard.errors import InvalidInput
 from wheelyard.testing import make_sdist, make_wheel
-from wheelyard.yard.errors import InvalidInput
 
 
 def _platform_tag() -> str:

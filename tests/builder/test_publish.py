@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wheelyard.builder.publish import default_label, sanitise_label
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wheelyard.builder.settings import load
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 PYPROJECT = """
 [project]

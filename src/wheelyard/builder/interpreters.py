@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wheelyard.builder.runners import Runner
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 DEFAULT_MINIMUM = (3, 9)
 # Run inside the candidate: what it is, its pip, and the platform tags its pip accepts

@@ -32,7 +32,7 @@ from packaging.utils import canonicalize_name
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.resolve import Resolved, resolve_report
 from wheelyard.builder.runners import Runner
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 _INCLUDES = ("-r", "--requirement", "-c", "--constraint")
 Lines = dict[str, list[Resolved]]  # a requirement line → what it resolved to (none or one)

@@ -25,7 +25,7 @@ from wheelyard.builder.runners import Runner
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.yardquery import held_files
 from wheelyard.client import YardClient
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 REQUIREMENTS = "requirements.txt"
 Held = Mapping[str, Mapping[str, str]]  # project → {file name: sha256} the owner holds

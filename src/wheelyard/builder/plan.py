@@ -13,7 +13,7 @@ from packaging.utils import parse_wheel_filename
 
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.resolve import Resolved
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 Source = Literal["yard", "upstream", "build"]
 ANY = "any"

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from wheelyard.builder.yardquery import held_files
 from wheelyard.client import YardClient
 from wheelyard.digest import file_sha256
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 from wheelyard.yard.names import check_label_name
 
 Action = Literal["uploaded", "labelled", "present", "conflict", "failed"]

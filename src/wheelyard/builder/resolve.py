@@ -14,7 +14,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.runners import Runner
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 
 @dataclass(frozen=True)

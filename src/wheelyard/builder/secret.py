@@ -28,7 +28,7 @@ import stat
 import sys
 from pathlib import Path
 
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 TOKEN_VARIABLE = "WHEELYARD_TOKEN"  # noqa: S105 (a variable name)
 FD_VARIABLE = "WHEELYARD_TOKEN_FD"

@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from wheelyard.builder.settings import BuildSettings, load
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
 from wheelyard.config import Settings
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 
 def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runner) -> int:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from wheelyard.builder.runners.host import HostRunner
 from wheelyard.builder.secret import SECRET_VARIABLES
-from wheelyard.yard.errors import InvalidInput
+from wheelyard.errors import InvalidInput
 
 __all__ = ["DEFAULT", "RUNNERS", "SECRET_VARIABLES", "Runner", "make_runner"]
 
