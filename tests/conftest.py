@@ -1,124 +1,75 @@
-"""Shared fixtures: a real wheelyard server on an ephemeral port, and isolated client envs."""
+"""Shared fixtures (a real server, a real PostgreSQL) and the rule that keeps ``-m "not e2e"`` a
+fast unit run: a test that starts a server or drives a real client must carry the e2e marker.
+
+Plain helpers (clients, ``start_yard``, ``upload``...) live in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from hypothesis import settings
 
+from tests import helpers
+from tests.helpers import (  # noqa: F401  # BIN, client_env and run: tests/builder imports them here
+    BIN,
+    REMOVAL_DELAY,
+    Yard,
+    client_env,
+    free_port,
+    run,
+    start_yard,
+    stop_yard,
+)
 from tests.postgres import new_database, postgres_server, server_bin
 
-BIN = Path(sys.executable).parent
-REMOVAL_DELAY = 2.0
+# Hypothesis: CI keeps the full example counts; a developer's run draws a tenth of them.
+# Tests scale their counts by ``settings().max_examples`` (tests/security/test_properties.py).
+settings.register_profile("ci", max_examples=100)
+settings.register_profile("dev", max_examples=10)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
+
+# Fixtures that start a server: a test using one (directly or through another fixture) must be
+# marked e2e. Servers started inside a test or by a dynamic getfixturevalue are caught at run
+# time by helpers.require_e2e.
+SERVER_FIXTURES = frozenset({"yard", "postgres"})
 
 
-def client_env(**extra: str) -> dict[str, str]:
-    """The environment for pip/uv/twine: none of the machine's pip or uv settings leak in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_"))}
-    env.update(
-        PIP_CONFIG_FILE="/dev/null",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_CACHE_DIR="1",
-        UV_NO_CONFIG="1",
-        UV_NO_CACHE="1",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Yard:
-    url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "WHEELYARD_DATA_DIR": str(self.data_dir), **self.extra_env}
-
-    def cli(
-        self, *args: str, input: str | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(BIN / "wheelyard"), *args],
-            env=self.env(),
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: an unmarked test is an error either way
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use a server fixture but are not marked e2e:\n  " + "\n  ".join(unmarked)
         )
-        if check and result.returncode != 0:
-            raise AssertionError(f"wheelyard {' '.join(args)} failed: {result.stderr}")
-        return result
-
-    def user(self, name: str, scopes: str = "api:read api:write pypi:upload pypi:download") -> str:
-        """Create a user and return a fresh token with ``scopes``."""
-        self.cli("user", "create", name, "--password-stdin", input="correct horse battery\n")
-        return self.token(name, "t0", scopes)
-
-    def token(self, user: str, name: str, scopes: str) -> str:
-        return self.cli(
-            "token", "create", "--user", user, "--name", name, "--scopes", scopes
-        ).stdout.strip()
 
 
-def start_yard(data_dir: Path, extra_env: dict[str, str] | None = None) -> Yard:
-    port = free_port()
-    log = data_dir.with_suffix(".log")
-    env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir), **(extra_env or {})}
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [str(BIN / "wheelyard"), "serve", "--port", str(port)],
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(url + "/-/health", timeout=1).status_code == 200:
-                return Yard(url, data_dir, proc, log, dict(extra_env or {}))
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"server did not start: {log.read_text()}")
-
-
-def stop_yard(yard: Yard) -> None:
-    yard.process.terminate()
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    helpers.running = item
     try:
-        yard.process.wait(10)
-    except subprocess.TimeoutExpired:
-        yard.process.kill()
-        yard.process.wait()
+        yield
+    finally:
+        helpers.running = None
 
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Admin URL of a real PostgreSQL server started for this test session."""
+    helpers.require_e2e("starts PostgreSQL")
     if server_bin() is None:
         pytest.skip("PostgreSQL server not installed (.ci/run installs Debian's postgresql)")
     # Not under pytest's temp dir: that is private to root, and the server runs as postgres.
@@ -157,30 +108,3 @@ def owner_name(request: pytest.FixtureRequest) -> str:
     """A user name unique to the test (the session server is shared)."""
     base = "".join(c for c in request.node.name.lower() if c.isalnum())[:40]
     return f"u{next(_names)}{base}"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = REMOVAL_DELAY + 10) -> bool:
-    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
-def run(
-    cmd: list[str],
-    env: dict[str, str] | None = None,
-    check: bool = True,
-    cwd: Path | None = None,
-    timeout: int = 300,
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        cmd, env=env or client_env(), capture_output=True, text=True, cwd=cwd, timeout=timeout
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{cmd[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, Yard, client_env, free_port, run
+from tests.helpers import BIN, Yard, client_env, free_port, run
 from wheelyard.builder.publish import publish
 from wheelyard.builder.yardquery import held_files
 from wheelyard.client import YardClient, YardRefused, YardUnreachable
+from wheelyard.errors import YardError
 from wheelyard.testing import make_wheel
-from wheelyard.yard.errors import YardError
 
 TOKEN = "wy_secret-token-never-shown"
 BIG = 32 * 1024 * 1024

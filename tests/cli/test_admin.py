@@ -6,7 +6,13 @@ import os
 import time
 from pathlib import Path
 
-from tests.conftest import Yard, start_yard, stop_yard
+import pytest
+
+from tests.helpers import Yard, start_yard, stop_yard, twine
+from wheelyard.testing import make_wheel
+
+# Both tests run the wheelyard command as a user does (a subprocess); the second serves too.
+pytestmark = pytest.mark.e2e
 
 
 def test_admin_commands_offline(tmp_path: Path) -> None:
@@ -58,9 +64,6 @@ def test_admin_commands_offline(tmp_path: Path) -> None:
 
 
 def test_check_finds_problems(tmp_path: Path) -> None:
-    from tests.e2e.test_clients import twine
-    from wheelyard.testing import make_wheel
-
     yard = start_yard(tmp_path / "data")
     try:
         token = yard.user("erin")

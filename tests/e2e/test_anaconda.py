@@ -6,74 +6,34 @@ the simple index that pip reads.
 
 from __future__ import annotations
 
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import BIN, Yard, client_env, wait_for
-from tests.e2e.test_clients import pip_install, twine
+from tests.helpers import (
+    JSON,
+    PASSWORD,
+    Anaconda,
+    Yard,
+    files_in,
+    new_user,
+    pip_install,
+    text,
+    twine,
+    wait_for,
+)
 from wheelyard.testing import make_sdist, make_wheel
 
-PASSWORD = "correct horse battery"
-JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
-
-
-@dataclass
-class Anaconda:
-    home: Path
-    yard: Yard
-
-    def env(self) -> dict[str, str]:
-        return client_env(
-            HOME=str(self.home),
-            ANACONDA_TELEMETRY_ENABLED="false",
-            OTEL_SDK_DISABLED="true",
-            ANACONDA_CLIENT_LEGACY_INTERACTIVE_LOGIN="1",
-        )
-
-    def __call__(
-        self, *args: str, token: str | None = None, input: str | None = None, ok: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        cmd = [str(BIN / "anaconda")] + (["-t", token] if token else []) + list(args)
-        result = subprocess.run(
-            cmd, env=self.env(), input=input or "", capture_output=True, text=True, timeout=120
-        )
-        if ok and result.returncode != 0:
-            raise AssertionError(
-                f"anaconda {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-            )
-        return result
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def anaconda(yard: Yard, tmp_path: Path) -> Anaconda:
-    client = Anaconda(tmp_path / "home", yard)
-    client.home.mkdir()
-    client("config", "--set", "url", f"{yard.url}/api", ok=False)  # prints a harmless traceback
+    client = Anaconda.configured(yard, tmp_path / "home")
     config = client.home / ".continuum" / "anaconda-client" / "config.yaml"
     assert f"{yard.url}/api" in config.read_text()
     return client
-
-
-def text(result: subprocess.CompletedProcess[str]) -> str:
-    """What the client printed: it logs most messages to stderr."""
-    return result.stdout + result.stderr
-
-
-def files_in(yard: Yard, owner: str, label: str, project: str) -> list[str]:
-    prefix = f"{owner}/simple" if label == "main" else f"{owner}/label/{label}/simple"
-    page = httpx.get(f"{yard.url}/{prefix}/{project}/", headers=JSON)
-    if page.status_code == 404:
-        return []
-    page.raise_for_status()
-    return sorted(f["filename"] for f in page.json()["files"])
-
-
-def new_user(yard: Yard, name: str) -> None:
-    yard.cli("user", "create", name, "--password-stdin", input=PASSWORD + "\n")
 
 
 def create_token(anaconda: Anaconda, *extra: str) -> str:

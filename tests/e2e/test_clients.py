@@ -6,48 +6,12 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import BIN, Yard, run
+from tests.helpers import BIN, Yard, pip_install, run, twine
 from wheelyard.testing import make_sdist, make_wheel
 
-
-def twine(
-    yard: Yard, repo: str, token: str, *files: Path, extra: tuple[str, ...] = (), check: bool = True
-):  # type: ignore[no-untyped-def]
-    return run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{yard.url}/{repo}",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *extra,
-            *map(str, files),
-        ],
-        check=check,
-    )
-
-
-def pip_install(index: str, target: Path, *reqs: str, check: bool = True):  # type: ignore[no-untyped-def]
-    return run(
-        [
-            str(BIN / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--target",
-            str(target),
-            "--index-url",
-            index,
-            *reqs,
-        ],
-        check=check,
-    )
+pytestmark = pytest.mark.e2e
 
 
 def test_twine_upload_then_pip_and_uv_install(yard: Yard, owner_name: str, tmp_path: Path) -> None:

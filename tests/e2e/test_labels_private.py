@@ -6,12 +6,12 @@ import hashlib
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import Yard
-from tests.e2e.test_clients import pip_install, twine
+from tests.helpers import JSON, Yard, pip_install, twine
 from wheelyard.testing import make_wheel
 
-JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
+pytestmark = pytest.mark.e2e
 
 
 def test_label_copy_remove_lock(yard: Yard, owner_name: str, tmp_path: Path) -> None:

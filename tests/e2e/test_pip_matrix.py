@@ -26,7 +26,6 @@ import httpx
 import pytest
 from packaging.version import Version
 
-from tests.conftest import BIN, Yard, client_env, start_yard, stop_yard
 from tests.e2e.pipvenvs import (
     LATEST,
     READY,
@@ -37,6 +36,7 @@ from tests.e2e.pipvenvs import (
     find_interpreter,
     python_of,
 )
+from tests.helpers import BIN, Yard, client_env, start_yard, stop_yard, upload
 from wheelyard.testing import make_wheel
 from wheelyard.web.render import HTML, JSON_V1
 
@@ -125,12 +125,6 @@ def _uses_metadata(client: str, version: Version | None, got_json: bool) -> bool
     return True
 
 
-def _upload(yard: Yard, path: str, token: str, wheel: Path) -> None:
-    files = {"content": (wheel.name, wheel.read_bytes())}
-    response = httpx.post(f"{yard.url}/{path}", auth=("__token__", token), files=files)
-    assert response.status_code == 200, response.text
-
-
 def _install(
     client: str, venv: Path | None, interp: Interpreter, index: str, target: Path
 ) -> subprocess.CompletedProcess[str]:
@@ -179,8 +173,8 @@ def test_install_matrix(
     reader = yard.token(owner_name, "reader", "pypi:download")
     for v in ("1.0", "2.0"):
         wheel = make_wheel(tmp_path, PROJECT, v)
-        _upload(yard, f"{owner_name}/", token, wheel)  # label main, public
-        _upload(yard, f"{owner_name}/label/internal/", token, wheel)
+        upload(yard, f"{owner_name}/", token, wheel)  # label main, public
+        upload(yard, f"{owner_name}/label/internal/", token, wheel)
     yard.cli("label", "private", owner_name, "internal")
 
     cases: dict[tuple[str, str], tuple[AcceptProxy, str, str]] = {}

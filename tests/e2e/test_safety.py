@@ -13,8 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Yard, start_yard, stop_yard
+from tests.helpers import Yard, start_yard, stop_yard
 from wheelyard.testing import make_wheel
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

@@ -16,14 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Yard, start_yard, stop_yard
-from tests.e2e.test_anaconda import Anaconda, files_in, new_user, text
+from tests.helpers import JSON, Anaconda, Yard, files_in, new_user, start_yard, stop_yard, text
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
 
 DELAY = 3.0
-JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +35,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yard]:
 
 @pytest.fixture
 def client(server: Yard, tmp_path: Path) -> Anaconda:
-    c = Anaconda(tmp_path / "home", server)
-    c.home.mkdir()
-    c("config", "--set", "url", f"{server.url}/api", ok=False)
-    return c
+    return Anaconda.configured(server, tmp_path / "home")
+
+
+@pytest.fixture
+def uploader(server: Yard, owner_name: str) -> tuple[str, str]:
+    """A fresh user and an api:write token of theirs."""
+    new_user(server, owner_name)
+    return owner_name, server.token(owner_name, "up", "api:write")
 
 
 def sha_on(yard: Yard, owner: str, label: str, project: str) -> dict[str, str]:
@@ -84,12 +86,10 @@ def settle() -> None:
 
 
 def test_force_upload_to_a_second_label_keeps_the_first(
-    server: Yard, client: Anaconda, owner_name: str, tmp_path: Path
+    server: Yard, client: Anaconda, uploader: tuple[str, str], tmp_path: Path
 ) -> None:
     """The old workflow: the same wheels, forced to a second branch's label."""
-    new_user(server, owner_name)
-    token = server.token(owner_name, "up", "api:write")
-    u = owner_name
+    u, token = uploader
     wheels = [make_wheel(tmp_path, "flow", v) for v in ("1.0", "2.0")]
     client("upload", "-u", u, "-l", "main", *map(str, wheels), token=token)
     expected = {w.name: sha(w) for w in wheels}
@@ -106,11 +106,9 @@ def test_force_upload_to_a_second_label_keeps_the_first(
 
 
 def test_explicit_remove_takes_the_file_from_every_label(
-    server: Yard, client: Anaconda, owner_name: str, tmp_path: Path
+    server: Yard, client: Anaconda, uploader: tuple[str, str], tmp_path: Path
 ) -> None:
-    new_user(server, owner_name)
-    token = server.token(owner_name, "up", "api:write")
-    u = owner_name
+    u, token = uploader
     keep, drop = make_wheel(tmp_path, "rm", "1.0"), make_wheel(tmp_path, "rm", "2.0")
     client("upload", "-u", u, "-l", "main", "-l", "dev", str(keep), str(drop), token=token)
     removed = client("remove", "-f", f"{u}/rm/2.0/{drop.name}", token=token)
@@ -129,11 +127,9 @@ def test_explicit_remove_takes_the_file_from_every_label(
 
 
 def test_force_with_other_bytes_never_changes_other_labels(
-    server: Yard, client: Anaconda, owner_name: str, tmp_path: Path
+    server: Yard, client: Anaconda, uploader: tuple[str, str], tmp_path: Path
 ) -> None:
-    new_user(server, owner_name)
-    token = server.token(owner_name, "up", "api:write")
-    u = owner_name
+    u, token = uploader
     first = make_wheel(tmp_path, "bytes", "1.0", module_body="x = 1\n")
     client("upload", "-u", u, "-l", "main", "-l", "dev", str(first), token=token)
     (tmp_path / "v2").mkdir()

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Yard, wait_for
+from tests.helpers import Yard, wait_for
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, Yard, start_yard, stop_yard
-from tests.e2e.test_anaconda import PASSWORD, Anaconda, text
+from tests.helpers import BIN, PASSWORD, Anaconda, Yard, start_yard, stop_yard, text
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -127,17 +126,10 @@ def test_any_token_shows_and_revokes_itself(server: Yard, owner_name: str) -> No
     assert call(server, "GET", "/api/authentication", download).status_code == 401
 
 
-def anaconda_client(yard: Yard, home: Path) -> Anaconda:
-    client = Anaconda(home, yard)
-    home.mkdir()
-    client("config", "--set", "url", f"{yard.url}/api", ok=False)
-    return client
-
-
 def test_anaconda_client_token_commands(server: Yard, owner_name: str, tmp_path: Path) -> None:
     """The real client: ``auth --list`` needs api:read, ``auth --info`` any token, and
     ``auth --create`` with a password still works."""
-    anaconda = anaconda_client(server, tmp_path / "home")
+    anaconda = Anaconda.configured(server, tmp_path / "home")
     download = server.user(owner_name, "pypi:download")
     refused = anaconda("auth", "--list", token=download, ok=False)
     assert refused.returncode != 0 and "lacks scope 'api:read'" in text(refused)
@@ -160,7 +152,7 @@ def test_org_token_acts_only_for_its_org(server: Yard, owner_name: str, tmp_path
     server.user(user)
     server.cli("org", "create", org, "--owner", user)
     server.cli("org", "create", other_org, "--owner", user)
-    anaconda = anaconda_client(server, tmp_path / "home")
+    anaconda = Anaconda.configured(server, tmp_path / "home")
     anaconda("login", "--username", user, "--password", PASSWORD)
     made = anaconda(
         "auth",

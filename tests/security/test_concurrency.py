@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import Yard, start_yard, stop_yard
+from tests.helpers import Yard, start_yard, stop_yard
 from tests.postgres import new_database
 from wheelyard.db.models import File, FileLabel, Label
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
@@ -41,7 +41,8 @@ from wheelyard.yard.uploads import Stored
 # ---------------------------------------------------------------- forced interleavings
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# PostgreSQL is a server process: that half is e2e, the SQLite half is a unit test.
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.e2e)])
 def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     if request.param == "postgres":
         url = new_database(request.getfixturevalue("postgres"))
@@ -119,6 +120,7 @@ class Background:
 def _setup(
     sessions: sessionmaker[Session], tmp_path: Path, *labels: tuple[str, str]
 ) -> tuple[LocalStore, Path]:
+    """Users alice and bob, the given (owner, label) pairs, and alice's wheel on her main."""
     store = LocalStore(tmp_path / "files")
     with sessions() as session:
         for name in ("alice", "bob"):
@@ -127,7 +129,10 @@ def _setup(
         for owner, label in labels:
             get_label(session, accounts.get_owner(session, owner), label, create=True)
         session.commit()
-    return store, make_wheel(tmp_path, "race", "1.0")
+    wheel = make_wheel(tmp_path, "race", "1.0")
+    with sessions() as session:
+        _upload(store, "alice", "main", wheel)(session)
+    return store, wheel
 
 
 def _upload(store: LocalStore, owner: str, label: str, wheel: Path) -> Callable[[Session], Stored]:
@@ -161,8 +166,6 @@ def test_removal_racing_an_upload_of_the_same_bytes_keeps_the_blob(
 ) -> None:
     """Bob uploads the bytes Alice is removing: Bob's committed file keeps its blob."""
     store, wheel = _setup(sessions, tmp_path, ("alice", "main"), ("bob", "main"))
-    with sessions() as session:
-        _upload(store, "alice", "main", wheel)(session)
 
     def remove(session: Session) -> int:
         alice = accounts.get_owner(session, "alice")
@@ -194,8 +197,6 @@ def test_label_removal_racing_an_upload_keeps_the_added_label(
     """Removing label main (the file's last label) while an upload adds label dev to the same
     file: the upload's 200 says dev was added, so the file must still be under dev."""
     store, wheel = _setup(sessions, tmp_path, ("alice", "main"), ("alice", "dev"))
-    with sessions() as session:
-        _upload(store, "alice", "main", wheel)(session)
 
     def drop_main(session: Session) -> int:
         return remove_label(session, store, accounts.get_owner(session, "alice"), "main")
@@ -217,8 +218,6 @@ def test_removal_racing_a_copy_across_owners_keeps_the_blob(
 ) -> None:
     """Bob copies Alice's file while Alice removes it: if the copy commits, its blob stays."""
     store, wheel = _setup(sessions, tmp_path, ("alice", "main"), ("bob", "main"))
-    with sessions() as session:
-        _upload(store, "alice", "main", wheel)(session)
 
     def copy(session: Session) -> list[File]:
         alice = accounts.get_owner(session, "alice")

@@ -11,22 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Yard
+from tests.helpers import JSON, Yard, upload
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
-
-JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
-
-
-def upload(yard: Yard, path: str, token: str, wheel: Path) -> None:
-    r = httpx.post(
-        f"{yard.url}/{path}",
-        auth=("__token__", token),
-        files={"content": (wheel.name, wheel.read_bytes())},
-        data={":action": "file_upload"},
-    )
-    assert r.status_code == 200, r.text
 
 
 @dataclass

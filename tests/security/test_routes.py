@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from tests.conftest import Yard, start_yard, stop_yard
+from tests.helpers import Yard, start_yard, stop_yard
 from wheelyard.testing import make_wheel
 from wheelyard.web.app import routes
 

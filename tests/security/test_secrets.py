@@ -19,9 +19,10 @@ import httpx
 import pytest
 from rich.console import Console
 
-from tests.conftest import BIN, Yard, client_env, run, start_yard, stop_yard
+from tests.helpers import BIN, Yard, client_env, run, start_yard, stop_yard
 from wheelyard.builder.interpreters import discover
 from wheelyard.builder.progress import PlainReporter, Row, final_table
+from wheelyard.builder.runners.host import HostRunner
 from wheelyard.cli.terminal import SafeConsole
 
 pytestmark = pytest.mark.e2e
@@ -159,7 +160,8 @@ class TestBuildNeverSeesTheToken:
         (tmp_path / "requirements.txt").write_text(
             "--no-index\n--find-links ./dists\nspypkg==1.0\n"
         )
-        newest = [i for i in discover() if i.version[:2] >= (3, 9)][-1].executable
+        host = HostRunner(client_env())
+        newest = [i for i in discover(host) if i.version[:2] >= (3, 9)][-1].executable
         house = tmp_path / "wheelhouse"
         command = [
             str(BIN / "wheelyard"),

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Yard, start_yard, stop_yard
+from tests.helpers import Yard, start_yard, stop_yard, upload
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -48,15 +48,6 @@ def own_yard(tmp_path: Path) -> Iterator[Yard]:
     stop_yard(y)
 
 
-def _upload(y: Yard, owner: str, token: str, wheel: Path) -> httpx.Response:
-    return httpx.post(
-        f"{y.url}/{owner}/",
-        auth=("__token__", token),
-        files={"content": (wheel.name, wheel.read_bytes())},
-        timeout=60,
-    )
-
-
 def _blobs(files: Path) -> list[Path]:
     return sorted(p for p in files.rglob("*") if p.is_file() and not p.name.startswith("."))
 
@@ -66,7 +57,7 @@ def test_full_disk_answers_507_and_stores_nothing(tiny_disk: Path, tmp_path: Pat
     try:
         token = y.user("fuller")
         big = make_wheel(tmp_path, "roomy", "1.0", padding=3 * 1024 * 1024)
-        r = _upload(y, "fuller", token, big)
+        r = upload(y, "fuller/", token, big, check=False)
         assert r.status_code == 507, r.text
         assert "full" in r.json()["error"] and "nothing was stored" in r.json()["error"]
         assert httpx.get(f"{y.url}/fuller/simple/roomy/").status_code == 404
@@ -75,7 +66,7 @@ def test_full_disk_answers_507_and_stores_nothing(tiny_disk: Path, tmp_path: Pat
         assert y.cli("check").returncode == 0
         # The yard recovers once there is room: a small file goes through.
         small = make_wheel(tmp_path, "roomy", "2.0")
-        assert _upload(y, "fuller", token, small).status_code == 200
+        upload(y, "fuller/", token, small)
         assert y.cli("check").returncode == 0
     finally:
         stop_yard(y)
@@ -92,7 +83,7 @@ def test_damaged_blob_is_not_served_as_good(own_yard: Yard, tmp_path: Path, dama
     y = own_yard
     token = y.user("dana")
     wheel = make_wheel(tmp_path, "dented", "1.0")
-    assert _upload(y, "dana", token, wheel).status_code == 200
+    upload(y, "dana/", token, wheel)
     url, meta_url = _download_urls(y, "dana", "dented")
     good = httpx.get(url)
     assert good.status_code == 200 and "immutable" in good.headers["cache-control"]
@@ -131,7 +122,7 @@ def test_repair_collects_only_old_orphans(own_yard: Yard, tmp_path: Path) -> Non
     y = own_yard
     token = y.user("orla")
     kept = make_wheel(tmp_path, "orphaned", "1.0")
-    assert _upload(y, "orla", token, kept).status_code == 200
+    upload(y, "orla/", token, kept)
     files = y.data_dir / "files"
     committed = _blobs(files)
 

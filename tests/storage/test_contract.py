@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import DATA, ProtocolOnly
+from wheelyard.errors import InvalidInput, StorageError, TooLarge
 from wheelyard.storage import YardStore, default_staging_dir, open_store
 from wheelyard.storage.local import LocalStore
 from wheelyard.storage.staging import StagedFile, local_copy, sweep_staging
-from wheelyard.yard.errors import InvalidInput, StorageError, TooLarge
 
 IMPLEMENTATIONS: dict[str, Callable[[Path], YardStore]] = {
     "local": lambda tmp: LocalStore(tmp / "files"),
 }
-
-DATA = bytes(range(256)) * 40  # 10240 bytes, every offset distinguishable
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
@@ -301,22 +300,6 @@ class TestLocalStore:
         store.put_bytes("p/blob", b"bytes")
         path = store.local_path("p/blob")
         assert path == tmp_path / "files" / "p" / "blob" and path.read_bytes() == b"bytes"
-
-
-class ProtocolOnly:
-    """A real local store seen only through ``BlobStore``: no ``local_path``, as an object
-    store would be, so callers must take the protocol's streaming path."""
-
-    def __init__(self, inner: LocalStore) -> None:
-        self._inner = inner
-        self.put_file = inner.put_file
-        self.put_bytes = inner.put_bytes
-        self.open = inner.open
-        self.size = inner.size
-        self.exists = inner.exists
-        self.delete = inner.delete
-        self.iter_keys = inner.iter_keys
-        self.url = inner.url
 
 
 class TestStaging:

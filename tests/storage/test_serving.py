@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.storage.test_contract import DATA, ProtocolOnly
+from tests.helpers import DATA, ProtocolOnly
 from wheelyard.storage import BlobStore
 from wheelyard.storage.local import LocalStore
 from wheelyard.web.files import byte_range, send_blob
