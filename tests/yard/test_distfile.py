@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from wheelyard.errors import InvalidInput
 from wheelyard.testing import make_sdist, make_wheel
 from wheelyard.yard.distfile import inspect_file, parse_filename
-from wheelyard.yard.errors import InvalidInput
 
 
 def test_valid_wheel_and_sdist(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Token, utcnow
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard import accounts
-from wheelyard.yard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard.names import check_label_name, check_owner_name
 from wheelyard.yard.scopes import READ, UPLOAD, grants, grants_any, parse_scopes
 from wheelyard.yard.tokens import authenticate, create_token, hash_secret, revoke_token

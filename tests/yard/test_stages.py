@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Stage, utcnow
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.errors import Conflict, Forbidden, InvalidInput
 from wheelyard.storage.local import LocalStore
 from wheelyard.storage.staging import StagedFile
 from wheelyard.testing import make_wheel
 from wheelyard.yard import accounts
-from wheelyard.yard.errors import Conflict, Forbidden, InvalidInput
 from wheelyard.yard.integrity import check, collect_garbage
 from wheelyard.yard.stages import commit_stage, create_stage, expire_stages, receive
 from wheelyard.yard.tokens import authenticate, create_token
