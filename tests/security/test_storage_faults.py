@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,24 +19,6 @@ from wheelyard.testing import make_wheel
 pytestmark = pytest.mark.e2e
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs: a real full disk (needs root or CAP_SYS_ADMIN, else the test skips)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture
@@ -67,6 +48,35 @@ def test_full_disk_answers_507_and_stores_nothing(tiny_disk: Path, tmp_path: Pat
         # The yard recovers once there is room: a small file goes through.
         small = make_wheel(tmp_path, "roomy", "2.0")
         upload(y, "fuller/", token, small)
+        assert y.cli("check").returncode == 0
+    finally:
+        stop_yard(y)
+
+
+def test_full_database_disk_answers_507_and_stores_nothing(tiny_disk: Path, tmp_path: Path) -> None:
+    """The database (SQLite) on a disk that fills up: the upload's transaction fails, the
+    answer is 507 with a message, nothing is listed, and the yard recovers once there is room."""
+    env = {"WHEELYARD_DATABASE_URL": f"sqlite:///{tiny_disk / 'yard.db'}"}
+    y = start_yard(tmp_path / "data", env)
+    try:
+        token = y.user("dbfull")
+        filler = tiny_disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:  # take every free byte of the tmpfs
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        wheel = make_wheel(tmp_path, "dbfull-pkg", "1.0", summary="x" * 20000)
+        r = upload(y, "dbfull/", token, wheel, check=False)
+        assert r.status_code == 507, r.text
+        assert "disk is full" in r.json()["error"] and "nothing was stored" in r.json()["error"]
+        filler.unlink()
+        assert httpx.get(f"{y.url}/dbfull/simple/dbfull-pkg/").status_code == 404
+        upload(y, "dbfull/", token, wheel)
+        assert httpx.get(f"{y.url}/dbfull/simple/dbfull-pkg/").status_code == 200
         assert y.cli("check").returncode == 0
     finally:
         stop_yard(y)

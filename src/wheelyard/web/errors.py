@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,9 +48,34 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.detail or "error")
 
 
+def _disk_full(exc: OperationalError) -> bool:
+    """SQLite's SQLITE_FULL, or PostgreSQL's disk_full (SQLSTATE 53100)."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return code == "53100" or "database or disk is full" in str(exc.orig)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """The database failed: a full disk is 507, anything else 503; the transaction was rolled
+    back, so nothing was stored."""
+    assert isinstance(exc, OperationalError)
+    log.error("database error on %s %s: %s", request.method, _path(request), exc.orig)
+    if _disk_full(exc):
+        return error_response(507, "the database's disk is full; nothing was stored")
+    return error_response(503, "the database is unavailable; nothing was stored, try again")
+
+
+def _path(request: Request) -> str:
+    return request.url.path.split("/t/")[0]  # never a path token
+
+
 async def unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path.split("/t/")[0])
+    log.exception("unhandled error on %s %s", request.method, _path(request))
     return error_response(500, "internal server error")
 
 
-HANDLERS = {errors.YardError: yard_error, HTTPException: http_error, Exception: unexpected}
+HANDLERS = {
+    errors.YardError: yard_error,
+    HTTPException: http_error,
+    OperationalError: database_error,
+    Exception: unexpected,
+}
