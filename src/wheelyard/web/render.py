@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelyard.yard.catalog import IndexFile
@@ -95,7 +96,7 @@ def project_json(name: str, files: Sequence[IndexFile]) -> bytes:
     versions = sorted({f.version for f in files}, key=_version_key)
     body = {
         "meta": {"api-version": API_VERSION},
-        "name": name,
+        "name": canonicalize_name(name),  # PEP 691: the normalized name of the project
         "versions": versions,
         "files": entries,
     }
