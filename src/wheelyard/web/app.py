@@ -22,6 +22,7 @@ from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
 from wheelyard.web.housekeeping import lifespan
+from wheelyard.yard.throttle import AuthThrottle
 
 
 async def home(request: Request) -> Response:
@@ -90,7 +91,10 @@ def build_context(settings: Settings) -> YardContext:
     # Left by killed uploads and puts; none can be live before the server starts.
     sweep_staging(settings.staging, older_than=24 * 3600)
     store.sweep_incomplete(older_than=24 * 3600)
-    return YardContext(settings, engine, make_sessionmaker(engine), store)
+    throttle = AuthThrottle(
+        settings.auth_failures_per_client, settings.auth_failures_per_user, settings.auth_window
+    )
+    return YardContext(settings, engine, make_sessionmaker(engine), store, throttle)
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -15,21 +14,10 @@ from wheelyard.web.context import ctx
 from wheelyard.yard.throttle import AuthThrottle
 from wheelyard.yard.tokens import Principal, authenticate
 
-_MAKING = threading.Lock()  # handlers call this from worker threads
-
 
 def throttle_of(request: Request) -> AuthThrottle:
-    """The process's failed-authentication throttle, made on first use from the settings."""
-    state = request.app.state
-    with _MAKING:
-        throttle: AuthThrottle | None = getattr(state, "auth_throttle", None)
-        if throttle is None:
-            s = ctx(request).settings
-            throttle = AuthThrottle(
-                s.auth_failures_per_client, s.auth_failures_per_user, s.auth_window
-            )
-            state.auth_throttle = throttle
-    return throttle
+    """The process's failed-authentication throttle (made with the app)."""
+    return ctx(request).throttle
 
 
 def client_of(request: Request) -> str:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from wheelyard.config import Settings
 from wheelyard.storage import BlobStore
 from wheelyard.web.pagecache import PageCache
+from wheelyard.yard.throttle import AuthThrottle
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -25,6 +26,7 @@ class YardContext:
     engine: Engine
     sessions: sessionmaker[Session]
     store: BlobStore
+    throttle: AuthThrottle
     pages: PageCache = field(default_factory=PageCache)
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
