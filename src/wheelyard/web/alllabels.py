@@ -18,7 +18,7 @@ from wheelyard.errors import NotFound
 from wheelyard.web import render
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
-from wheelyard.web.files import serve
+from wheelyard.web.files import Located, serve
 from wheelyard.web.pagecache import Page, make_page
 from wheelyard.web.simple import serve_page
 from wheelyard.yard import catalog
@@ -48,16 +48,15 @@ async def project_page(request: Request) -> Response:
     return await serve_page(request, load)
 
 
-def _locate(
-    session: Session, request: Request, sha256: str, filename: str
-) -> tuple[str, int, bool]:
+def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
     principal = principal_for(session, request)
     owner, labels, privileged = readable_labels(session, principal, request.path_params["owner"])
     found = catalog.file_in_labels(session, [label.id for label in labels], sha256, filename)
     if found is None or (found[1] and not privileged):
         raise NotFound(f"no file {filename} under any label of {owner.name!r} you may read")
     file, package_private = found
-    return file.blob_key, file.size, privileged or owner.private or package_private
+    private = privileged or owner.private or package_private
+    return Located(file.blob_key, file.size, file.metadata_sha256, private)
 
 
 async def download(request: Request) -> Response:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from wheelyard.db.models import File
 from wheelyard.errors import DamagedBlob, NotFound
 from wheelyard.storage import BlobStore, LocalFiles
 from wheelyard.web.auth import principal_for
@@ -35,9 +34,17 @@ _CHUNK = 256 * 1024
 HASH_LIMIT = 1024 * 1024  # files up to this size are re-hashed on every download
 
 
-def _locate(
-    session: Session, request: Request, sha256: str, filename: str
-) -> tuple[str, int, bool]:
+@dataclass(frozen=True)
+class Located:
+    """A file a reader may download: its blob, size, metadata digest, and whether private."""
+
+    key: str
+    size: int
+    metadata_sha256: str | None
+    private: bool
+
+
+def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
     principal = principal_for(session, request)
     owner, label = readable_label(
         session, principal, request.path_params["owner"], label_of(request)
@@ -46,7 +53,8 @@ def _locate(
     if found is None or (found[1] and not can_read_private(session, principal, owner)):
         raise NotFound(f"no file {filename} under this label")
     file, package_private = found
-    return file.blob_key, file.size, is_private(owner, label) or package_private
+    private = is_private(owner, label) or package_private
+    return Located(file.blob_key, file.size, file.metadata_sha256, private)
 
 
 def _stream(store: BlobStore, key: str, start: int, end: int) -> Iterator[bytes]:
@@ -123,7 +131,7 @@ def send_blob(
     )
 
 
-Locator = Callable[[Session, Request, str, str], tuple[str, int, bool]]
+Locator = Callable[[Session, Request, str, str], Located]
 
 
 def _damaged(filename: str, why: str) -> DamagedBlob:
@@ -145,10 +153,8 @@ def verified_file(store: BlobStore, key: str, size: int, sha256: str, filename: 
                 raise _damaged(filename, "sha256 differs from the recorded one")
 
 
-def _verified_metadata(session: Session, store: BlobStore, key: str, filename: str) -> bytes:
+def _verified_metadata(store: BlobStore, key: str, recorded: str | None, filename: str) -> bytes:
     """The metadata file's bytes, checked against the digest recorded at upload."""
-    base = key.removesuffix(".metadata")
-    recorded = session.scalar(select(File.metadata_sha256).where(File.blob_key == base).limit(1))
     try:
         with store.open(key) as fh:
             data = fh.read()
@@ -164,13 +170,14 @@ async def download(request: Request) -> Response:
 
 
 async def serve(request: Request, locate: Locator) -> Response:
-    """A file or its PEP 658 metadata, found by ``locate`` (blob key, size, private)."""
+    """A file or its PEP 658 metadata, found by ``locate``."""
     sha256 = str(request.path_params["sha256"])
     name = str(request.path_params["filename"])
     metadata = name.endswith(".metadata")
     filename = name.removesuffix(".metadata")
     c = ctx(request)
-    key, size, private = await c.run(locate, request, sha256, filename)
+    found = await c.run(locate, request, sha256, filename)
+    key, size, private = found.key, found.size, found.private
     if metadata:
         key += ".metadata"
         if not filename.endswith(".whl"):
@@ -181,7 +188,9 @@ async def serve(request: Request, locate: Locator) -> Response:
     }
     media = "text/plain; charset=utf-8" if metadata else "application/octet-stream"
     if metadata:
-        data = await c.run(_verified_metadata, c.store, key, filename)
+        data = await run_in_threadpool(
+            _verified_metadata, c.store, key, found.metadata_sha256, filename
+        )
         headers["Content-Disposition"] = f'attachment; filename="{Path(name).name}"'
         return Response(data, media_type=media, headers=headers)
     await run_in_threadpool(verified_file, c.store, key, size, sha256, filename)
