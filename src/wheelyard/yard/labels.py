@@ -55,10 +55,23 @@ class LabelSummary:
     locked: bool
 
 
-def list_labels(session: Session, owner: Owner) -> list[LabelSummary]:
+def list_labels(
+    session: Session, owner: Owner, public_packages_only: bool = False
+) -> list[LabelSummary]:
+    """Every label of the owner with its file count (only files of public packages, for a
+    reader who may not see private ones)."""
+    counted = select(FileLabel.label_id, FileLabel.file_id)
+    if public_packages_only:
+        counted = (
+            counted.join(File, File.id == FileLabel.file_id)
+            .join(Release, Release.id == File.release_id)
+            .join(Package, Package.id == Release.package_id)
+            .where(Package.private.is_(False))
+        )
+    files = counted.subquery()
     rows = session.execute(
-        select(Label, func.count(FileLabel.file_id))
-        .outerjoin(FileLabel, FileLabel.label_id == Label.id)
+        select(Label, func.count(files.c.file_id))
+        .outerjoin(files, files.c.label_id == Label.id)
         .where(Label.owner_id == owner.id)
         .group_by(Label.id)
         .order_by(Label.name)

@@ -23,14 +23,12 @@ from wheelyard.yard.scopes import WRITE
 
 def _list(session: Session, request: Request) -> dict[str, Any]:
     view = owner_view(session, principal_for(session, request), request.path_params["owner"])
-    result = {}
-    for label in sorted(view.labels.values(), key=lambda lb: lb.name):
-        result[label.name] = {
-            "is_locked": label.locked,
-            "num_files": len(browse.files_in_label(session, label, view)),
-            "private": label.private,
-        }
-    return result
+    readable = {label.name for label in view.labels.values()}
+    return {
+        lb.name: {"is_locked": lb.locked, "num_files": lb.files, "private": lb.private}
+        for lb in ops.list_labels(session, view.owner, not view.privileged)
+        if lb.name in readable
+    }
 
 
 async def list_labels(request: Request) -> Response:
