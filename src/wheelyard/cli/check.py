@@ -17,7 +17,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     problems = 0
     grace = effective_grace(settings.blob_grace)
     with open_yard(settings) as yard:
-        expired = expire_stages(yard.session, yard.store)
+        with yard.unit() as unit:  # committed before collecting: their blobs become orphans
+            expired = expire_stages(unit.session, yard.store)
         swept = sweep_staging(settings.staging, STAGING_GRACE)
         swept += yard.store.sweep_incomplete(STAGING_GRACE)
         if expired or swept:

@@ -1,18 +1,22 @@
-"""What every admin command shares: settings, a database session and the blob store."""
+"""What every admin command shares: settings, a database session and the blob store.
+
+A command is one unit of work (``db.unit``): it commits once, when it succeeds. A command that
+needs several (``import``: one per file) opens them with ``Yard.unit``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from wheelyard.cli.terminal import SafeConsole
 from wheelyard.config import Settings
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import Unit, transaction, unit_of_work
 from wheelyard.storage import YardStore, open_store
 
 # Piped output (scripts, CI) gets a wide table rather than rich's 80-column default. Names,
@@ -24,19 +28,24 @@ err = SafeConsole(stderr=True, soft_wrap=True)
 @dataclass
 class Yard:
     settings: Settings
-    session: Session
+    session: Session  # the command's unit of work
     store: YardStore
+    sessions: sessionmaker[Session]
+
+    def unit(self) -> AbstractContextManager[Unit]:
+        """A further unit of work, committed on its own when its block ends."""
+        return unit_of_work(self.sessions)
 
 
 @contextmanager
 def open_yard(settings: Settings) -> Iterator[Yard]:
-    """A session on the yard's database (migrated if new) and its store; commits on success."""
+    """The yard's database (migrated if new) and store; the command's unit commits on success."""
     engine = make_engine(settings.database_url)
     migrate(engine)
     try:
-        with make_sessionmaker(engine)() as session:
-            yield Yard(settings, session, open_store(settings.storage_url))
-            session.commit()
+        sessions = make_sessionmaker(engine)
+        with sessions() as session, transaction(session):
+            yield Yard(settings, session, open_store(settings.storage_url), sessions)
     finally:
         engine.dispose()
 

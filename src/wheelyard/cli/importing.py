@@ -8,6 +8,7 @@ from pathlib import Path
 
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
+from wheelyard.db.models import Owner
 from wheelyard.errors import YardError
 from wheelyard.yard import accounts
 from wheelyard.yard.importer import find_dists, import_file
@@ -21,12 +22,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         owner = accounts.get_owner(yard.session, args.owner)
         for path in find_dists([Path(p) for p in args.paths]):
             try:
-                stored = import_file(
-                    yard.session, yard.store, owner, labels, path, settings.staging
-                )
+                # A unit per file: a refused file leaves the ones stored before it stored.
+                with yard.unit() as unit:
+                    mine = unit.session.get(Owner, owner.id)
+                    assert mine is not None
+                    stored = import_file(
+                        unit.session, yard.store, mine, labels, path, settings.staging
+                    )
                 counts[stored.outcome] += 1
             except (YardError, OSError) as exc:
-                yard.session.rollback()
                 counts["refused"] += 1
                 message = exc.message if isinstance(exc, YardError) else str(exc)
                 out.print(f"refused {path.name}: {message}")

@@ -51,16 +51,15 @@ def copy_files(
         if dest is not None and dest.sha256 != src.sha256:
             if not replace:
                 raise Conflict(f"{target.name} already has {src.filename} with different contents")
-            remove_files(session, store, target, [dest], actor)  # commits: lock again
-            label = get_label(session, target, label_name, create=True)
-            dest = _lock_pair(session, src, target)
+            remove_files(session, store, target, [dest], actor)
+            dest = None
         if dest is None:
             dest = _clone(session, src, target)
         if session.get(FileLabel, (dest.id, label.id)) is None:
             session.add(FileLabel(file_id=dest.id, label_id=label.id))
         results.append(dest)
     bump(session, label.id)
-    session.commit()
+    session.flush()
     return results
 
 
@@ -165,6 +164,5 @@ def copy_release(
     names = ", ".join(f.filename for f in copied)
     detail = f"{source.name}/{package.name}/{version} {label.name} -> {to_label}: {names}"
     record(session, target, principal.user_name, "copy", detail)
-    session.commit()
     dest = browse.get_package(session, target, package.name)
     return target, dest, [(f, v.version) for f, v in zip(copied, views, strict=True)]
