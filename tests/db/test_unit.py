@@ -146,9 +146,13 @@ def test_commits_outside_a_unit_are_refused(sessions: sessionmaker[Session]) -> 
         accounts.create_user(unit.session, "bob", PASSWORD)
         unit.session.commit()  # what a service must never do
     assert _count(sessions, Owner) == 0
-    with sessions() as s, transaction(s):
-        with pytest.raises(RuntimeError, match="do not nest"), transaction(s):
-            pass
+    with (
+        sessions() as s,
+        transaction(s),
+        pytest.raises(RuntimeError, match="do not nest"),
+        transaction(s),
+    ):
+        pass
 
 
 def test_a_failed_staged_commit_uses_up_its_stage_and_stores_nothing(

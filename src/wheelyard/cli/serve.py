@@ -32,7 +32,7 @@ def log_config() -> dict[str, object]:
 
 
 def prepare_demo(settings: Settings, base: str) -> None:
-    with open_yard(settings) as yard:
+    with open_yard(settings, create=True) as yard:  # serving makes the yard if need be
         try:
             user = accounts.get_user(yard.session, DEMO_USER)
         except NotFound:

@@ -85,6 +85,10 @@ def _lock_pair(session: Session, src: File, target: Owner) -> File | None:
     return next((row for row in rows if row.owner_id == target.id), None)
 
 
+# A copy is the same file (same stored bytes) under another owner and release.
+_SAME_FILE = "filename kind sha256 size blob_key metadata_sha256 requires_python uploader_id"
+
+
 def _clone(session: Session, src: File, target: Owner) -> File:
     release = session.get(Release, src.release_id)
     assert release is not None
@@ -93,18 +97,8 @@ def _clone(session: Session, src: File, target: Owner) -> File:
     dest_rel = ensure_release(
         session, target.id, package.name, package.display_name, package.summary, release.version
     )
-    dest = File(
-        owner_id=target.id,
-        release_id=dest_rel.id,
-        filename=src.filename,
-        kind=src.kind,
-        sha256=src.sha256,
-        size=src.size,
-        blob_key=src.blob_key,
-        metadata_sha256=src.metadata_sha256,
-        requires_python=src.requires_python,
-        uploader_id=src.uploader_id,
-    )
+    same = {column: getattr(src, column) for column in _SAME_FILE.split()}
+    dest = File(owner_id=target.id, release_id=dest_rel.id, **same)
     session.add(dest)
     session.flush()
     return dest
