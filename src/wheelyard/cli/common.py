@@ -86,10 +86,11 @@ def _sqlite_has_schema(path: Path) -> bool:
 
 
 @contextmanager
-def open_yard(settings: Settings, create: bool = False) -> Iterator[Yard]:
+def open_yard(settings: Settings, create: bool = False, announce: bool = True) -> Iterator[Yard]:
     """The yard's database (migrated) and store; the command's unit commits on success, and
-    then stderr names the yard. Without ``create`` a yard that does not exist yet (no
-    database file, or a database without wheelyard's tables) is refused, and nothing made."""
+    then stderr names the yard (when ``announce``). Without ``create`` a yard that does not
+    exist yet (no database file, or a database without wheelyard's tables) is refused, and
+    nothing is made."""
     where = describe(settings)
     refusal = NotFound(
         f"there is no yard in {where}: give --create to make a new one there, "
@@ -112,7 +113,8 @@ def open_yard(settings: Settings, create: bool = False) -> Iterator[Yard]:
             yield Yard(settings, session, open_store(settings.storage_url), sessions)
     finally:
         engine.dispose()
-    err.print(f"yard: {where}" + (" (new)" if new else ""), markup=False)
+    if announce:
+        err.print(f"yard: {where}" + (" (new)" if new else ""), markup=False)
 
 
 def add_group(sub: Subcommands, name: str, help_text: str) -> Subcommands:
