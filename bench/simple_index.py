@@ -72,7 +72,7 @@ def wheelyard_load(data_dir: Path, owner: str, files_dir: Path) -> None:
     env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir)}
     wy = str(Path(sys.executable).parent / "wheelyard")
     subprocess.run(
-        [wy, "user", "create", owner, "--password-stdin"],
+        [wy, "user", "create", owner, "--password-stdin", "--create"],
         input="bench-password\n",
         text=True,
         env=env,

@@ -18,7 +18,11 @@ pytestmark = pytest.mark.e2e
 def test_admin_commands_offline(tmp_path: Path) -> None:
     # The CLI works without a running server (and while one runs: see the e2e tests).
     yard = Yard("", tmp_path / "data", None, tmp_path / "log")  # type: ignore[arg-type]
-    yard.cli("user", "create", "carol", "--password-stdin", input="a fine password\n")
+    # The first command makes the yard, so it says so (--create); the others find it.
+    made = yard.cli(
+        "user", "create", "carol", "--password-stdin", "--create", input="a fine password\n"
+    )
+    assert made.stderr == f"yard: {tmp_path / 'data'} (new)\n"
     secret = yard.cli(
         "token",
         "create",

@@ -28,6 +28,7 @@ from tests.helpers import Yard, start_yard, stop_yard
 from tests.postgres import new_database
 from wheelyard.db.models import File, FileLabel, Label
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import transaction
 from wheelyard.storage.local import LocalStore
 from wheelyard.testing import make_wheel
 from wheelyard.yard import accounts
@@ -80,7 +81,8 @@ class Held:
 
     def _run(self, fn: Callable[[Session], Any]) -> None:
         try:
-            self.result = fn(self.session)
+            with transaction(self.session):  # the edge: one unit, committed at its end
+                self.result = fn(self.session)
         except BaseException as exc:
             self.error = exc
         finally:
@@ -101,7 +103,8 @@ class Background:
         def run() -> None:
             with sessions() as session:
                 try:
-                    self.result = fn(session)
+                    with transaction(session):
+                        self.result = fn(session)
                 except BaseException as exc:
                     self.error = exc
 
@@ -122,15 +125,14 @@ def _setup(
 ) -> tuple[LocalStore, Path]:
     """Users alice and bob, the given (owner, label) pairs, and alice's wheel on her main."""
     store = LocalStore(tmp_path / "files")
-    with sessions() as session:
+    with sessions() as session, transaction(session):
         for name in ("alice", "bob"):
             accounts.create_user(session, name, "long enough password")
         session.flush()
         for owner, label in labels:
             get_label(session, accounts.get_owner(session, owner), label, create=True)
-        session.commit()
     wheel = make_wheel(tmp_path, "race", "1.0")
-    with sessions() as session:
+    with sessions() as session, transaction(session):
         _upload(store, "alice", "main", wheel)(session)
     return store, wheel
 
@@ -143,7 +145,7 @@ def _upload(store: LocalStore, owner: str, label: str, wheel: Path) -> Callable[
 
 
 def _labels(session: Session, owner: str, filename: str) -> set[str]:
-    session.commit()
+    session.rollback()  # read afresh
     return set(
         session.scalars(
             select(Label.name)
@@ -157,7 +159,7 @@ def _labels(session: Session, owner: str, filename: str) -> set[str]:
 
 
 def _lost_blobs(session: Session, store: LocalStore) -> list[str]:
-    session.commit()
+    session.rollback()  # read afresh
     return [f"{p.kind} {p.key}" for p in check(session, store) if p.kind != "orphan"]
 
 

@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from wheelyard.config import Settings
+from wheelyard.db.unit import transaction
 from wheelyard.errors import InvalidInput
 from wheelyard.testing import make_sdist, make_wheel
 from wheelyard.web.app import create_app
@@ -525,7 +526,7 @@ def live(
         env["WHEELYARD_DATABASE_URL"] = new_database(request.getfixturevalue("postgres"))
     app = create_app(Settings.from_env(env))
     yard: YardContext = app.yard  # type: ignore[attr-defined]  # FastIndex in front
-    with yard.sessions() as session:
+    with yard.sessions() as session, transaction(session):
         alice = accounts.create_user(session, "alice", PASSWORD)
         bob = accounts.create_user(session, "bob", PASSWORD)
         session.flush()
@@ -534,7 +535,6 @@ def live(
         labels.set_private(session, alice, "secret", True)
         _t, token = tokens.create_token(session, alice, TOKEN_NAME, ["all"])
         _t, other = tokens.create_token(session, bob, "bob-token", ["all"])
-        session.commit()
     files = tmp_path_factory.mktemp("dists")
     wheel = make_wheel(files, "pkg", "1.0")
     sdist = make_sdist(files, "pkg", "1.0")

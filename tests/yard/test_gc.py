@@ -10,6 +10,7 @@ from sqlalchemy import event, select
 
 from wheelyard.db.models import File
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import transaction
 from wheelyard.storage.local import LocalStore
 from wheelyard.testing import make_wheel
 from wheelyard.yard import accounts
@@ -29,11 +30,13 @@ def test_collector_spares_a_blob_an_upload_is_publishing_again(tmp_path: Path) -
     store = LocalStore(tmp_path / "files")
     wheel = make_wheel(tmp_path, "gc", "1.0")
     with sessions() as s:
-        alice = accounts.create_user(s, "alice", "long enough password")
-        accounts.create_user(s, "bob", "long enough password")
-        s.commit()
-        import_file(s, store, alice, ["main"], wheel)
-        remove_files(s, store, alice, list(s.scalars(select(File))), "alice")
+        with transaction(s):
+            alice = accounts.create_user(s, "alice", "long enough password")
+            accounts.create_user(s, "bob", "long enough password")
+        with transaction(s):
+            import_file(s, store, alice, ["main"], wheel)
+        with transaction(s):
+            remove_files(s, store, alice, list(s.scalars(select(File))), "alice")
     keys = list(store.iter_keys())
     assert keys, "removal leaves the bytes to the collector"
     for key in keys:
@@ -48,7 +51,8 @@ def test_collector_spares_a_blob_an_upload_is_publishing_again(tmp_path: Path) -
             assert collect_garbage(gc, store, 3600).deleted == []
 
         event.listen(s, "before_commit", collect)
-        stored = import_file(s, store, accounts.get_owner(s, "bob"), ["main"], wheel)
+        with transaction(s):
+            stored = import_file(s, store, accounts.get_owner(s, "bob"), ["main"], wheel)
         assert stored.outcome == "created"
     with sessions() as s:
         assert [p for p in check(s, store) if p.kind != "orphan"] == []
@@ -59,7 +63,9 @@ def test_collector_spares_a_blob_an_upload_is_publishing_again(tmp_path: Path) -
         assert collect_garbage(s, store, 3600).deleted == []
         assert store.exists(keys[0])
         # Once nothing references them and they are old, they go.
-        remove_files(s, store, accounts.get_owner(s, "bob"), list(s.scalars(select(File))), "bob")
+        with transaction(s):
+            bob = accounts.get_owner(s, "bob")
+            remove_files(s, store, bob, list(s.scalars(select(File))), "bob")
         for key in keys:
             path = store.local_path(key)
             assert path is not None

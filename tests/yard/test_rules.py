@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Token, utcnow
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import transaction
 from wheelyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard import accounts
 from wheelyard.yard.names import check_label_name, check_owner_name
@@ -50,9 +51,9 @@ def session(tmp_path: Path) -> Session:
 
 
 def test_token_lifecycle(session: Session) -> None:
-    user = accounts.create_user(session, "alice", "long enough password")
-    token, secret = create_token(session, user, "ci", "pypi:upload", max_age=3600)
-    session.commit()
+    with transaction(session):
+        user = accounts.create_user(session, "alice", "long enough password")
+        token, secret = create_token(session, user, "ci", "pypi:upload", max_age=3600)
     assert token.secret_hash == hash_secret(secret) and secret not in token.secret_hash
     principal = authenticate(session, secret)
     assert principal.user_name == "alice" and principal.scopes == ("pypi:upload",)
@@ -60,12 +61,12 @@ def test_token_lifecycle(session: Session) -> None:
         create_token(session, user, "ci", "api:read")
     with pytest.raises(Unauthenticated):
         authenticate(session, secret + "x")
-    token.expires_at = utcnow() - timedelta(seconds=1)
-    session.commit()
+    with transaction(session):
+        token.expires_at = utcnow() - timedelta(seconds=1)
     with pytest.raises(Unauthenticated, match="expired"):
         authenticate(session, secret)
-    revoke_token(session, user, "ci")
-    session.commit()
+    with transaction(session):
+        revoke_token(session, user, "ci")
     assert session.query(Token).count() == 0
     with pytest.raises(NotFound):
         revoke_token(session, user, "ci")
@@ -74,8 +75,8 @@ def test_token_lifecycle(session: Session) -> None:
 def test_passwords_and_users(session: Session) -> None:
     with pytest.raises(InvalidInput, match="too short"):
         accounts.create_user(session, "bob", "short")
-    accounts.create_user(session, "bob", "long enough password")
-    session.commit()
+    with transaction(session):
+        accounts.create_user(session, "bob", "long enough password")
     with pytest.raises(Conflict):
         accounts.create_user(session, "Bob", "long enough password")
     assert accounts.login(session, "bob", "long enough password").name == "bob"

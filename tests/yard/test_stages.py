@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Stage, utcnow
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import transaction
 from wheelyard.errors import Conflict, Forbidden, InvalidInput
 from wheelyard.storage.local import LocalStore
 from wheelyard.storage.staging import StagedFile
@@ -29,9 +30,9 @@ def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
     migrate(engine)
     session: Session = make_sessionmaker(engine)()
     store = LocalStore(tmp_path / "files")
-    user = accounts.create_user(session, "sam", "long enough password")
-    _t, secret = create_token(session, user, "t", "api:write")
-    session.commit()
+    with transaction(session):
+        user = accounts.create_user(session, "sam", "long enough password")
+        _t, secret = create_token(session, user, "t", "api:write")
     return session, store, user, authenticate(session, secret)
 
 
@@ -46,26 +47,31 @@ def test_abandoned_stage_expires_without_trace(setup, tmp_path: Path) -> None:  
     session, store, user, principal = setup
     wheel = make_wheel(tmp_path, "stg", "1.0")
     sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    ticket = create_stage(session, store, principal, user, "stg", "1.0", wheel.name, sha, ["dev"])
-    with pytest.raises(Forbidden):
+    with transaction(session):
+        ticket = create_stage(
+            session, store, principal, user, "stg", "1.0", wheel.name, sha, ["dev"]
+        )
+    with pytest.raises(Forbidden), transaction(session):
         receive(session, store, ticket.dist_id, "wrong", _send(store, wheel), None, None)
-    receive(
-        session,
-        store,
-        ticket.dist_id,
-        ticket.secret,
-        _send(store, wheel),
-        str(wheel.stat().st_size),
-        None,
-    )
-    with pytest.raises(Conflict, match="already used"):
+    with transaction(session):
+        receive(
+            session,
+            store,
+            ticket.dist_id,
+            ticket.secret,
+            _send(store, wheel),
+            str(wheel.stat().st_size),
+            None,
+        )
+    with pytest.raises(Conflict, match="already used"), transaction(session):
         receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), None, None)
     assert list(check(session, store)) == []  # received, not committed: live, not an orphan
-    stage = session.get(Stage, ticket.dist_id)
-    assert stage is not None
-    stage.expires_at = utcnow() - timedelta(seconds=1)
-    session.commit()
-    assert expire_stages(session, store) == 1
+    with transaction(session):
+        stage = session.get(Stage, ticket.dist_id)
+        assert stage is not None
+        stage.expires_at = utcnow() - timedelta(seconds=1)
+    with transaction(session):
+        assert expire_stages(session, store) == 1
     assert list(check(session, store)) == []  # unreferenced now, but younger than the grace
     for key in store.iter_keys():  # an hour later, the collector takes the bytes
         path = store.local_path(key)
@@ -81,12 +87,15 @@ def test_announced_size_and_name_are_bound(setup, tmp_path: Path) -> None:  # ty
     session, store, user, principal = setup
     wheel = make_wheel(tmp_path, "stg", "1.0")
     sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    with pytest.raises(InvalidInput, match="does not belong to package"):
+    with pytest.raises(InvalidInput, match="does not belong to package"), transaction(session):
         create_stage(session, store, principal, user, "other", "1.0", wheel.name, sha, [])
-    ticket = create_stage(session, store, principal, user, "stg", "1.0", wheel.name, sha, [])
-    with pytest.raises(InvalidInput, match="announced 5"):
+    with transaction(session):
+        ticket = create_stage(session, store, principal, user, "stg", "1.0", wheel.name, sha, [])
+    with pytest.raises(InvalidInput, match="announced 5"), transaction(session):
         receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), "5", None)
-    receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), None, None)
-    stored = commit_stage(session, store, principal, user, ticket.dist_id, wheel.name)
+    with transaction(session):
+        receive(session, store, ticket.dist_id, ticket.secret, _send(store, wheel), None, None)
+    with transaction(session):
+        stored = commit_stage(session, store, principal, user, ticket.dist_id, wheel.name)
     assert stored.outcome == "created" and session.get(Stage, ticket.dist_id) is None
     assert list(check(session, store)) == []

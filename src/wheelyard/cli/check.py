@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from wheelyard.cli.common import open_yard, out
+from wheelyard.cli.common import Subcommands, add_command, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.storage.staging import sweep_staging
 from wheelyard.yard.integrity import check, collect_garbage, effective_grace
@@ -16,8 +16,9 @@ STAGING_GRACE = 6 * 3600  # an upload still streaming after 6 hours is abandoned
 def run(args: argparse.Namespace, settings: Settings) -> int:
     problems = 0
     grace = effective_grace(settings.blob_grace)
-    with open_yard(settings) as yard:
-        expired = expire_stages(yard.session, yard.store)
+    with open_yard(settings, args.create) as yard:
+        with yard.unit() as unit:  # committed before collecting: their blobs become orphans
+            expired = expire_stages(unit.session, yard.store)
         swept = sweep_staging(settings.staging, STAGING_GRACE)
         swept += yard.store.sweep_incomplete(STAGING_GRACE)
         if expired or swept:
@@ -37,13 +38,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if problems else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "check",
-        help="verify that database and storage agree",
-        description="Verify that database and storage agree. Blobs no file or upload stage "
-        "references are orphans once older than WHEELYARD_BLOB_GRACE (seconds, default 3600, "
-        "at least 300); younger ones belong to uploads in flight and are not reported.",
+        "verify that database and storage agree",
+        "Verify that database and storage agree. Blobs no file or upload stage references are "
+        "orphans once older than WHEELYARD_BLOB_GRACE (seconds, default 3600, at least 300); "
+        "younger ones belong to uploads in flight and are not reported.",
     )
     p.add_argument("--quick", action="store_true", help="skip re-hashing every file")
     p.add_argument(

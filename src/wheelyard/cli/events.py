@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from rich.table import Table
 
-from wheelyard.cli.common import add_command, open_yard, out
+from wheelyard.cli.common import Subcommands, add_command, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.db.models import as_utc
 from wheelyard.errors import InvalidInput
@@ -32,7 +32,7 @@ def parse_since(text: str) -> datetime:
 
 def events(args: argparse.Namespace, settings: Settings) -> int:
     since = parse_since(args.since) if args.since else None
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         owner = accounts.get_owner(yard.session, args.owner)
         rows = events_of(yard.session, owner, since, args.limit)
         table = Table("time (UTC)", "actor", "action", "detail")
@@ -44,7 +44,7 @@ def events(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     p = add_command(sub, "events", "the audit trail of an owner: who changed what, and when")
     p.add_argument("owner")
     p.add_argument("--since", help="ISO date/time, or an age such as 2h or 7d")

@@ -6,8 +6,9 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from wheelyard.cli.common import open_yard, out
+from wheelyard.cli.common import Subcommands, add_command, open_yard, out
 from wheelyard.config import Settings
+from wheelyard.db.models import Owner
 from wheelyard.errors import YardError
 from wheelyard.yard import accounts
 from wheelyard.yard.importer import find_dists, import_file
@@ -17,16 +18,19 @@ from wheelyard.yard.names import DEFAULT_LABEL, check_label_name
 def run(args: argparse.Namespace, settings: Settings) -> int:
     labels = [check_label_name(lb) for lb in (args.label or [DEFAULT_LABEL])]
     counts: Counter[str] = Counter()
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         owner = accounts.get_owner(yard.session, args.owner)
         for path in find_dists([Path(p) for p in args.paths]):
             try:
-                stored = import_file(
-                    yard.session, yard.store, owner, labels, path, settings.staging
-                )
+                # A unit per file: a refused file leaves the ones stored before it stored.
+                with yard.unit() as unit:
+                    mine = unit.session.get(Owner, owner.id)
+                    assert mine is not None
+                    stored = import_file(
+                        unit.session, yard.store, mine, labels, path, settings.staging
+                    )
                 counts[stored.outcome] += 1
             except (YardError, OSError) as exc:
-                yard.session.rollback()
                 counts["refused"] += 1
                 message = exc.message if isinstance(exc, YardError) else str(exc)
                 out.print(f"refused {path.name}: {message}")
@@ -37,8 +41,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if counts["refused"] else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("import", help="store local wheels and sdists (files or folders)")
+def register(sub: Subcommands) -> None:
+    p = add_command(sub, "import", "store local wheels and sdists (files or folders)")
     p.add_argument("owner")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-l", "--label", action="append", help="label(s) to attach (default: main)")

@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from wheelyard.cli.common import open_yard, out
+from wheelyard.cli.common import Subcommands, add_command, add_group, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.yard import accounts
 from wheelyard.yard import labels as ops
@@ -14,7 +14,7 @@ from wheelyard.yard.names import DEFAULT_LABEL
 
 
 def list_(args: argparse.Namespace, settings: Settings) -> int:
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         owner = accounts.get_owner(yard.session, args.owner)
         table = Table("label", "files", "private", "locked")
         for lb in ops.list_labels(yard.session, owner):
@@ -29,7 +29,7 @@ def list_(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def copy(args: argparse.Namespace, settings: Settings) -> int:
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         owner = accounts.get_owner(yard.session, args.owner)
         added = ops.copy_label(yard.session, owner, args.source, args.target)
     out.print(f"label {args.target} now holds {added} more file(s) from {args.source}")
@@ -37,7 +37,7 @@ def copy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def remove(args: argparse.Namespace, settings: Settings) -> int:
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         owner = accounts.get_owner(yard.session, args.owner)
         count = ops.remove_label(yard.session, yard.store, owner, args.label)
     out.print(f"removed label {args.label} from {count} file(s)")
@@ -45,7 +45,7 @@ def remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def flag(args: argparse.Namespace, settings: Settings) -> int:
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         owner = accounts.get_owner(yard.session, args.owner)
         if args.action in ("lock", "unlock"):
             ops.set_locked(yard.session, owner, args.label, args.action == "lock")
@@ -58,7 +58,7 @@ def flag(args: argparse.Namespace, settings: Settings) -> int:
 
 def yank(args: argparse.Namespace, settings: Settings) -> int:
     undo = args.command == "unyank"
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         owner = accounts.get_owner(yard.session, args.owner)
         n = ops.yank(
             yard.session,
@@ -74,38 +74,35 @@ def yank(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    group = sub.add_parser("label", help="manage labels").add_subparsers(
-        dest="action", required=True
-    )
-    p = group.add_parser("list", help="an owner's labels")
-    p.add_argument("owner")
-    p.set_defaults(func=list_)
-    p = group.add_parser("copy", help="add label TARGET to every file of SOURCE (no bytes copied)")
-    p.add_argument("owner")
-    p.add_argument("source")
-    p.add_argument("target")
-    p.set_defaults(func=copy)
-    p = group.add_parser("remove", help="remove a label; files no other label holds are deleted")
-    p.add_argument("owner")
-    p.add_argument("label")
-    p.set_defaults(func=remove)
-    for action, text in (
-        ("lock", "refuse uploads and removals"),
-        ("unlock", "allow changes"),
-        ("private", "reads need a token"),
-        ("public", "anyone may read"),
-    ):
-        p = group.add_parser(action, help=text)
-        p.add_argument("owner")
-        p.add_argument("label")
-        p.set_defaults(func=flag)
+_COMMANDS = (
+    ("list", "an owner's labels", list_, ()),
+    (
+        "copy",
+        "add label TARGET to every file of SOURCE (no bytes copied)",
+        copy,
+        ("source", "target"),
+    ),
+    ("remove", "remove a label; files no other label holds are deleted", remove, ("label",)),
+    ("lock", "refuse uploads and removals", flag, ("label",)),
+    ("unlock", "allow changes", flag, ("label",)),
+    ("private", "reads need a token", flag, ("label",)),
+    ("public", "anyone may read", flag, ("label",)),
+)
+
+
+def register(sub: Subcommands) -> None:
+    group = add_group(sub, "label", "manage labels")
+    for action, text, func, names in _COMMANDS:
+        p = add_command(group, action, text)
+        for name in ("owner", *names):
+            p.add_argument(name)
+        p.set_defaults(func=func)
 
     for name, text in (
         ("yank", "yank a release or one file under a label (PEP 592)"),
         ("unyank", "undo a yank"),
     ):
-        p = sub.add_parser(name, help=text, description=text)
+        p = add_command(sub, name, text)
         p.add_argument("owner")
         p.add_argument("project")
         p.add_argument("version")

@@ -13,6 +13,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from wheelyard.cli.common import open_yard
 from wheelyard.config import Settings
+from wheelyard.db.session import make_engine, migrate
 from wheelyard.errors import NotFound
 from wheelyard.yard import accounts
 from wheelyard.yard.tokens import create_token
@@ -32,7 +33,7 @@ def log_config() -> dict[str, object]:
 
 
 def prepare_demo(settings: Settings, base: str) -> None:
-    with open_yard(settings) as yard:
+    with open_yard(settings, create=True, announce=False) as yard:
         try:
             user = accounts.get_user(yard.session, DEMO_USER)
         except NotFound:
@@ -62,9 +63,12 @@ def http_protocol() -> type[asyncio.Protocol] | str:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(host=args.host, port=args.port)
     base = f"http://{settings.host}:{settings.port}"
-    # Migrate once here, before any worker starts.
-    with open_yard(settings):
-        pass
+    # Migrate once here, before any worker starts (serving makes a new yard if need be).
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
     if args.demo:
         prepare_demo(settings, base)
     print(f"wheelyard serving {settings.data_dir} at {base}/", flush=True)

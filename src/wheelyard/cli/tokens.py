@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from wheelyard.cli.common import open_yard, out
+from wheelyard.cli.common import Subcommands, add_command, add_group, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.errors import InvalidInput
 from wheelyard.yard import accounts
@@ -22,7 +22,7 @@ def max_age(text: str) -> int | None:
 
 
 def create(args: argparse.Namespace, settings: Settings) -> int:
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         user = accounts.get_user(yard.session, args.user)
         _token, secret = yard_tokens.create_token(
             yard.session, user, args.name, args.scopes, args.max_age
@@ -36,7 +36,7 @@ def _when(value: object) -> str:
 
 
 def list_(args: argparse.Namespace, settings: Settings) -> int:
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         user = accounts.get_user(yard.session, args.user)
         table = Table("name", "scopes", "created", "expires", "last used")
         for t in yard_tokens.list_tokens(yard.session, user):
@@ -52,27 +52,25 @@ def list_(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def revoke(args: argparse.Namespace, settings: Settings) -> int:
-    with open_yard(settings) as yard:
+    with open_yard(settings, args.create) as yard:
         user = accounts.get_user(yard.session, args.user)
         yard_tokens.revoke_token(yard.session, user, args.name)
     out.print(f"revoked token {args.name!r} of {args.user.lower()}")
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    group = sub.add_parser("token", help="manage API tokens").add_subparsers(
-        dest="action", required=True
-    )
-    p = group.add_parser("create", help="mint a token; prints only the token")
+def register(sub: Subcommands) -> None:
+    group = add_group(sub, "token", "manage API tokens")
+    p = add_command(group, "create", "mint a token; prints only the token")
     p.add_argument("--user", required=True)
     p.add_argument("--name", required=True, help="a label for the token, unique per user")
     p.add_argument("--scopes", required=True, help='e.g. "api:write pypi:upload"')
     p.add_argument("--max-age", type=max_age, help="seconds until the token expires")
     p.set_defaults(func=create)
-    p = group.add_parser("list", help="list a user's tokens (never their secrets)")
+    p = add_command(group, "list", "list a user's tokens (never their secrets)")
     p.add_argument("--user", required=True)
     p.set_defaults(func=list_)
-    p = group.add_parser("revoke", help="revoke a token by name")
+    p = add_command(group, "revoke", "revoke a token by name")
     p.add_argument("--user", required=True)
     p.add_argument("name")
     p.set_defaults(func=revoke)

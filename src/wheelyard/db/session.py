@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from wheelyard.db.unit import guard
 from wheelyard.errors import InvalidInput
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -40,6 +43,16 @@ def lock_for_write(session: Session) -> None:
     raw = conn.connection.dbapi_connection
     if raw is not None and not raw.in_transaction:
         raw.execute("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A part of a unit of work that may fail on its own (a lost unique-constraint race) and
+    be retried without losing the rest. On SQLite the write lock is taken first: a SAVEPOINT
+    outside a transaction would begin one, and releasing it would commit the whole unit."""
+    lock_for_write(session)
+    with session.begin_nested():
+        yield
 
 
 def _refuse_nul(
@@ -77,4 +90,5 @@ def migrate(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that commit only at the end of a unit of work (see ``db.unit``)."""
+    return guard(sessionmaker(engine, expire_on_commit=False))

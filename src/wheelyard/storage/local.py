@@ -18,7 +18,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, unquote
@@ -104,28 +104,24 @@ class LocalStore:
                 if exc.errno != errno.EXDEV:
                     raise
             # Staged on another filesystem: copy in next to the blobs, then rename.
-            fd, tmp = self._temp("put-")
-            try:
-                with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1024 * 1024)
-                    out.flush()
-                    os.fsync(out.fileno())
-                self._publish(tmp, key)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            with path.open("rb") as src:
+                self._write_new(key, lambda out: shutil.copyfileobj(src, out, 1024 * 1024))
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._path(key)
         with storage_faults("storing a file"):
-            fd, tmp = self._temp("put-")
+            self._write_new(key, lambda out: out.write(data))
+
+    def _write_new(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+        """Fill a new file next to the blobs with ``write``, make it durable and publish it
+        onto ``key``; on any failure the partial file is removed."""
+        fd, tmp = self._temp("put-")
         try:
-            with storage_faults("storing a file"):
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                self._publish(tmp, key)
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+                out.flush()
+                os.fsync(out.fileno())
+            self._publish(tmp, key)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

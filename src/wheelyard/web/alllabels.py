@@ -26,7 +26,7 @@ from wheelyard.yard.access import readable_labels
 
 
 def _page(session: Session, request: Request, project: str, media: str) -> tuple[Page, bool]:
-    principal = principal_for(session, request)
+    principal = principal_for(request)
     owner, labels, privileged = readable_labels(session, principal, request.path_params["owner"])
     ids = [label.id for label in labels]
     found = catalog.project_files_any(session, owner.id, ids, project, privileged)
@@ -49,7 +49,7 @@ async def project_page(request: Request) -> Response:
 
 
 def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
-    principal = principal_for(session, request)
+    principal = principal_for(request)
     owner, labels, privileged = readable_labels(session, principal, request.path_params["owner"])
     found = catalog.file_in_labels(session, [label.id for label in labels], sha256, filename)
     if found is None or (found[1] and not privileged):

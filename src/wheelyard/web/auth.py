@@ -6,13 +6,16 @@ from __future__ import annotations
 import base64
 import binascii
 
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from wheelyard.db.unit import unit_of_work
 from wheelyard.errors import Unauthenticated
 from wheelyard.web.context import ctx
 from wheelyard.yard.throttle import AuthThrottle
 from wheelyard.yard.tokens import Principal, authenticate
+
+_PRINCIPAL = "wheelyard.principal"
+_UNKNOWN = object()
 
 
 def throttle_of(request: Request) -> AuthThrottle:
@@ -51,17 +54,26 @@ def token_from_request(request: Request) -> str | None:
     )
 
 
-def principal_for(session: Session, request: Request) -> Principal | None:
-    """The authenticated principal, None when no credentials were sent, Unauthenticated if bad."""
+def principal_for(request: Request) -> Principal | None:
+    """The authenticated principal, None when no credentials were sent, Unauthenticated if bad.
+
+    Authentication is a unit of work of its own, checked once per request: the token's
+    last-use time it records commits at once (kept even if the request then fails) and never
+    holds the database's write lock while the rest of the request runs.
+    """
+    known = request.scope.get(_PRINCIPAL, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[no-any-return]
     secret = token_from_request(request)
     if secret is None:
         return None
     throttle, client = throttle_of(request), client_of(request)
     throttle.check(client)
     try:
-        principal = authenticate(session, secret)
+        with unit_of_work(ctx(request).sessions) as unit:
+            principal = authenticate(unit.session, secret)
     except Unauthenticated:
         throttle.failed(client, secret)
         raise
-    session.commit()  # persists the throttled last-use time
+    request.scope[_PRINCIPAL] = principal
     return principal

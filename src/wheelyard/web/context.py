@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from wheelyard.config import Settings
+from wheelyard.db.unit import unit_of_work
 from wheelyard.storage import BlobStore
 from wheelyard.web.pagecache import PageCache
 from wheelyard.yard.throttle import AuthThrottle
@@ -30,11 +31,13 @@ class YardContext:
     pages: PageCache = field(default_factory=PageCache)
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """Run ``fn(session, *args)`` in a worker thread with a fresh session."""
+        """Run ``fn(session, *args)`` in a worker thread as one unit of work: committed when
+        it returns, rolled back when it raises (``db.unit``). The services it calls only
+        flush; a handler that needs two units (see ``anaconda.transfer``) calls ``run`` twice."""
 
         def call() -> T:
-            with self.sessions() as session:
-                return fn(session, *args)
+            with unit_of_work(self.sessions) as unit:
+                return fn(unit.session, *args)
 
         return await run_in_threadpool(call)
 

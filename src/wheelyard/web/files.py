@@ -45,7 +45,7 @@ class Located:
 
 
 def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
-    principal = principal_for(session, request)
+    principal = principal_for(request)
     owner, label = readable_label(
         session, principal, request.path_params["owner"], label_of(request)
     )

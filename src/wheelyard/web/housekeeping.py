@@ -12,15 +12,25 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from wheelyard.db.unit import unit_of_work
 from wheelyard.web.context import YardContext
-from wheelyard.yard.pending import execute_due
+from wheelyard.yard import pending
 
 log = logging.getLogger("wheelyard.web")
 
 
 def _tick(yard: YardContext) -> int:
-    with yard.sessions() as session:
-        return execute_due(session, yard.store)
+    """Carry out the deletes now due; returns how many files went.
+
+    Each delete is a unit of work of its own: one that fails (or lapses) leaves the others
+    done, and none holds the write lock while the next is decided."""
+    with unit_of_work(yard.sessions) as unit:
+        due = pending.due_removals(unit.session)
+    done = 0
+    for file_id, actor in due:
+        with unit_of_work(yard.sessions) as unit:
+            done += pending.execute(unit.session, yard.store, file_id, actor)
+    return done
 
 
 async def _loop(yard: YardContext) -> None:

@@ -61,7 +61,7 @@ def build_page(
 def _load_page(
     session: Session, request: Request, cache: PageCache, project: str | None, media: str
 ) -> tuple[Page, bool]:
-    principal = principal_for(session, request)
+    principal = principal_for(request)
     return build_page(
         session, principal, request.path_params["owner"], label_of(request), project, media, cache
     )

@@ -26,7 +26,7 @@ from wheelyard.yard.uploads import Stored, store_upload
 
 def _authorise(session: Session, request: Request, label: str) -> tuple[Owner, Principal]:
     owner = accounts.get_owner(session, request.path_params["owner"])
-    principal = require_write(session, principal_for(session, request), owner)
+    principal = require_write(session, principal_for(request), owner)
     existing = find_label(session, owner, label)
     if existing is not None:  # refuse before the body is read; a new label is made on store
         require_unlocked(existing, owner)

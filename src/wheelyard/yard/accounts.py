@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import Label, Membership, Owner
+from wheelyard.db.session import savepoint
 from wheelyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.yard.names import DEFAULT_LABEL, check_owner_name
 from wheelyard.yard.passwords import hash_password, verify_password
@@ -17,11 +18,11 @@ MIN_PASSWORD = 8
 
 def _create_owner(session: Session, name: str, kind: str, password_hash: str | None) -> Owner:
     owner = Owner(name=check_owner_name(name), kind=kind, password_hash=password_hash)
-    session.add(owner)
     try:
-        session.flush()
+        with savepoint(session):  # a taken name fails alone, not the caller's unit
+            session.add(owner)
+            session.flush()
     except IntegrityError:
-        session.rollback()
         raise Conflict(f"owner {name!r} already exists") from None
     session.add(Label(owner_id=owner.id, name=DEFAULT_LABEL))
     return owner

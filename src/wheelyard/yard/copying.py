@@ -51,16 +51,15 @@ def copy_files(
         if dest is not None and dest.sha256 != src.sha256:
             if not replace:
                 raise Conflict(f"{target.name} already has {src.filename} with different contents")
-            remove_files(session, store, target, [dest], actor)  # commits: lock again
-            label = get_label(session, target, label_name, create=True)
-            dest = _lock_pair(session, src, target)
+            remove_files(session, store, target, [dest], actor)
+            dest = None
         if dest is None:
             dest = _clone(session, src, target)
         if session.get(FileLabel, (dest.id, label.id)) is None:
             session.add(FileLabel(file_id=dest.id, label_id=label.id))
         results.append(dest)
     bump(session, label.id)
-    session.commit()
+    session.flush()
     return results
 
 
@@ -86,6 +85,10 @@ def _lock_pair(session: Session, src: File, target: Owner) -> File | None:
     return next((row for row in rows if row.owner_id == target.id), None)
 
 
+# A copy is the same file (same stored bytes) under another owner and release.
+_SAME_FILE = "filename kind sha256 size blob_key metadata_sha256 requires_python uploader_id"
+
+
 def _clone(session: Session, src: File, target: Owner) -> File:
     release = session.get(Release, src.release_id)
     assert release is not None
@@ -94,18 +97,8 @@ def _clone(session: Session, src: File, target: Owner) -> File:
     dest_rel = ensure_release(
         session, target.id, package.name, package.display_name, package.summary, release.version
     )
-    dest = File(
-        owner_id=target.id,
-        release_id=dest_rel.id,
-        filename=src.filename,
-        kind=src.kind,
-        sha256=src.sha256,
-        size=src.size,
-        blob_key=src.blob_key,
-        metadata_sha256=src.metadata_sha256,
-        requires_python=src.requires_python,
-        uploader_id=src.uploader_id,
-    )
+    same = {column: getattr(src, column) for column in _SAME_FILE.split()}
+    dest = File(owner_id=target.id, release_id=dest_rel.id, **same)
     session.add(dest)
     session.flush()
     return dest
@@ -165,6 +158,5 @@ def copy_release(
     names = ", ".join(f.filename for f in copied)
     detail = f"{source.name}/{package.name}/{version} {label.name} -> {to_label}: {names}"
     record(session, target, principal.user_name, "copy", detail)
-    session.commit()
     dest = browse.get_package(session, target, package.name)
     return target, dest, [(f, v.version) for f, v in zip(copied, views, strict=True)]

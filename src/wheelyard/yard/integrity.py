@@ -71,14 +71,20 @@ def _referenced_keys(session: Session) -> set[str]:
     return keys
 
 
+def _fresh(session: Session) -> Session:
+    """A new session on the same database: it sees everything committed up to now, and
+    leaves the caller's unit of work alone."""
+    return Session(session.get_bind())
+
+
 def is_referenced(session: Session, key: str) -> bool:
     """Whether a committed file row or upload stage uses ``key`` (read in a new transaction)."""
-    session.commit()  # end any open transaction: see everything committed up to now
     base = key.removesuffix(".metadata")
-    if session.scalar(select(File.id).where(File.blob_key == base).limit(1)) is not None:
-        return True
-    stage = session.scalar(select(Stage.id).where(Stage.blob_key == key).limit(1))
-    return stage is not None
+    with _fresh(session) as now:
+        if now.scalar(select(File.id).where(File.blob_key == base).limit(1)) is not None:
+            return True
+        stage = now.scalar(select(Stage.id).where(Stage.blob_key == key).limit(1))
+        return stage is not None
 
 
 def _young(store: YardStore, key: str, grace: float) -> bool:
@@ -139,8 +145,8 @@ def collect_garbage(session: Session, store: YardStore, grace: float) -> Collect
     with store.collecting():
         for claim in list(store.pending_claims()):  # a collector that stopped half-way
             settle(claim)
-        session.commit()
-        referenced = _referenced_keys(session)
+        with _fresh(session) as now:
+            referenced = _referenced_keys(now)
         for key in list(store.iter_keys()):
             if key in referenced or _young(store, key, grace) or is_referenced(session, key):
                 continue

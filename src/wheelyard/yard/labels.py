@@ -159,7 +159,6 @@ def remove_label(
     session.delete(label)
     drop_unlabelled(session, file_ids)
     record(session, owner, actor, "label-remove", f"{name}: {len(file_ids)} file(s)")
-    session.commit()
     return len(file_ids)
 
 
@@ -249,5 +248,4 @@ def untag(
     drop_unlabelled(session, ids)
     names = ", ".join(f.filename for f in files if f.id in ids)
     record(session, owner, actor, "label-untag", f"{name}: {names}")
-    session.commit()
     return len(ids)

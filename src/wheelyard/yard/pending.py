@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, Owner, PendingRemoval, utcnow
 from wheelyard.db.session import lock_for_write
-from wheelyard.errors import Conflict, Locked
+from wheelyard.db.unit import commit_then_raise
+from wheelyard.errors import Conflict
 from wheelyard.storage import BlobStore
 from wheelyard.yard.events import record
 from wheelyard.yard.labels import lock_files
@@ -63,7 +64,8 @@ def before_reupload(
 
     Returns the file the upload may replace (different bytes, no other label holds it, its
     delete was pending), or None when the upload proceeds as usual. Raises Conflict, with the
-    pending delete already cancelled and committed, when other labels hold other bytes.
+    pending delete cancelled (committed with the refusal: ``commit_then_raise``), when other
+    labels hold other bytes.
     """
     lock_for_write(session)
     found = session.scalar(
@@ -83,12 +85,14 @@ def before_reupload(
         cancel(session, found.id)
         detail = f"{filename}: different bytes refused; {', '.join(others)} hold it"
         record(session, owner, actor, "file-remove-cancelled", detail)
-        session.commit()
-        raise Conflict(
-            f"{filename} is served with other contents by label(s) {', '.join(others)}; "
-            "a forced upload never changes what other labels serve. Publish a new version "
-            "(or build number), or take the file off those labels first "
-            f"(wheelyard label remove / anaconda label --remove); the delete was cancelled"
+        raise commit_then_raise(
+            session,
+            Conflict(
+                f"{filename} is served with other contents by label(s) {', '.join(others)}; "
+                "a forced upload never changes what other labels serve. Publish a new version "
+                "(or build number), or take the file off those labels first "
+                f"(wheelyard label remove / anaconda label --remove); the delete was cancelled"
+            ),
         )
     return found
 
@@ -101,32 +105,28 @@ def replace(session: Session, store: BlobStore, owner: Owner, old: File, actor: 
         remove_files(session, store, owner, [old], actor)
 
 
-def execute_due(session: Session, store: BlobStore) -> int:
-    """Carry out the deletes whose delay has passed; returns how many files went."""
-    done = 0
+def due_removals(session: Session) -> list[tuple[int, str]]:
+    """The (file id, actor) of every delete whose delay has passed."""
     due = session.execute(
         select(PendingRemoval.file_id, PendingRemoval.actor).where(
             PendingRemoval.due_at <= utcnow()
         )
     ).all()
-    session.rollback()  # each delete gets its own write transaction
-    for file_id, who in due:
-        actor = who or "?"
-        lock_files(session, [file_id])  # serialises with a re-upload deciding on the same file
-        if not cancel(session, file_id):  # a re-upload took it back meanwhile
-            session.rollback()
-            continue
-        file = session.get(File, file_id)
-        owner = session.get(Owner, file.owner_id) if file is not None else None
-        if file is None or owner is None:
-            session.commit()
-            continue
-        try:
-            done += remove_files(session, store, owner, [file], actor)
-        except Locked:
-            session.rollback()  # locked since: the delete lapses
-            cancel(session, file_id)
-            detail = f"{file.filename}: a label was locked before the delete was due"
-            record(session, owner, actor, "file-remove-cancelled", detail)
-            session.commit()
-    return done
+    return [(file_id, who or "?") for file_id, who in due]
+
+
+def execute(session: Session, store: BlobStore, file_id: int, actor: str) -> int:
+    """Carry out one due delete (the caller gives each its own unit); how many files went."""
+    lock_files(session, [file_id])  # serialises with a re-upload deciding on the same file
+    if not cancel(session, file_id):  # a re-upload took it back meanwhile
+        return 0
+    file = session.get(File, file_id)
+    owner = session.get(Owner, file.owner_id) if file is not None else None
+    if file is None or owner is None:
+        return 0
+    if any(lb.locked for lb in labels_of_files(session, [file_id])):
+        # Locked since the request: the delete lapses (its row is already taken back).
+        detail = f"{file.filename}: a label was locked before the delete was due"
+        record(session, owner, actor, "file-remove-cancelled", detail)
+        return 0
+    return remove_files(session, store, owner, [file], actor)

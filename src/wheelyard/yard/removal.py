@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
 from wheelyard.errors import Locked
 from wheelyard.storage import BlobStore
+from wheelyard.yard import browse
 from wheelyard.yard.events import record
 from wheelyard.yard.labels import bump, lock_files
 
@@ -62,8 +63,27 @@ def remove_files(
         session.delete(f)
     bump(session, *[lb.id for lb in labels])
     _drop_empty(session, files)
-    session.commit()
     return len(files)
+
+
+def remove_release(
+    session: Session,
+    store: BlobStore,
+    owner: Owner,
+    package: Package,
+    version: str | None,
+    actor: str,
+) -> int:
+    """Remove a release (or, with no version, the whole package): every file, then the
+    rows left empty, the release or package itself too if it held no files."""
+    row: Package | Release = browse.get_release(session, package, version) if version else package
+    files = [v.file for v in browse.files_of(session, package, version)]
+    removed = remove_files(session, store, owner, files, actor)
+    stale = session.get(type(row), row.id)  # still there if it held no files
+    if stale is not None:
+        session.delete(stale)
+        session.flush()
+    return removed
 
 
 def _drop_empty(session: Session, files: list[File]) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, Owner, Stage, as_utc, utcnow
 from wheelyard.db.session import lock_for_write
+from wheelyard.db.unit import if_failed
 from wheelyard.errors import Conflict, Forbidden, InvalidInput, NotFound, StorageError
 from wheelyard.storage import BlobStore
 from wheelyard.storage.staging import StagedFile, local_copy
@@ -92,7 +93,7 @@ def create_stage(
         expires_at=utcnow() + LIFETIME,
     )
     session.add(stage)
-    session.commit()
+    session.flush()
     return StageTicket(stage.id, secret)
 
 
@@ -148,11 +149,12 @@ def receive(
         .where(Stage.id == dist_id, Stage.state == "staged")
         .values(state="received", blob_key=key, size=staged.size)
     )
-    if time.monotonic() - published > PUBLISH_DEADLINE:  # see yard.integrity
-        raise StorageError("storing the upload took too long; please upload it again")
-    session.commit()
     if getattr(used, "rowcount", 1) != 1:
         raise Conflict("this upload stage was already used")
+    # The caller's unit must end right here: the stage row that references the published
+    # bytes commits within PUBLISH_DEADLINE of the publish (see yard.integrity).
+    if time.monotonic() - published > PUBLISH_DEADLINE:
+        raise StorageError("storing the upload took too long; please upload it again")
 
 
 def commit_stage(
@@ -163,7 +165,11 @@ def commit_stage(
     dist_id: str,
     basename: str,
 ) -> Stored:
-    """Validate the received bytes like any upload and attach the stage's labels."""
+    """Validate the received bytes like any upload and attach the stage's labels.
+
+    A stage is used once: whether the commit succeeds or fails past the ownership checks, the
+    stage is forgotten (on failure in a unit of its own, after this one rolled back).
+    """
     # The stage row keeps its blob referenced (safe from the collector) until the file row
     # commits; locking it keeps expiry from deleting it meanwhile.
     lock_for_write(session)
@@ -177,40 +183,34 @@ def commit_stage(
         raise NotFound("unknown or expired upload stage")
     if stage.state != "received" or stage.blob_key is None or stage.size is None:
         raise InvalidInput(f"the bytes of {basename} were not received; upload them first")
-    try:
-        with local_copy(store, stage.blob_key) as path:
-            dist = inspect_file(path, basename)
-        labels = stage.labels.split()
-        old = pending.before_reupload(
-            session, owner, basename, stage.sha256, labels, principal.user_name
-        )
-        if old is not None:
-            pending.replace(session, store, owner, old, principal.user_name)
-        stored = store_upload(
-            session,
-            store,
-            owner,
-            labels,
-            DurableBlob(stage.sha256, stage.size),
-            dist,
-            principal.user_id,
-        )
-    except Exception:
-        session.rollback()
-        _drop(session, store, stage)
-        raise
-    _drop(session, store, stage)
+    if_failed(session, lambda other: forget_stage(other, dist_id))
+    with local_copy(store, stage.blob_key) as path:
+        dist = inspect_file(path, basename)
+    labels = stage.labels.split()
+    old = pending.before_reupload(
+        session, owner, basename, stage.sha256, labels, principal.user_name
+    )
+    if old is not None:
+        pending.replace(session, store, owner, old, principal.user_name)
+    stored = store_upload(
+        session,
+        store,
+        owner,
+        labels,
+        DurableBlob(stage.sha256, stage.size),
+        dist,
+        principal.user_id,
+    )
+    forget_stage(session, dist_id)
     return stored
 
 
-def _drop(session: Session, store: BlobStore, stage: Stage) -> None:
+def forget_stage(session: Session, dist_id: str) -> None:
     """Forget the stage; its blob, if now unreferenced, is left to the garbage collector."""
-    session.execute(delete(Stage).where(Stage.id == stage.id))
-    session.commit()
+    session.execute(delete(Stage).where(Stage.id == dist_id))
 
 
 def expire_stages(session: Session, store: BlobStore) -> int:
     """Delete stages past their lifetime; their bytes are left to the garbage collector."""
     gone = session.execute(delete(Stage).where(Stage.expires_at <= utcnow()))
-    session.commit()
     return int(getattr(gone, "rowcount", 0) or 0)

@@ -117,6 +117,14 @@ def list_tokens(session: Session, user: Owner) -> list[Token]:
     return list(session.scalars(select(Token).where(Token.user_id == user.id).order_by(Token.name)))
 
 
+def revoke_own(session: Session, principal: Principal) -> None:
+    """Revoke the token the principal authenticated with (``anaconda logout``)."""
+    token = session.get(Token, principal.token_id)
+    if token is None:
+        raise NotFound("token already removed")
+    session.delete(token)
+
+
 def revoke_token(session: Session, user: Owner, name: str, org: Owner | None = None) -> None:
     """Revoke the user's token ``name``; with ``org``, only if it was made for that org."""
     token = session.scalar(select(Token).where(Token.user_id == user.id, Token.name == name))

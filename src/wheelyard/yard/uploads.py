@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Owner, Release
-from wheelyard.db.session import lock_for_write
+from wheelyard.db.session import lock_for_write, savepoint
 from wheelyard.errors import Conflict, StorageError
 from wheelyard.storage import BlobStore
 from wheelyard.storage.staging import StagedFile
@@ -111,15 +111,27 @@ def store_upload(
     dist: DistFile,
     uploader_id: int | None,
 ) -> Stored:
-    """Store ``staged`` (already validated as ``dist``) for ``owner`` under ``labels``."""
+    """Store ``staged`` (already validated as ``dist``) for ``owner`` under ``labels``.
+
+    The caller's unit must commit promptly: the row that references freshly published bytes
+    commits within ``PUBLISH_DEADLINE`` of the publish (see ``yard.integrity``).
+    """
     started = time.monotonic()
+    key: str | None = None
+    if _existing(session, owner, dist.filename) is None:
+        # Most likely a new file: publish before taking the write lock (fsync is slow).
+        key = _publish(store, staged, dist)
     for attempt in (1, 2):
         try:
-            return _store_once(session, store, owner, labels, staged, dist, uploader_id, started)
+            with savepoint(session):  # takes the write lock (SQLite) first
+                stored = _store_locked(
+                    session, store, owner, labels, staged, dist, uploader_id, started, key
+                )
+                session.flush()  # a lost race shows here, inside the savepoint
+            return stored
         except IntegrityError:
             # A concurrent upload won a unique constraint (label, file name, package or
-            # release): start again and meet its committed state.
-            session.rollback()
+            # release): start again from the savepoint and meet its committed state.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -135,7 +147,7 @@ def _publish(store: BlobStore, staged: Incoming, dist: DistFile) -> str:
     return key
 
 
-def _store_once(
+def _store_locked(
     session: Session,
     store: BlobStore,
     owner: Owner,
@@ -144,12 +156,8 @@ def _store_once(
     dist: DistFile,
     uploader_id: int | None,
     started: float,
+    key: str | None,
 ) -> Stored:
-    key: str | None = None
-    if _existing(session, owner, dist.filename) is None:
-        # Most likely a new file: publish before taking the write lock (fsync is slow).
-        key = _publish(store, staged, dist)
-    lock_for_write(session)
     label_rows = [get_label(session, owner, name, create=True) for name in labels]
     for label in label_rows:
         require_unlocked(label, owner)
@@ -167,7 +175,6 @@ def _store_once(
         if names:
             detail = f"{dist.filename} (same bytes) -> {', '.join(names)}"
             record(session, owner, _actor(session, uploader_id), "upload-label", detail)
-        session.commit()
         return Stored("existing", found.id, names)
 
     if key is None:  # removed between our first look and the lock
@@ -195,7 +202,6 @@ def _store_once(
         raise StorageError(f"storing {dist.filename} took too long; please upload it again")
     detail = f"{dist.filename} sha256={staged.sha256} -> {', '.join(labels)}"
     record(session, owner, _actor(session, uploader_id), "upload", detail)
-    session.commit()
     return Stored("created", file.id, tuple(labels))
 
 

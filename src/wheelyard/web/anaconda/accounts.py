@@ -90,7 +90,7 @@ def _create(session: Session, request: Request, body: dict[str, Any]) -> str:
         user = _login(session, request, *basic)
         scope_list = wanted or ("all",)  # none asked = full access, as on Anaconda.org
     else:
-        principal = need_principal(session, request)
+        principal = need_principal(request)
         require_token_management(principal, TOKENS_WRITE, "create tokens")
         scope_list = wanted or principal.scopes
         beyond = not_covered(principal.scopes, scope_list)
@@ -114,7 +114,6 @@ def _create(session: Session, request: Request, body: dict[str, Any]) -> str:
         replace=not fail_if_exists,
         org=org,
     )
-    session.commit()
     return secret
 
 
@@ -141,7 +140,7 @@ def _token_json(t: Token) -> dict[str, Any]:
 
 
 def _list(session: Session, request: Request) -> list[dict[str, Any]]:
-    principal = need_principal(session, request)
+    principal = need_principal(request)
     require_token_management(principal, TOKENS_READ, "list tokens")
     user = accounts.get_user(session, principal.user_name)
     return [_token_json(t) for t in yard_tokens.list_tokens(session, user)]
@@ -153,7 +152,7 @@ async def list_tokens(request: Request) -> Response:
 
 def _current(session: Session, request: Request) -> dict[str, Any]:
     # Any valid token may describe itself (``anaconda auth --info``).
-    principal = need_principal(session, request)
+    principal = need_principal(request)
     token = session.get(Token, principal.token_id)
     assert token is not None
     return _token_json(token)
@@ -164,15 +163,11 @@ async def current_token(request: Request) -> Response:
 
 
 def _remove(session: Session, request: Request, name: str | None, org: str | None) -> None:
-    principal: Principal = need_principal(session, request)
+    principal: Principal = need_principal(request)
     user = accounts.get_user(session, principal.user_name)
     if name is None or (org is None and name == principal.token_name):
         # Any valid token may revoke itself (``anaconda logout``); others need api:write.
-        token = session.get(Token, principal.token_id)
-        if token is None:
-            raise NotFound("token already removed")
-        session.delete(token)
-        session.commit()
+        yard_tokens.revoke_own(session, principal)
         return
     require_token_management(principal, TOKENS_WRITE, "revoke other tokens")
     org_owner = None
@@ -181,7 +176,6 @@ def _remove(session: Session, request: Request, name: str | None, org: str | Non
         if not accounts.can_act_for(session, user.id, org_owner):
             raise NotFound(f"user {user.name!r} has no token named {name!r} for {org!r}")
     yard_tokens.revoke_token(session, user, name, org_owner)
-    session.commit()
 
 
 async def remove_token(request: Request) -> Response:
@@ -191,7 +185,7 @@ async def remove_token(request: Request) -> Response:
 
 
 def _me(session: Session, request: Request) -> dict[str, Any]:
-    principal = need_principal(session, request)
+    principal = need_principal(request)
     return user_json(accounts.get_user(session, principal.user_name))
 
 
@@ -201,7 +195,7 @@ async def whoami(request: Request) -> Response:
 
 def _user(session: Session, request: Request) -> dict[str, Any]:
     """A private owner exists only for its users (the upload flow asks with any scope)."""
-    principal = principal_for(session, request)
+    principal = principal_for(request)
     return user_json(visible_owner(session, principal, request.path_params["owner"]))
 
 
@@ -210,9 +204,9 @@ async def user(request: Request) -> Response:
 
 
 def _orgs(session: Session, request: Request, name: str | None) -> list[dict[str, Any]]:
-    principal = principal_for(session, request)
+    principal = principal_for(request)
     if name is None:
-        name = need_principal(session, request).user_name
+        name = need_principal(request).user_name
     owner: Owner = visible_owner(session, principal, name)
     if owner.kind != "user":
         return []

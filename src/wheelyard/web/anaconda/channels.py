@@ -22,7 +22,7 @@ from wheelyard.yard.scopes import WRITE
 
 
 def _list(session: Session, request: Request) -> dict[str, Any]:
-    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
+    view = owner_view(session, principal_for(request), request.path_params["owner"])
     readable = {label.name for label in view.labels.values()}
     return {
         lb.name: {"is_locked": lb.locked, "num_files": lb.files, "private": lb.private}
@@ -36,7 +36,7 @@ async def list_labels(request: Request) -> Response:
 
 
 def _show(session: Session, request: Request) -> dict[str, Any]:
-    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
+    view = owner_view(session, principal_for(request), request.path_params["owner"])
     owner, name = view.owner, request.path_params["label"]
     label = next((lb for lb in view.labels.values() if lb.name == name), None)
     if label is None:
@@ -54,7 +54,7 @@ async def show_label(request: Request) -> Response:
 
 def _writer(session: Session, request: Request) -> tuple[Owner, str]:
     owner, principal = writable_owner(
-        session, need_principal(session, request), request.path_params["owner"], WRITE
+        session, need_principal(request), request.path_params["owner"], WRITE
     )
     return owner, principal.user_name
 
@@ -62,9 +62,7 @@ def _writer(session: Session, request: Request) -> tuple[Owner, str]:
 def _copy(session: Session, request: Request) -> int:
     owner, actor = _writer(session, request)
     p = request.path_params
-    added = ops.copy_label(session, owner, p["label"], p["target"], actor)
-    session.commit()
-    return added
+    return ops.copy_label(session, owner, p["label"], p["target"], actor)
 
 
 async def copy_label(request: Request) -> Response:
@@ -75,7 +73,6 @@ async def copy_label(request: Request) -> Response:
 def _lock(session: Session, request: Request, locked: bool) -> None:
     owner, actor = _writer(session, request)
     ops.set_locked(session, owner, request.path_params["label"], locked, actor)
-    session.commit()
 
 
 async def lock(request: Request) -> Response:
@@ -137,7 +134,7 @@ def _copy_files(session: Session, request: Request, body: dict[str, Any]) -> lis
     target, package, copied = copy_release(
         session,
         ctx(request).store,
-        need_principal(session, request),
+        need_principal(request),
         p["owner"],
         p["package"],
         p["version"],

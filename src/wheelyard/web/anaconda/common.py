@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from wheelyard.db.models import File, Owner, Package, as_utc
@@ -20,8 +19,8 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else as_utc(moment).isoformat()
 
 
-def need_principal(session: Session, request: Request) -> Principal:
-    principal = principal_for(session, request)
+def need_principal(request: Request) -> Principal:
+    principal = principal_for(request)
     if principal is None:
         raise Unauthenticated("Authentication required")
     return principal

@@ -29,7 +29,7 @@ def _since(text: str | None) -> datetime | None:
 
 def _events(session: Session, request: Request) -> list[dict[str, Any]]:
     owner, _p = writable_owner(
-        session, need_principal(session, request), request.path_params["owner"], AUDIT
+        session, need_principal(request), request.path_params["owner"], AUDIT
     )
     since = _since(request.query_params.get("since"))
     return [

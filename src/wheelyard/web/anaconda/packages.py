@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wheelyard.db.models import Owner, Package, Release
+from wheelyard.db.models import Owner, Package
 from wheelyard.errors import NotFound
 from wheelyard.web.anaconda.common import file_json, iso, json_body, need_principal
 from wheelyard.web.auth import principal_for
@@ -18,7 +18,7 @@ from wheelyard.web.files import send_blob, verified_file
 from wheelyard.yard import browse, pending
 from wheelyard.yard import packages as pkgs
 from wheelyard.yard.access import View, owner_view, writable_owner
-from wheelyard.yard.removal import remove_files
+from wheelyard.yard.removal import remove_release
 from wheelyard.yard.scopes import UPLOAD, WRITE
 
 
@@ -52,7 +52,7 @@ def package_json(
 
 
 def _lookup(session: Session, request: Request) -> tuple[View, Package]:
-    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
+    view = owner_view(session, principal_for(request), request.path_params["owner"])
     package = browse.get_package(session, view.owner, request.path_params["package"], view)
     return view, package
 
@@ -68,14 +68,14 @@ async def show_package(request: Request) -> Response:
 
 def _writer(session: Session, request: Request, scopes: tuple[str, ...] = UPLOAD) -> Owner:
     owner, _principal = writable_owner(
-        session, need_principal(session, request), request.path_params["owner"], scopes
+        session, need_principal(request), request.path_params["owner"], scopes
     )
     return owner
 
 
 def _create_package(session: Session, request: Request, body: dict[str, Any]) -> dict[str, Any]:
     owner = _writer(session, request)
-    actor = need_principal(session, request).user_name
+    actor = need_principal(request).user_name
     attrs = body.get("public_attrs") or {}
     if not isinstance(attrs, dict):
         attrs = {}
@@ -89,7 +89,6 @@ def _create_package(session: Session, request: Request, body: dict[str, Any]) ->
     )
     if "public" in body:
         pkgs.set_package_private(session, owner, package, not bool(body["public"]), actor)
-    session.commit()
     return package_json(session, owner, package, None)
 
 
@@ -125,7 +124,6 @@ def _create_release(session: Session, request: Request) -> dict[str, Any]:
     owner = _writer(session, request)
     package = browse.get_package(session, owner, request.path_params["package"])
     release = pkgs.ensure_release_row(session, package, request.path_params["version"])
-    session.commit()
     return _release_json(session, owner, package, release.version, None)
 
 
@@ -146,16 +144,9 @@ def _remove(session: Session, request: Request) -> None:
     """DELETE of a release or a whole package: every file, then the rows left empty."""
     owner = _writer(session, request, WRITE)
     package = browse.get_package(session, owner, request.path_params["package"])
+    actor = need_principal(request).user_name
     version = request.path_params.get("version")
-    row: Package | Release = browse.get_release(session, package, version) if version else package
-    files = [v.file for v in browse.files_of(session, package, version)]
-    remove_files(
-        session, ctx(request).store, owner, files, need_principal(session, request).user_name
-    )
-    stale = session.get(type(row), row.id)  # still there if it held no files
-    if stale is not None:
-        session.delete(stale)
-        session.commit()
+    remove_release(session, ctx(request).store, owner, package, version, actor)
 
 
 async def remove(request: Request) -> Response:
@@ -195,9 +186,8 @@ def _remove_file(session: Session, request: Request) -> dict[str, Any]:
     view = _one_file(session, request, owner, package, None)
     delay = ctx(request).settings.removal_delay
     due = pending.request_removal(
-        session, owner, view.file, need_principal(session, request).user_name, delay
+        session, owner, view.file, need_principal(request).user_name, delay
     )
-    session.commit()
     return {
         "ok": True,
         "basename": view.file.filename,
@@ -211,7 +201,7 @@ async def remove_file(request: Request) -> Response:
 
 
 def _packages(session: Session, request: Request) -> list[dict[str, Any]]:
-    view = owner_view(session, principal_for(session, request), request.path_params["owner"])
+    view = owner_view(session, principal_for(request), request.path_params["owner"])
     result = []
     for package in browse.packages_of(session, view.owner, view):
         data = package_json(session, view.owner, package, view)

@@ -38,7 +38,7 @@ from wheelyard.yard.uploads import Stored
 def _stage(session: Session, request: Request, body: dict[str, Any]) -> stages.StageTicket:
     p = request.path_params
     owner = accounts.get_owner(session, p["owner"])
-    principal = require_write(session, need_principal(session, request), owner)
+    principal = require_write(session, need_principal(request), owner)
     channels = body.get("channels") or []
     if not isinstance(channels, list):  # 5 or {"a": 1} is no list of label names
         raise InvalidInput("'channels' must be a list of label names")
@@ -147,7 +147,7 @@ async def receive(request: Request) -> Response:
 
 def _commit(session: Session, request: Request, dist_id: str) -> tuple[Stored, list[str]]:
     p = request.path_params
-    owner, principal = writable_owner(session, need_principal(session, request), p["owner"])
+    owner, principal = writable_owner(session, need_principal(request), p["owner"])
     stage = session.get(Stage, dist_id) if dist_id else None
     labels = stage.labels.split() if stage is not None else []
     stored = stages.commit_stage(

@@ -1,0 +1,125 @@
+"""One unit of work: the edge (a request, a CLI command, a housekeeping step) owns the
+transaction; the services in ``yard/`` it calls only flush.
+
+``unit_of_work`` (or ``transaction`` on a session already open) commits once when the block
+ends and rolls back when it raises. Around that, a service may ask for work that must not be
+part of the transaction:
+
+* ``after_commit(session, fn)``: ``fn()`` runs once the unit has committed, never after a
+  rollback (for deleting what only the committed state stops using, e.g. blobs);
+* ``if_failed(session, fn)``: ``fn(session)`` runs in a unit of its own after this one rolled
+  back (e.g. a failed staged commit still uses up its stage);
+* ``raise commit_then_raise(session, exc)``: the unit commits what it did, then ``exc``
+  propagates (e.g. a refused forced upload that cancelled a pending delete on the way).
+
+Sessions made by ``db.session.make_sessionmaker`` refuse ``commit()`` outside a unit, so a
+service that commits fails loudly instead of splitting its caller's unit in two.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("wheelyard.db")
+
+_UNIT = "wheelyard.unit"
+_COMMITTING = "wheelyard.unit.committing"
+
+
+@dataclass
+class Unit:
+    session: Session
+    committed: list[Callable[[], None]] = field(default_factory=list)
+    failed: list[Callable[[Session], None]] = field(default_factory=list)
+    keep: BaseException | None = None
+
+
+def _unit(session: Session) -> Unit:
+    unit = session.info.get(_UNIT)
+    if unit is None:
+        raise RuntimeError("this session is not inside a unit of work (db.unit)")
+    assert isinstance(unit, Unit)
+    return unit
+
+
+def after_commit(session: Session, fn: Callable[[], None]) -> None:
+    """Run ``fn()`` once the unit of ``session`` has committed (never if it rolls back)."""
+    _unit(session).committed.append(fn)
+
+
+def if_failed(session: Session, fn: Callable[[Session], None]) -> None:
+    """Run ``fn(session)`` in a unit of its own if the unit of ``session`` rolls back."""
+    _unit(session).failed.append(fn)
+
+
+def commit_then_raise(session: Session, exc: BaseException) -> BaseException:
+    """Mark ``exc`` so that the unit commits its work before letting it propagate."""
+    _unit(session).keep = exc
+    return exc
+
+
+def _commit(session: Session) -> None:
+    session.info[_COMMITTING] = True
+    try:
+        session.commit()
+    finally:
+        session.info.pop(_COMMITTING, None)
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Unit]:
+    """One unit of work on an open session: commit at the end, roll back on error."""
+    if _UNIT in session.info:
+        raise RuntimeError("units of work do not nest: open a new session for a separate one")
+    unit = Unit(session)
+    session.info[_UNIT] = unit
+    try:
+        try:
+            yield unit
+        except BaseException as exc:
+            if exc is unit.keep:
+                _commit(session)
+            else:
+                session.rollback()
+            raise
+        _commit(session)
+    except BaseException:
+        session.rollback()  # a no-op after a commit; ends a commit that failed half-way
+        session.info.pop(_UNIT, None)
+        for fn in unit.failed:
+            with Session(session.get_bind()) as fresh, transaction(fresh) as other:
+                fn(other.session)
+        raise
+    session.info.pop(_UNIT, None)
+    for done in unit.committed:
+        try:
+            done()
+        except Exception:  # committed is committed: what is left over is collected later
+            log.exception("an after-commit step failed")
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Unit]:
+    """A new session and one unit of work on it, closed at the end."""
+    with sessions() as session, transaction(session) as unit:
+        yield unit
+
+
+def _refuse_stray_commit(session: Session) -> None:
+    if session.in_nested_transaction() or session.info.get(_COMMITTING):
+        return
+    raise RuntimeError(
+        "commit() outside a unit of work: services only flush, the edge commits (db.unit)"
+    )
+
+
+def guard(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Make the sessions of ``sessions`` refuse commits that do not end a unit of work."""
+    event.listen(sessions, "before_commit", _refuse_stray_commit)
+    return sessions
