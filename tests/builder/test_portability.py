@@ -69,6 +69,7 @@ def test_every_tag_this_machines_pip_accepts_is_within_its_glibc() -> None:
     assert floors and all(f is not None and f.version <= mine for f in floors)
     assert max(f.version for f in floors if f is not None) == mine
     assert f"(glibc {glibc})" in host_note(DEFAULT_TARGET)
+    assert f"(glibc {glibc}; no engine runs)" in host_note(DEFAULT_TARGET, "no engine runs")
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,7 @@ def test_github_uploads_only_on_a_push_to_a_branch() -> None:
         assert upload[0]["if"] == (
             "github.event_name == 'push' && startsWith(github.ref, 'refs/heads/')"
         )
+        assert upload[0]["run"].startswith("exec wheelyard build --container --upload")
         assert upload[0]["env"] == {
             name: "${{ secrets." + name + " }}"
             for name in ("WHEELYARD_URL", "WHEELYARD_OWNER", "WHEELYARD_TOKEN")

@@ -164,10 +164,12 @@ def host_glibc() -> str | None:
     return found.split()[-1] if found and found.startswith("glibc") else None
 
 
-def host_note(target: str) -> str:
-    """The one line a host build prints before it builds."""
+def host_note(target: str, why: str = "") -> str:
+    """The one line a host build prints before it builds; ``why`` says why the host was
+    chosen (e.g. "no docker or podman answers here")."""
     glibc = host_glibc()
-    here = f" (glibc {glibc})" if glibc else ""
+    parts = [p for p in (f"glibc {glibc}" if glibc else "", why) if p]
+    here = f" ({'; '.join(parts)})" if parts else ""
     return (
         f"note: building on the host{here}: its wheels may need a C library as new as this "
         f"machine's; --container builds {target} wheels in docker or podman"
