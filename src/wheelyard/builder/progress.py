@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from wheelyard.builder.portability import describe
 from wheelyard.cli.terminal import shown, styled
 
 State = Literal["queued", "fetching", "building", "repairing", "done", "failed"]
@@ -146,20 +147,26 @@ def _cells(*values: str) -> list[Text]:
     return [Text(shown(v)) for v in values]
 
 
+def floor(row: Row) -> str:
+    """The row's glibc floor as the summary states it (builder/portability.py)."""
+    return describe(row.filename or row.tag)
+
+
 def final_table(rows: list[Row]) -> Table:
-    table = Table("project", "version", "python", "source", "tag", "grafted", "seconds")
+    table = Table("project", "version", "python", "source", "tag", "glibc", "grafted", "seconds")
     for row in sorted(rows, key=lambda r: r.key):
         failed = row.state == "failed"
         source = styled(f"{row.source}: failed", "red") if failed else Text(row.source)
         seconds = f"{row.seconds:.1f}" if row.seconds else ""
-        cells = _cells(row.tag, ", ".join(row.grafted), seconds)
+        cells = _cells(row.tag, floor(row), ", ".join(row.grafted), seconds)
         table.add_row(*_cells(row.project, row.version, row.python), source, *cells)
     return table
 
 
 def write_report(path: Path, rows: list[Row], extra: dict[str, object]) -> None:
     """``--report``: the final table's rows plus the run's verdicts, as JSON."""
-    data = {**extra, "wheels": [asdict(r) for r in sorted(rows, key=lambda r: r.key)]}
+    wheels = [{**asdict(r), "glibc": floor(r)} for r in sorted(rows, key=lambda r: r.key)]
+    data = {**extra, "wheels": wheels}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(path)

@@ -18,6 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from wheelyard.builder.portability import DEFAULT_TARGET, parse_target
 from wheelyard.errors import InvalidInput
 
 
@@ -44,6 +45,8 @@ class BuildSettings:
     owner: str | None = None
     label: str | None = None
     runner: str = "host"  # where builds run: a key of builder.runners.RUNNERS
+    target: str = DEFAULT_TARGET  # the policy every platform wheel should install on
+    strict: bool = False  # a wheel above the target fails the run (else: a warning)
     packages: Mapping[str, PackageOverride] = field(default_factory=dict)
     source: str = "defaults"  # where the file settings came from, for messages
 
@@ -69,6 +72,8 @@ _SCALARS = {
     "owner": "owner",
     "label": "label",
     "runner": "runner",
+    "target": "target",
+    "strict": "strict",
 }
 _PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test"}
 _ENV = {
@@ -82,6 +87,8 @@ _ENV = {
     "WHEELYARD_OWNER": "owner",
     "WHEELYARD_LABEL": "label",
     "WHEELYARD_RUNNER": "runner",
+    "WHEELYARD_TARGET": "target",
+    "WHEELYARD_STRICT": "strict",
 }
 
 
@@ -108,7 +115,7 @@ def _convert(attr: str, value: Any, where: str) -> Any:
         if jobs < 1 or isinstance(value, bool):
             raise _fail(where, f"expected a whole number ≥ 1, got {value!r}")
         return jobs
-    if attr == "from_source":
+    if attr in ("from_source", "strict"):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no", ""):
@@ -120,6 +127,11 @@ def _convert(attr: str, value: Any, where: str) -> Any:
         return Path(value)
     if not isinstance(value, str) or not value:
         raise _fail(where, "expected a non-empty string")
+    if attr == "target":
+        try:
+            parse_target(value)
+        except InvalidInput as exc:
+            raise _fail(where, exc.message) from None
     return value
 
 

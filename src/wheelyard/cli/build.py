@@ -10,9 +10,10 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from wheelyard.builder import pipeline
+from wheelyard.builder import pipeline, portability
 from wheelyard.builder.interpreters import discover, select
 from wheelyard.builder.pipeline import Planned, Publication, Request
+from wheelyard.builder.portability import Portability
 from wheelyard.builder.progress import choose, final_table, write_report
 from wheelyard.builder.run import Outcome
 from wheelyard.builder.runners import DEFAULT, RUNNERS, Runner, make_runner
@@ -52,6 +53,8 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
         "owner": args.owner,
         "label": getattr(args, "label", None),
         "runner": getattr(args, "runner", None),
+        "target": getattr(args, "target", None),
+        "strict": getattr(args, "strict", False),
     }
     return load(Path(args.folder), cli)
 
@@ -107,20 +110,39 @@ def _failures(outcome: Outcome) -> None:
             out.print("\n".join("    " + line for line in v.tail), markup=False)
 
 
+def _portable(outcome: Outcome, settings: BuildSettings, runner: Runner) -> Portability:
+    """State the run's glibc floor; warn (or, with --strict, fail) on wheels above target."""
+    done = [r.filename for r in outcome.rows if r.state == "done" and r.filename]
+    result = portability.check(done, settings.target)
+    above = bool(result.above)
+    colour = ("red" if settings.strict else "yellow") if above else "green"
+    out.print(Text.assemble("portability: ", styled(result.summary(), colour)))
+    for name in result.above:
+        kind = "error" if settings.strict else "warning"
+        out.print(f"  {kind}: {shown(name)}: {result.floors[name]}", markup=False)
+    if above:
+        out.print(f"  hint: {portability.hint(runner.name, settings.target)}", markup=False)
+    return result
+
+
 def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
     planned = pipeline.plan(request, runner, _notes)
     settings = request.settings
     if args.upload and not (settings.url and settings.owner):
         raise InvalidInput("--upload needs --url and --owner")
+    if runner.name == "host" and planned.plan.by_source("build"):
+        err.print(portability.host_note(settings.target), markup=False)
     with choose(out) as reporter:
         outcome = pipeline.run(planned, runner, reporter)
     out.print(final_table(outcome.rows))
     _failures(outcome)
+    portable = _portable(outcome, settings, runner)
     published: Publication | None = None
-    status = 0 if outcome.ok else 1
+    ok = outcome.ok and not (settings.strict and portable.above)
+    status = 0 if ok else 1
     if not args.upload:
         out.print(f"wheels are in {request.wheelhouse}")
-    elif not outcome.ok and not args.upload_anyway:
+    elif not ok and not args.upload_anyway:
         out.print(
             styled("not uploading", "red"),
             ": the run failed (use --upload-anyway to upload regardless)",
@@ -132,9 +154,9 @@ def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
         if not published.ok:
             status = 1
     if args.report:
-        write_report(
-            Path(args.report), outcome.rows, pipeline.report(outcome, status == 0, published)
-        )
+        verdicts = pipeline.report(outcome, status == 0, published)
+        verdicts["portability"] = {**portable.to_json(), "strict": settings.strict}
+        write_report(Path(args.report), outcome.rows, verdicts)
     return status
 
 
@@ -196,6 +218,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help=f"where builds run (WHEELYARD_RUNNER; default {DEFAULT})",
     )
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
+    p.add_argument(
+        "--target",
+        metavar="POLICY",
+        help="the policy wheels must install on, e.g. manylinux2014 (WHEELYARD_TARGET; "
+        f"default {portability.DEFAULT_TARGET}); wheels above it are a warning",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a wheel above the target fails the run and stops the upload (WHEELYARD_STRICT)",
+    )
     p.add_argument(
         "--upload",
         action="store_true",
