@@ -28,8 +28,11 @@ def fetch(
     interp: Interpreter,
     step: Step,
     yard: tuple[YardClient, str] | None,
+    direct: bool = False,
 ) -> Path:
-    """The wheel of a yard or upstream step, in ``wheelhouse`` (kept when already there)."""
+    """The wheel of a yard or upstream step, in ``wheelhouse`` (kept when already there).
+    ``direct``: download an upstream wheel by its URL (uv resolved it: pip's configuration
+    plays no part, builder/uv.py), not through pip."""
     target = wheelhouse / step.filename
     if target.exists():
         return target
@@ -39,6 +42,9 @@ def fetch(
         client.download(
             f"/api/download/{owner}/{step.project}/{step.version}/{step.filename}", target
         )
+        return target
+    if direct and step.url.startswith(("https://", "http://")):
+        download(step.url.split("#", 1)[0], target)
         return target
     # Upstream: the interpreter's pip fetches, so the user's index credentials and certs apply.
     log = wheelhouse / "logs" / f"download-{step.filename}.log"

@@ -44,6 +44,8 @@ class BuildSettings:
     owner: str | None = None
     label: str | None = None
     runner: str = "host"  # where builds run: a key of builder.runners.RUNNERS
+    resolver: str = "auto"  # "pip", "uv", or "auto": uv when pip's configuration allows it
+    strip: bool = True  # strip debug information from extensions and grafted libraries
     packages: Mapping[str, PackageOverride] = field(default_factory=dict)
     source: str = "defaults"  # where the file settings came from, for messages
 
@@ -69,7 +71,10 @@ _SCALARS = {
     "owner": "owner",
     "label": "label",
     "runner": "runner",
+    "resolver": "resolver",
+    "strip": "strip",
 }
+RESOLVERS = ("auto", "pip", "uv")
 _PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test"}
 _ENV = {
     "WHEELYARD_PYTHON": "python",
@@ -82,6 +87,8 @@ _ENV = {
     "WHEELYARD_OWNER": "owner",
     "WHEELYARD_LABEL": "label",
     "WHEELYARD_RUNNER": "runner",
+    "WHEELYARD_RESOLVER": "resolver",
+    "WHEELYARD_STRIP": "strip",
 }
 
 
@@ -108,7 +115,9 @@ def _convert(attr: str, value: Any, where: str) -> Any:
         if jobs < 1 or isinstance(value, bool):
             raise _fail(where, f"expected a whole number ≥ 1, got {value!r}")
         return jobs
-    if attr == "from_source":
+    if attr == "resolver" and value not in RESOLVERS:
+        raise _fail(where, f"expected one of {', '.join(RESOLVERS)}, got {value!r}")
+    if attr in ("from_source", "strip"):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no", ""):

@@ -21,7 +21,6 @@ from wheelyard.builder.settings import BuildSettings, load
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
 from wheelyard.config import Settings
-from wheelyard.errors import InvalidInput
 
 
 def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runner) -> int:
@@ -52,11 +51,15 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
         "owner": args.owner,
         "label": getattr(args, "label", None),
         "runner": getattr(args, "runner", None),
+        "resolver": getattr(args, "resolver", None),
+        "strip": "false" if getattr(args, "no_strip", False) else None,
     }
     return load(Path(args.folder), cli)
 
 
 def _notes(planned: Planned) -> None:
+    for warning in planned.warnings:
+        err.print(Text.assemble(styled("warning", "yellow"), f": {shown(warning)}"))
     for interp, resolution in planned.notes():
         err.print(f"Python {interp.minor}: {resolution.describe()}")
 
@@ -109,9 +112,6 @@ def _failures(outcome: Outcome) -> None:
 
 def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
     planned = pipeline.plan(request, runner, _notes)
-    settings = request.settings
-    if args.upload and not (settings.url and settings.owner):
-        raise InvalidInput("--upload needs --url and --owner")
     with choose(out) as reporter:
         outcome = pipeline.run(planned, runner, reporter)
     out.print(final_table(outcome.rows))
@@ -139,14 +139,12 @@ def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
 
 
 def _published(publication: Publication) -> None:
-    counts: dict[str, int] = {}
     for r in publication.results:
-        counts[r.action] = counts.get(r.action, 0) + 1
         if r.action in ("conflict", "failed"):
             out.print(styled(r.action, "red"), f": {r.filename}: {r.detail}", sep="")
-    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     owner, label = publication.owner, publication.label
-    out.print(f"label {label} of {owner}: {summary or 'nothing to publish'}")
+    out.print(f"label {label} of {owner}: {publication.summary() or 'nothing to publish'}")
+    out.print(f"published to {publication.url}")
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
@@ -156,7 +154,14 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     with make_runner(settings.runner, os.environ) as runner:
         if args.list_pythons:
             return list_pythons(args, settings, runner)
-        request = Request(Path(args.folder), settings, os.environ, args.refresh, token=upload_token)
+        request = Request(
+            Path(args.folder),
+            settings,
+            os.environ,
+            args.refresh,
+            token=upload_token,
+            upload=bool(getattr(args, "upload", False)) and not args.plan,
+        )
         if args.plan:
             return plan(args, request, runner)
         return build(args, request, runner)
@@ -166,9 +171,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "build",
         help="build, repair and verify wheels for a requirements set",
-        epilog="Settings may also live in [tool.wheelyard.build] of the folder's pyproject.toml "
-        "or [build] of its wheelyard.toml (with per-project [.packages.NAME] overrides); "
-        "WHEELYARD_* variables override the file, flags override both.",
+        description="Build, repair (auditwheel) and verify manylinux wheels for the "
+        "requirements.txt in FOLDER, for every selected interpreter, and publish them to a "
+        "label of a yard. In FOLDER: requirements.txt (what to build), requirements-build.txt "
+        "(installed into every build environment), build-setup.sh (run once with bash before "
+        "the builds; the variables it exports reach every build).",
+        epilog="Settings live in [tool.wheelyard.build] of FOLDER/pyproject.toml or [build] of "
+        "FOLDER/wheelyard.toml (per-project overrides in [...packages.NAME]: environment, "
+        "build-requires, no-binary, exclude, test); WHEELYARD_* variables override the file, "
+        "flags override both. Interpreters: every CPython >= 3.9 found on PATH, in pyenv and "
+        "in /opt/python unless --python says otherwise (the oldest supported is 3.6). --url is "
+        "both the yard asked what is already built and the one --upload publishes to.",
     )
     p.add_argument("folder", nargs="?", default=".", help="holds requirements.txt (default .)")
     p.add_argument(
@@ -195,6 +208,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=sorted(RUNNERS),
         help=f"where builds run (WHEELYARD_RUNNER; default {DEFAULT})",
     )
+    p.add_argument(
+        "--resolver",
+        choices=["auto", "pip", "uv"],
+        help="what resolves (WHEELYARD_RESOLVER; default auto: uv unless pip's configuration "
+        "names indexes, find-links or constraints, which only pip reads)",
+    )
+    p.add_argument(
+        "--no-strip",
+        action="store_true",
+        help="keep debug information in extensions and grafted libraries (strip = false)",
+    )
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument(
         "--upload",
@@ -209,6 +233,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--upload-anyway", action="store_true", help="publish even if a step failed")
     p.add_argument("--label", help="label to publish to (default: the git branch)")
-    p.add_argument("--url", help="the yard to ask what is already built")
+    p.add_argument(
+        "--url",
+        help="the yard (WHEELYARD_URL): asked what is already built, and where --upload publishes",
+    )
     p.add_argument("--owner", help="the owner whose files count as built")
     p.set_defaults(func=run)
