@@ -94,7 +94,9 @@ def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner
     # A rerun with nothing changed builds nothing, uploads nothing, verifies nothing.
     report = tmp_path / "report.json"
     again = run([*command, "--report", str(report)], env=client_env(WHEELYARD_TOKEN=token))
-    assert "uploaded" not in again.stdout and "labelled" in again.stdout, again.stdout
+    # Files already on the label cost no request: said as such, with the label's URL.
+    assert "uploaded" not in again.stdout and "6 already on dev" in again.stdout, again.stdout
+    assert f"published to {yard.url}/{owner_name}/label/dev/simple/" in again.stdout
     assert {r["source"] for r in json.loads(report.read_text())["wheels"]} == {"yard"}
     for i in interps:
         assert f"verify Python {i.minor}: ok (this exact set passed before)" in again.stdout

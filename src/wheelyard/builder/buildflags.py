@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tarfile
 import threading
+import weakref
 import zipfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -24,7 +25,7 @@ from pathlib import Path
 from wheelyard.builder.runners import Runner
 
 _STRIP_FLAGS = ("CFLAGS", "CXXFLAGS")
-_strip_support: dict[int, bool] = {}
+_strip_support: weakref.WeakKeyDictionary[Runner, bool] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -64,8 +65,8 @@ def repair_flags(runner: Runner, strip: bool) -> tuple[str, ...]:
     if not strip:
         return ()
     with _lock:
-        if id(runner) not in _strip_support:
+        if runner not in _strip_support:
             auditwheel, env = runner.repair_command()
             result = runner.capture([*auditwheel, "repair", "--help"], env=env, timeout=60)
-            _strip_support[id(runner)] = "--strip" in result.stdout
-        return ("--strip",) if _strip_support[id(runner)] else ()
+            _strip_support[runner] = "--strip" in result.stdout
+        return ("--strip",) if _strip_support[runner] else ()

@@ -5,7 +5,10 @@ rename, so a killed run never leaves a truncated file."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import httpx
 
@@ -20,6 +23,14 @@ def download(url: str, target: Path) -> None:
     with httpx.stream("GET", url, follow_redirects=True, timeout=300) as resp:
         resp.raise_for_status()
         save_stream(resp, target)
+
+
+def copy_atomically(source: Path, target: Path) -> None:
+    """A local wheel (a find-links folder) into the wheelhouse, through a temporary file."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    with open(fd, "wb") as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out)
+    Path(name).replace(target)
 
 
 def fetch(
@@ -45,6 +56,9 @@ def fetch(
         return target
     if direct and step.url.startswith(("https://", "http://")):
         download(step.url.split("#", 1)[0], target)
+        return target
+    if direct and step.url.startswith("file://"):
+        copy_atomically(Path(unquote(urlparse(step.url).path)), target)
         return target
     # Upstream: the interpreter's pip fetches, so the user's index credentials and certs apply.
     log = wheelhouse / "logs" / f"download-{step.filename}.log"

@@ -20,6 +20,7 @@ import configparser
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -43,15 +44,15 @@ _HARMLESS = {
     "retries", "progress-bar", "quiet", "verbose", "no-color", "no-input", "root-user-action",
     "break-system-packages", "config-file", "cert", "require-virtualenv", "user",
 }  # fmt: skip
-_found: dict[int, list[str] | None] = {}
+_found: weakref.WeakKeyDictionary[Runner, list[str] | None] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def find(runner: Runner) -> list[str] | None:
     """The uv command line the runner can run, or None (asked once per runner)."""
     with _lock:
-        if id(runner) in _found:
-            return _found[id(runner)]
+        if runner in _found:
+            return _found[runner]
         candidates: list[str] = []
         try:
             from uv import find_uv_bin
@@ -69,7 +70,7 @@ def find(runner: Runner) -> list[str] | None:
             if result.returncode == 0:
                 command = [candidate]
                 break
-        _found[id(runner)] = command
+        _found[runner] = command
         return command
 
 
