@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from wheelyard.builder import buildflags, reuse
+from wheelyard.builder import buildflags, reuse, upstream
 from wheelyard.builder import verified as record
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
@@ -177,7 +177,8 @@ class _Run:
         # per interpreter minor: the wheels its verification installs from
         self.sets: dict[str, list[Path]] = defaultdict(list)
         self.ours: list[Path] = []  # wheels we built or took from the yard: verify imports them
-        self.shared = SharedEnvs(runner, job.wheelhouse / ".envs", job.refresh)
+        uv = job.uv if job.direct else None  # uv resolved: pip's configuration is not in play
+        self.shared = SharedEnvs(runner, job.wheelhouse / ".envs", job.refresh, uv)
 
     def show(self, row: Row, **changes: object) -> Row:
         row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
@@ -402,6 +403,13 @@ class _Run:
             name="wheelyard-fetch",
         )
         fetching.start()
+        theirs: dict[tuple[str, str, str], int] = {}
+        sizing = threading.Thread(
+            target=lambda: theirs.update(upstream.sizes(self.plan.steps, self.job.interpreters)),
+            name="wheelyard-upstream-sizes",
+            daemon=True,  # never holds the run up: a slow answer is simply not shown
+        )
+        sizing.start()
         try:
             to_build = self.plan.by_source("build")
             if to_build:
@@ -410,6 +418,11 @@ class _Run:
             fetching.join()
         if self.outcome.ok:
             self.verify()
+        sizing.join(timeout=10)
+        for row in list(self.rows.values()):
+            wheel = self.job.wheelhouse / row.filename
+            if row.state == "done" and row.filename and wheel.is_file():
+                self.show(row, size=wheel.stat().st_size, upstream_size=theirs.get(row.key, 0))
         moved = reuse.set_aside(self.job.wheelhouse, self.outcome.wheels)
         if moved:
             self.reporter.message(
