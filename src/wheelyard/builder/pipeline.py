@@ -18,6 +18,7 @@ from pathlib import Path
 from wheelyard.builder import preflight
 from wheelyard.builder import uv as uvtool
 from wheelyard.builder.interpreters import Interpreter, select
+from wheelyard.builder.phases import Phases
 from wheelyard.builder.pinned import How, Resolution, resolve_all
 from wheelyard.builder.plan import Plan, make_plan
 from wheelyard.builder.progress import Reporter
@@ -50,6 +51,7 @@ class Request:
     # Asked each time the yard is contacted (a --token-file is read when first needed).
     token: Callable[[], str | None] = _no_token
     upload: bool = False  # publishing follows: checked before any work (builder/preflight.py)
+    phases: Phases = dataclasses.field(default_factory=Phases, compare=False)
 
     @property
     def requirements(self) -> Path:
@@ -193,7 +195,8 @@ def plan(
     runner.share(request.folder.absolute(), request.wheelhouse)
     interps = interpreters(settings, runner)
     preflight.interpreters(interps, settings.resolver, request.environ, runner)
-    resolutions = resolve(request, interps, runner)
+    with request.phases.timing("resolve"):
+        resolutions = resolve(request, interps, runner)
     warnings = tuple(no_binary_warnings(request.requirements))
     planned = Planned(request, tuple(interps), resolutions, {}, Plan(()), warnings)
     if on_resolved is not None:
@@ -217,6 +220,7 @@ def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
         refresh=request.refresh,
         uv=tuple(uv) if (uv := uvtool.find(runner)) else None,
         direct=uvtool.choose(request.settings.resolver, request.environ, runner) is not None,
+        phases=request.phases,
     )
     runner.share(job.folder, job.wheelhouse)
     return execute(planned.plan, job, runner, reporter)
@@ -253,7 +257,7 @@ def publish(request: Request, wheels: list[Path]) -> Publication:
     if not token:
         raise InvalidInput("--upload needs a token: WHEELYARD_TOKEN or --token-file")
     label = settings.label or default_label(request.folder)
-    with YardClient(settings.url, token) as yard:
+    with YardClient(settings.url, token) as yard, request.phases.timing("upload"):
         results = publish_files(yard, settings.owner, label, wheels)
         index = f"{yard.url}/{settings.owner}/label/{label}/simple/"
     return Publication(settings.owner, label, tuple(results), index)
@@ -263,6 +267,7 @@ def report(outcome: Outcome, ok: bool, published: Publication | None) -> dict[st
     """``--report``'s verdicts (the rows are added by ``progress.write_report``)."""
     return {
         "ok": ok,
+        "phases": outcome.phases.walls(),  # wall seconds each phase was running
         "verified": [
             {
                 "python": v.interpreter.minor,

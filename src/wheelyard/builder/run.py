@@ -25,6 +25,7 @@ from wheelyard.builder.compile import BuildResult, BuildTask, build_one
 from wheelyard.builder.fetch import fetch
 from wheelyard.builder.hook import SetupFailed, run_setup
 from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.phases import Phases
 from wheelyard.builder.plan import ANY, Plan, Step
 from wheelyard.builder.progress import Reporter, Row
 from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
@@ -50,6 +51,7 @@ class Job:
     refresh: bool = False  # verify again even if this exact set passed before
     uv: tuple[str, ...] | None = None  # the uv command line, for verification venvs
     direct: bool = False  # upstream wheels downloaded by URL (uv resolved: no pip config)
+    phases: Phases = field(default_factory=Phases, compare=False)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Outcome:
     verified: list[Verified] = field(default_factory=list)
     setup_failed: SetupFailed | None = None
     wheels: list[Path] = field(default_factory=list)  # the wheelhouse's share of this run
+    phases: Phases = field(default_factory=Phases)  # wall time per phase
 
     @property
     def ok(self) -> bool:
@@ -172,7 +175,7 @@ class _Run:
     def __init__(self, plan: Plan, job: Job, runner: Runner, reporter: Reporter) -> None:
         self.plan, self.job, self.runner, self.reporter = plan, job, runner, reporter
         self.by_minor = {i.minor: i for i in job.interpreters}
-        self.outcome = Outcome()
+        self.outcome = Outcome(phases=job.phases)
         self.rows: dict[tuple[str, str, str], Row] = {}
         # per interpreter minor: the wheels its verification installs from
         self.sets: dict[str, list[Path]] = defaultdict(list)
@@ -207,7 +210,10 @@ class _Run:
             row = self.show(row, state="fetching", filename=step.filename)
             interp = self.by_minor.get(step.python, self.job.interpreters[0])
             try:
-                path = fetch(self.runner, self.job.wheelhouse, interp, step, yard, self.job.direct)
+                with self.job.phases.timing("fetch"):
+                    path = fetch(
+                        self.runner, self.job.wheelhouse, interp, step, yard, self.job.direct
+                    )
             except (OSError, ClientError, httpx.HTTPError) as exc:
                 self.outcome.fetch_failures.append((step, str(exc)))
                 self.show(row, state="failed", detail=str(exc))
@@ -271,7 +277,8 @@ class _Run:
             self._keep(task, repaired)
             return repaired
         row = self.show(row, state="building")
-        result = build_one(self.runner, task, self.job.wheelhouse, self.shared)
+        with self.job.phases.timing("build"):
+            result = build_one(self.runner, task, self.job.wheelhouse, self.shared)
         row = self.show(row, seconds=result.seconds, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)
@@ -279,16 +286,17 @@ class _Run:
             return None
         row = self.show(row, state="repairing")
         try:
-            repaired = repair(
-                result.wheel,
-                self.job.wheelhouse,
-                self.runner,
-                settings.plat,
-                exclude,
-                task.interpreter.platforms,
-                options,
-                task.environment,
-            )
+            with self.job.phases.timing("repair"):
+                repaired = repair(
+                    result.wheel,
+                    self.job.wheelhouse,
+                    self.runner,
+                    settings.plat,
+                    exclude,
+                    task.interpreter.platforms,
+                    options,
+                    task.environment,
+                )
         except RepairFailed as exc:
             self.outcome.repair_failures.append((task, str(exc)))
             self.show(row, state="failed", detail=str(exc))
@@ -373,16 +381,17 @@ class _Run:
                 log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
                 return Verified(interp, True, log, skipped=True)
             self.reporter.message(f"verify Python {interp.minor}: installing and importing")
-            return verify(
-                self.runner,
-                interp,
-                self.plan.sets.get(interp.minor, ()),
-                self.job.wheelhouse,
-                self.ours,
-                work,
-                tests,
-                self.job.uv,
-            )
+            with self.job.phases.timing("verify"):
+                return verify(
+                    self.runner,
+                    interp,
+                    self.plan.sets.get(interp.minor, ()),
+                    self.job.wheelhouse,
+                    self.ours,
+                    work,
+                    tests,
+                    self.job.uv,
+                )
 
         with self.pool() as pool:
             self.outcome.verified = list(pool.map(one, self.job.interpreters))
