@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.builder import host
+from tests.conftest import BIN, Yard, client_env, run
 from wheelyard.builder import preflight
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.settings import BuildSettings
@@ -57,3 +58,24 @@ def test_old_and_pipless_interpreters_are_named() -> None:
         preflight.interpreters([pipless], "auto", {}, host())
     ok = Interpreter((3, 7, 16), Path("/x/python3.7"), pip=(22, 0))
     preflight.interpreters([ok], "auto", {}, host())  # uv resolves for it (a dependency)
+
+
+@pytest.mark.e2e
+def test_the_command_fails_first_in_one_line(tmp_path: Path, yard: Yard) -> None:
+    (tmp_path / "requirements.txt").write_text("purepkg==1.0\n")
+    command = [str(BIN / "wheelyard"), "build", str(tmp_path), "--owner", "nobody", "--upload"]
+    cases = [
+        (["--url", yard.url, "--label", "dev"], "wy_not-a-token", "refused the token (401)"),
+        (["--url", f"http://127.0.0.1:{_closed_port()}", "--label", "dev"], "wy_x",
+         "is the server running?"),
+        (["--url", "127.0.0.1:1", "--label", "dev"], "wy_x", "must start with http://"),
+        (["--url", yard.url], "wy_x", "pass --label"),  # not a git checkout
+        (["--url", yard.url, "--label", "dev"], "", "--upload needs a token"),
+    ]  # fmt: skip
+    for flags, token, expected in cases:
+        env = client_env(WHEELYARD_TOKEN=token) if token else client_env()
+        result = run([*command, *flags], env=env, check=False)
+        assert result.returncode == 1, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "wheelhouse").exists()

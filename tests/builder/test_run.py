@@ -290,5 +290,5 @@ def test_extra_index_url_at_the_target_label_reuses_its_wheels(
     data = json.loads(report.read_text())
     assert {r["project"]: r["source"] for r in data["wheels"]}["srcpkg"] == "yard"
     actions = {p["filename"]: p["action"] for p in data["published"]}
-    assert actions["srcpkg-1.0-py3-none-any.whl"] in ("labelled", "present")
+    assert actions["srcpkg-1.0-py3-none-any.whl"] in ("labelled", "present", "already")
     assert actions["newpkg-1.0-py3-none-any.whl"] == "uploaded"

@@ -118,32 +118,43 @@ def resolve(
     by_pip = [i for i in interps if i not in by_uv]
     uv = chosen or (uvtool.find(runner) if by_uv else None)
 
-    def with_uv(interp: Interpreter, pip_args: list[str]) -> Resolution:
+    def with_uv(interp: Interpreter, pip_args: list[str]) -> Resolution | None:
+        """uv's resolution; None when uv failed where pip may do (``resolver = "auto"``:
+        requirements.txt may hold what only pip reads, such as per-line options)."""
         assert uv is not None, "preflight refuses interpreters no resolver can serve"
-        closure = uvtool.resolve(
-            uv, interp, request.requirements, runner, request.environ, pip_args
-        )
-        return Resolution(tuple(closure), How.UV)
+        try:
+            found = uvtool.resolve(
+                uv, interp, request.requirements, runner, request.environ, pip_args
+            )
+        except InvalidInput:
+            if settings.resolver == "uv" or uvtool.needs_uv(interp):
+                raise
+            return None
+        return Resolution(tuple(found), How.UV)
 
     def once(names: set[str]) -> dict[Interpreter, Resolution]:
         pip_args = ["--no-binary", ",".join(sorted(names))] if names else []
-        found: dict[Interpreter, Resolution] = {}
+
+        def with_pip(which: list[Interpreter]) -> dict[Interpreter, Resolution]:
+            if not which:
+                return {}
+            return resolve_all(
+                which,
+                request.requirements,
+                cache,
+                runner,
+                request.environ,
+                request.refresh,
+                pip_args,
+                request.jobs,
+            )
+
         with ThreadPoolExecutor(max(1, len(by_uv))) as pool:
             by_uv_done = pool.map(lambda i: with_uv(i, pip_args), by_uv)
-            if by_pip:
-                found.update(
-                    resolve_all(
-                        by_pip,
-                        request.requirements,
-                        cache,
-                        runner,
-                        request.environ,
-                        request.refresh,
-                        pip_args,
-                        request.jobs,
-                    )
-                )
-            found.update(zip(by_uv, by_uv_done, strict=True))
+            found = with_pip(by_pip)
+            answers = dict(zip(by_uv, by_uv_done, strict=True))
+        found.update({i: r for i, r in answers.items() if r is not None})
+        found.update(with_pip([i for i, r in answers.items() if r is None]))
         return {i: found[i] for i in interps}
 
     found = once(forced)

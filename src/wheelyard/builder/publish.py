@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,10 +68,19 @@ def publish(client: YardClient, owner: str, label: str, wheels: Sequence[Path]) 
     already = [w for w in todo if on_label.get(w.name) == shas[w]]
     rest = [w for w in todo if w not in already]
     held = _flat(held_files(client, owner, names)) if rest else {}
+
+    def project(wheels: Sequence[Path]) -> list[Published]:
+        return [_one(client, owner, label, w, held.get(w.name), shas[w]) for w in wheels]
+
+    # One project's files one after another (they add to the same release), the first file
+    # alone (it may create the label): the yard then never sees two creations of one row.
+    done = project(rest[:1])
+    by_project: dict[str, list[Path]] = defaultdict(list)
+    for wheel in rest[1:]:
+        by_project[canonicalize_name(parse_wheel_filename(wheel.name)[0])].append(wheel)
     with ThreadPoolExecutor(_AT_ONCE) as pool:
-        done = list(
-            pool.map(lambda w: _one(client, owner, label, w, held.get(w.name), shas[w]), rest)
-        )
+        for results in pool.map(project, by_project.values()):
+            done.extend(results)
     return sorted(
         [*(Published(w.name, "already") for w in already), *done], key=lambda p: p.filename
     )
