@@ -79,3 +79,14 @@ def test_the_command_fails_first_in_one_line(tmp_path: Path, yard: Yard) -> None
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "wheelhouse").exists()
+
+
+def test_too_old_versions_are_named_as_such() -> None:
+    for value in ("2.7", "3.5", "cp27", "cp35"):
+        with pytest.raises(InvalidInput, match=r"is not supported: the oldest .* is 3.6"):
+            preflight.selectors([value], host())
+    preflight.selectors(["3.6", "cp313", "3.10-3.13"], host())  # supported: no complaint
+    pyenv_27 = Path.home() / ".pyenv" / "versions" / "2.7.18" / "bin" / "python2.7"
+    if pyenv_27.is_file():  # a real Python 2.7, where this machine has one
+        with pytest.raises(InvalidInput, match=r"Python 2.7 \(.*\) is not supported"):
+            preflight.selectors([str(pyenv_27)], host())

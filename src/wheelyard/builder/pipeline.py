@@ -101,6 +101,7 @@ def no_binary_warnings(requirements: Path) -> list[str]:
 
 def interpreters(settings: BuildSettings, runner: Runner) -> list[Interpreter]:
     """The interpreters the ``python`` setting selects among those ``runner`` has."""
+    preflight.selectors(settings.python, runner)
     return select(list(settings.python), runner)
 
 

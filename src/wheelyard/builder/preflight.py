@@ -10,6 +10,8 @@ in its first second with one line naming the cause and the fix, not after the bu
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -27,14 +29,40 @@ from wheelyard.yard.names import check_label_name
 OLDEST = (3, 6)
 
 
+_VERSION = re.compile(r"^(?:cp)?(\d)\.?(\d+)$")
+
+
+def _refuse(minor: str, what: str) -> InvalidInput:
+    return InvalidInput(
+        f"Python {minor}{what} is not supported: the oldest supported version is "
+        f"{OLDEST[0]}.{OLDEST[1]} (see the README)"
+    )
+
+
+def selectors(wanted: Sequence[str], runner: Runner) -> None:
+    """``--python`` values that name a version older than :data:`OLDEST` (``2.7``, ``cp35``,
+    the path of such an interpreter) are refused as such, not as "no Python matches"."""
+    for value in wanted:
+        if match := _VERSION.match(value):
+            if (int(match[1]), int(match[2])) < OLDEST:
+                raise _refuse(f"{match[1]}.{match[2]}", "")
+        elif Path(value).is_file():
+            code = "import sys; print('%d.%d' % sys.version_info[:2])"
+            try:
+                answer = runner.capture([value, "-c", code], timeout=20).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                continue
+            parts = answer.split(".")
+            numeric = len(parts) == 2 and all(p.isdigit() for p in parts)
+            if numeric and (int(parts[0]), int(parts[1])) < OLDEST:
+                raise _refuse(answer, f" ({value})")
+
+
 def supported(interps: Sequence[Interpreter]) -> None:
     """Refuse interpreters older than :data:`OLDEST`, naming them."""
     for interp in interps:
         if interp.version[:2] < OLDEST:
-            raise InvalidInput(
-                f"Python {interp.minor} ({interp.executable}) is not supported: the oldest "
-                f"supported version is {OLDEST[0]}.{OLDEST[1]} (see the README)"
-            )
+            raise _refuse(interp.minor, f" ({interp.executable})")
 
 
 def interpreters(
