@@ -61,15 +61,16 @@ def test_old_and_pipless_interpreters_are_named() -> None:
 
 
 @pytest.mark.e2e
-def test_the_command_fails_first_in_one_line(tmp_path: Path, yard: Yard) -> None:
+def test_the_command_fails_first_in_one_line(tmp_path: Path, yard: Yard, owner_name: str) -> None:
     (tmp_path / "requirements.txt").write_text("purepkg==1.0\n")
-    command = [str(BIN / "wheelyard"), "build", str(tmp_path), "--owner", "nobody", "--upload"]
+    good = yard.user(owner_name)
+    command = [str(BIN / "wheelyard"), "build", str(tmp_path), "--owner", owner_name, "--upload"]
     cases = [
         (["--url", yard.url, "--label", "dev"], "wy_not-a-token", "refused the token (401)"),
         (["--url", f"http://127.0.0.1:{_closed_port()}", "--label", "dev"], "wy_x",
          "is the server running?"),
         (["--url", "127.0.0.1:1", "--label", "dev"], "wy_x", "must start with http://"),
-        (["--url", yard.url], "wy_x", "pass --label"),  # not a git checkout
+        (["--url", yard.url], good, "pass --label"),  # not a git checkout
         (["--url", yard.url, "--label", "dev"], "", "--upload needs a token"),
     ]  # fmt: skip
     for flags, token, expected in cases:
