@@ -9,7 +9,9 @@ import heapq
 import itertools
 import json
 import shutil
+import tarfile
 import threading
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -267,7 +269,7 @@ class _Run:
                 task.build_requires,
                 repair_inputs,
             ).key()
-        except (OSError, ValueError):
+        except (OSError, ValueError, httpx.HTTPError, tarfile.TarError, zipfile.BadZipFile):
             pass  # build_one fetches again and reports why it could not
         found = reuse.lookup(self.job.wheelhouse, key) if key and not self.job.refresh else None
         if found is not None:
