@@ -157,3 +157,14 @@ def test_a_project_known_to_be_platform_starts_on_every_interpreter_together() -
     # The first build's platform result queues nothing twice.
     schedule.queue_others(_build("ext", "3.11"), 30.0)
     assert not schedule.ready
+
+
+def test_no_binary_in_requirements_warns(tmp_path: Path) -> None:
+    from wheelyard.builder.pipeline import no_binary_warnings
+
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("lxml==5.3.0\n")
+    assert no_binary_warnings(reqs) == []
+    reqs.write_text("--no-binary lxml\nlxml==5.3.0\n")
+    (warning,) = no_binary_warnings(reqs)
+    assert "will refuse the wheels built for it" in warning and "no-binary setting" in warning
