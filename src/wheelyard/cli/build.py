@@ -188,7 +188,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--python",
         nargs="+",
         metavar="SEL",
-        help="versions (3.12), ranges (3.10-3.13), tags (cp312), paths or globs",
+        help="versions (3.12), ranges (3.10-3.13), tags (cp312), paths or globs (default: "
+        "every CPython >= 3.9 found; see --list-pythons)",
     )
     p.add_argument("--list-pythons", action="store_true", help="show the interpreters found")
     p.add_argument("--plan", action="store_true", help="print the plan and exit")
