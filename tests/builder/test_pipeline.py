@@ -146,3 +146,25 @@ def test_the_runner_setting_picks_from_the_registry(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"unknown runner 'podman' \(known: host\)"):
         make_runner(chosen, {})
     assert load(tmp_path, {"runner": "host"}, environ={"WHEELYARD_RUNNER": "x"}).runner == "host"
+
+
+def test_a_project_known_to_be_platform_starts_on_every_interpreter_together() -> None:
+    steps = [_build(p, v) for p in ("ext", "pure") for v in ("3.11", "3.12", "3.13")]
+    schedule = Schedule(steps, {"ext": 30.0}, platform={"ext"})
+    started = _drain(schedule)
+    assert started[:3] == [("ext", "3.11", True), ("ext", "3.12", False), ("ext", "3.13", False)]
+    assert started[3:] == [("pure", "3.11", True)]
+    # The first build's platform result queues nothing twice.
+    schedule.queue_others(_build("ext", "3.11"), 30.0)
+    assert not schedule.ready
+
+
+def test_no_binary_in_requirements_warns(tmp_path: Path) -> None:
+    from wheelyard.builder.pipeline import no_binary_warnings
+
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("lxml==5.3.0\n")
+    assert no_binary_warnings(reqs) == []
+    reqs.write_text("--no-binary lxml\nlxml==5.3.0\n")
+    (warning,) = no_binary_warnings(reqs)
+    assert "will refuse the wheels built for it" in warning and "no-binary setting" in warning

@@ -69,3 +69,19 @@ def test_final_table_and_report_carry_the_same_rows(tmp_path: Path) -> None:
     assert data["ok"] is False and [r["project"] for r in data["wheels"]] == ["broken", "yamlext"]
     assert data["wheels"][1]["grafted"] == ["libyaml-0.so.2"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_summary_shows_sizes_beside_upstreams() -> None:
+    from rich.console import Console
+
+    from wheelyard.builder.progress import Row, final_table
+
+    rows = [
+        Row("lxml", "5.3.0", "3.12", "built", "done", "lxml.whl", size=4_900_000,
+            upstream_size=4_800_000),
+        Row("ujson", "5.11.0", "3.12", "upstream", "done", "ujson.whl", size=60_000),
+    ]  # fmt: skip
+    console = Console(width=200, record=True)
+    console.print(final_table(rows))
+    text = console.export_text()
+    assert "4.9 MB (upstream 4.8 MB)" in text and "0.1 MB" in text

@@ -94,7 +94,9 @@ def test_build_fetches_builds_repairs_verifies(tmp_path: Path, yard: Yard, owner
     # A rerun with nothing changed builds nothing, uploads nothing, verifies nothing.
     report = tmp_path / "report.json"
     again = run([*command, "--report", str(report)], env=client_env(WHEELYARD_TOKEN=token))
-    assert "uploaded" not in again.stdout and "labelled" in again.stdout, again.stdout
+    # Files already on the label cost no request: said as such, with the label's URL.
+    assert "uploaded" not in again.stdout and "6 already on dev" in again.stdout, again.stdout
+    assert f"published to {yard.url}/{owner_name}/label/dev/simple/" in again.stdout
     assert {r["source"] for r in json.loads(report.read_text())["wheels"]} == {"yard"}
     for i in interps:
         assert f"verify Python {i.minor}: ok (this exact set passed before)" in again.stdout
@@ -288,5 +290,27 @@ def test_extra_index_url_at_the_target_label_reuses_its_wheels(
     data = json.loads(report.read_text())
     assert {r["project"]: r["source"] for r in data["wheels"]}["srcpkg"] == "yard"
     actions = {p["filename"]: p["action"] for p in data["published"]}
-    assert actions["srcpkg-1.0-py3-none-any.whl"] in ("labelled", "present")
+    assert actions["srcpkg-1.0-py3-none-any.whl"] in ("labelled", "present", "already")
     assert actions["newpkg-1.0-py3-none-any.whl"] == "uploaded"
+
+
+@needs_toolchain
+def test_an_interpreter_whose_pip_cannot_resolve_builds_and_verifies(tmp_path: Path) -> None:
+    """Python 3.7 ships pip 22.0 (no ``--dry-run --report``): uv resolves for it, its own pip
+    builds, uv's venv verifies."""
+    old = [i for i in discover(host()) if i.version[:2] == (3, 7) and i.pip and i.pip < (22, 2)]
+    if not old:
+        pytest.skip("needs a Python 3.7 with its own pip < 22.2 (as pyenv installs it)")
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_sdist(dists, "srcpkg", "1.0")
+    make_c_sdist(dists, "yamlext", "1.0")
+    (tmp_path / "requirements.txt").write_text(
+        "--no-index\n--find-links ./dists\nsrcpkg==1.0\nyamlext==1.0\n"
+    )
+    report = tmp_path / "report.json"
+    result = run(_build(tmp_path, tmp_path / "wh", [old[0].executable], "--report", str(report)))
+    assert "Python 3.7: resolved with uv" in result.stderr
+    assert "verify Python 3.7: ok" in result.stdout
+    rows = {r["project"]: r for r in json.loads(report.read_text())["wheels"]}
+    assert rows["yamlext"]["filename"].startswith("yamlext-1.0-cp37-cp37m-manylinux")

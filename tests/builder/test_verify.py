@@ -7,9 +7,10 @@ from pathlib import Path
 
 from tests.builder import host
 from tests.conftest import client_env
+from wheelyard.builder.imports import import_names
 from wheelyard.builder.interpreters import probe
 from wheelyard.builder.runners.host import HostRunner
-from wheelyard.builder.verify import top_level_modules, verify
+from wheelyard.builder.verify import verify
 from wheelyard.testing import make_wheel
 
 
@@ -53,5 +54,5 @@ def test_test_command_replaces_the_import(tmp_path: Path) -> None:
     assert failed.failed == ("oddpkg (test: python -c 'import oddpkg')",)
 
 
-def test_top_level_modules(tmp_path: Path) -> None:
-    assert top_level_modules(make_wheel(tmp_path, "Some-Thing", "1.0")) == ["some_thing"]
+def test_import_names(tmp_path: Path) -> None:
+    assert import_names(make_wheel(tmp_path, "Some-Thing", "1.0")) == ["some_thing"]

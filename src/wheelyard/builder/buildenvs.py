@@ -5,6 +5,8 @@ then used read-only by pip with ``--no-build-isolation``.
 pip's own isolation creates a fresh environment and installs the build requirements for every
 single build, which costs as much as compiling a small extension. A venv is marked complete
 only after its requirements installed, so a killed run never leaves a half one in use.
+With ``uv`` (given when uv resolves, so pip's configuration plays no part: builder/uv.py)
+uv creates the environment and installs into it, in a fraction of pip's time.
 """
 
 from __future__ import annotations
@@ -36,8 +38,15 @@ def _installed(venv: Path) -> dict[str, str]:
 
 
 class SharedEnvs:
-    def __init__(self, runner: Runner, root: Path, refresh: bool = False) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        root: Path,
+        refresh: bool = False,
+        uv: Sequence[str] | None = None,
+    ) -> None:
         self.runner = runner
+        self.uv = uv
         self.root = root
         self.refresh = refresh
         self._locks: dict[str, threading.Lock] = {}
@@ -149,6 +158,13 @@ class SharedEnvs:
     ) -> bool:
         shutil.rmtree(venv, ignore_errors=True)
         create, pip = venv_commands(interp, venv)
+        if self.uv is not None:
+            # Builds use the interpreter's pip (--python) or, when too old for that, the
+            # venv's own: uv seeds one then.
+            seed = ["--seed"] if create[-2:] == ["venv", str(venv)] else []
+            create = [*self.uv, "venv", "--quiet", *seed, "--python", str(interp.executable)]
+            create.append(str(venv))
+            pip = ["env", f"VIRTUAL_ENV={venv}", *self.uv, "pip"]
         args = [a for f in files for a in ("-r", str(f))] + list(requirements)
         self._note(log, f"creating build environment {venv}")
         for cmd in (create, [*pip, "install", *args]):

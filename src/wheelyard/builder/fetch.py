@@ -5,7 +5,10 @@ rename, so a killed run never leaves a truncated file."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import httpx
 
@@ -22,14 +25,25 @@ def download(url: str, target: Path) -> None:
         save_stream(resp, target)
 
 
+def copy_atomically(source: Path, target: Path) -> None:
+    """A local wheel (a find-links folder) into the wheelhouse, through a temporary file."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    with open(fd, "wb") as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out)
+    Path(name).replace(target)
+
+
 def fetch(
     runner: Runner,
     wheelhouse: Path,
     interp: Interpreter,
     step: Step,
     yard: tuple[YardClient, str] | None,
+    direct: bool = False,
 ) -> Path:
-    """The wheel of a yard or upstream step, in ``wheelhouse`` (kept when already there)."""
+    """The wheel of a yard or upstream step, in ``wheelhouse`` (kept when already there).
+    ``direct``: download an upstream wheel by its URL (uv resolved it: pip's configuration
+    plays no part, builder/uv.py), not through pip."""
     target = wheelhouse / step.filename
     if target.exists():
         return target
@@ -39,6 +53,12 @@ def fetch(
         client.download(
             f"/api/download/{owner}/{step.project}/{step.version}/{step.filename}", target
         )
+        return target
+    if direct and step.url.startswith(("https://", "http://")):
+        download(step.url.split("#", 1)[0], target)
+        return target
+    if direct and step.url.startswith("file://"):
+        copy_atomically(Path(unquote(urlparse(step.url).path)), target)
         return target
     # Upstream: the interpreter's pip fetches, so the user's index credentials and certs apply.
     log = wheelhouse / "logs" / f"download-{step.filename}.log"

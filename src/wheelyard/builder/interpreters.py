@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,14 +103,17 @@ def discover(runner: Runner, paths: Iterable[Path] | None = None) -> list[Interp
     first found wins), sorted."""
     by_minor: dict[str, Interpreter] = {}
     seen: set[Path] = set()
+    unique = []
     for path in paths if paths is not None else runner.interpreter_candidates():
         real = path.resolve()
-        if real in seen:
-            continue
-        seen.add(real)
-        interp = probe(path, runner)
-        if interp is not None and interp.implementation == "cpython":
-            by_minor.setdefault(interp.minor, interp)
+        if real not in seen:
+            seen.add(real)
+            unique.append(path)
+    # Probed at once (each starts a Python that imports pip), kept in the candidates' order.
+    with ThreadPoolExecutor(max(1, min(8, len(unique)))) as pool:
+        for interp in pool.map(lambda p: probe(p, runner), unique):
+            if interp is not None and interp.implementation == "cpython":
+                by_minor.setdefault(interp.minor, interp)
     return sorted(by_minor.values())
 
 

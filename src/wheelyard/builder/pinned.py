@@ -49,6 +49,7 @@ class How(Enum):
     REUSED = "reused"  # every line's resolution kept from the last run
     LINE_BY_LINE = "line by line"  # every line asked alone (``--no-deps``)
     CHANGED = "changed"  # only the lines that changed since the last run asked
+    UV = "resolved with uv"  # uv resolved the whole set (builder/uv.py)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelyard.builder import preflight
+from wheelyard.builder import uv as uvtool
 from wheelyard.builder.interpreters import Interpreter, select
+from wheelyard.builder.phases import Phases
 from wheelyard.builder.pinned import How, Resolution, resolve_all
 from wheelyard.builder.plan import Plan, make_plan
 from wheelyard.builder.progress import Reporter
@@ -46,6 +50,8 @@ class Request:
     refresh: bool = False  # resolve and verify again even if nothing changed
     # Asked each time the yard is contacted (a --token-file is read when first needed).
     token: Callable[[], str | None] = _no_token
+    upload: bool = False  # publishing follows: checked before any work (builder/preflight.py)
+    phases: Phases = dataclasses.field(default_factory=Phases, compare=False)
 
     @property
     def requirements(self) -> Path:
@@ -69,14 +75,33 @@ class Planned:
     resolutions: Mapping[Interpreter, Resolution]
     held: Held
     plan: Plan
+    warnings: tuple[str, ...] = ()  # things the user should change, said before the run
 
     def notes(self) -> list[tuple[Interpreter, Resolution]]:
         """Resolutions worth telling the user about: all but a plain full resolution."""
         return [(i, r) for i, r in self.resolutions.items() if r.how is not How.RESOLVED]
 
 
+def no_binary_warnings(requirements: Path) -> list[str]:
+    """A ``--no-binary`` line in requirements.txt: installing from the label with that file
+    would refuse the very wheels built for it."""
+    try:
+        text = requirements.read_text()
+    except OSError:
+        return []
+    lines = [line.strip() for line in text.replace("\\\n", " ").splitlines()]
+    if not any(line.startswith("--no-binary") for line in lines):
+        return []
+    return [
+        f"{requirements.name} says --no-binary: pip install -r {requirements.name} from the "
+        "label will refuse the wheels built for it; name those projects in the no-binary "
+        "setting (or --no-binary) instead and remove the line"
+    ]
+
+
 def interpreters(settings: BuildSettings, runner: Runner) -> list[Interpreter]:
     """The interpreters the ``python`` setting selects among those ``runner`` has."""
+    preflight.selectors(settings.python, runner)
     return select(list(settings.python), runner)
 
 
@@ -89,19 +114,49 @@ def resolve(
     settings = request.settings
     forced = set(settings.forced_from_source())
     cache = request.wheelhouse / ".cache"
+    chosen = uvtool.choose(settings.resolver, request.environ, runner)
+    by_uv = [i for i in interps if chosen is not None or uvtool.needs_uv(i)]
+    by_pip = [i for i in interps if i not in by_uv]
+    uv = chosen or (uvtool.find(runner) if by_uv else None)
+
+    def with_uv(interp: Interpreter, pip_args: list[str]) -> Resolution | None:
+        """uv's resolution; None when uv failed where pip may do (``resolver = "auto"``:
+        requirements.txt may hold what only pip reads, such as per-line options)."""
+        assert uv is not None, "preflight refuses interpreters no resolver can serve"
+        try:
+            found = uvtool.resolve(
+                uv, interp, request.requirements, runner, request.environ, pip_args
+            )
+        except InvalidInput:
+            if settings.resolver == "uv" or uvtool.needs_uv(interp):
+                raise
+            return None
+        return Resolution(tuple(found), How.UV)
 
     def once(names: set[str]) -> dict[Interpreter, Resolution]:
         pip_args = ["--no-binary", ",".join(sorted(names))] if names else []
-        return resolve_all(
-            interps,
-            request.requirements,
-            cache,
-            runner,
-            request.environ,
-            request.refresh,
-            pip_args,
-            request.jobs,
-        )
+
+        def with_pip(which: list[Interpreter]) -> dict[Interpreter, Resolution]:
+            if not which:
+                return {}
+            return resolve_all(
+                which,
+                request.requirements,
+                cache,
+                runner,
+                request.environ,
+                request.refresh,
+                pip_args,
+                request.jobs,
+            )
+
+        with ThreadPoolExecutor(max(1, len(by_uv))) as pool:
+            by_uv_done = pool.map(lambda i: with_uv(i, pip_args), by_uv)
+            found = with_pip(by_pip)
+            answers = dict(zip(by_uv, by_uv_done, strict=True))
+        found.update({i: r for i, r in answers.items() if r is not None})
+        found.update(with_pip([i for i, r in answers.items() if r is None]))
+        return {i: found[i] for i in interps}
 
     found = once(forced)
     if settings.from_source:
@@ -144,10 +199,18 @@ def plan(
     sees the resolutions before the yard is asked (``held`` and ``plan`` still empty)."""
     if not request.requirements.is_file():
         raise InvalidInput(f"no requirements.txt in {request.folder.absolute()}")
+    settings = request.settings
+    # Everything a later step needs is checked first: a run fails in its first second.
+    preflight.yard(settings, request.token, request.upload)
+    if request.upload:
+        preflight.label(settings, request.folder)
     runner.share(request.folder.absolute(), request.wheelhouse)
-    interps = interpreters(request.settings, runner)
-    resolutions = resolve(request, interps, runner)
-    planned = Planned(request, tuple(interps), resolutions, {}, Plan(()))
+    interps = interpreters(settings, runner)
+    preflight.interpreters(interps, settings.resolver, request.environ, runner)
+    with request.phases.timing("resolve"):
+        resolutions = resolve(request, interps, runner)
+    warnings = tuple(no_binary_warnings(request.requirements))
+    planned = Planned(request, tuple(interps), resolutions, {}, Plan(()), warnings)
     if on_resolved is not None:
         on_resolved(planned)
     projects = {r.name for res in resolutions.values() for r in res.closure}
@@ -167,6 +230,9 @@ def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
         jobs=request.jobs,
         token=request.token() if request.settings.url else None,
         refresh=request.refresh,
+        uv=tuple(uv) if (uv := uvtool.find(runner)) else None,
+        direct=uvtool.choose(request.settings.resolver, request.environ, runner) is not None,
+        phases=request.phases,
     )
     runner.share(job.folder, job.wheelhouse)
     return execute(planned.plan, job, runner, reporter)
@@ -177,6 +243,17 @@ class Publication:
     owner: str
     label: str
     results: tuple[Published, ...]
+    url: str = ""  # the label's index, what pip is given to install from it
+
+    def summary(self) -> str:
+        """ "3 uploaded, 12 already on main", as counts of each action."""
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.action] = counts.get(r.action, 0) + 1
+        return ", ".join(
+            f"{n} {'already on ' + self.label if action == 'already' else action}"
+            for action, n in sorted(counts.items())
+        )
 
     @property
     def ok(self) -> bool:
@@ -192,15 +269,17 @@ def publish(request: Request, wheels: list[Path]) -> Publication:
     if not token:
         raise InvalidInput("--upload needs a token: WHEELYARD_TOKEN or --token-file")
     label = settings.label or default_label(request.folder)
-    with YardClient(settings.url, token) as yard:
+    with YardClient(settings.url, token) as yard, request.phases.timing("upload"):
         results = publish_files(yard, settings.owner, label, wheels)
-    return Publication(settings.owner, label, tuple(results))
+        index = f"{yard.url}/{settings.owner}/label/{label}/simple/"
+    return Publication(settings.owner, label, tuple(results), index)
 
 
 def report(outcome: Outcome, ok: bool, published: Publication | None) -> dict[str, object]:
     """``--report``'s verdicts (the rows are added by ``progress.write_report``)."""
     return {
         "ok": ok,
+        "phases": outcome.phases.walls(),  # wall seconds each phase was running
         "verified": [
             {
                 "python": v.interpreter.minor,

@@ -43,6 +43,8 @@ class Row:
     seconds: float = 0.0
     log: str = ""
     detail: str = ""
+    size: int = 0  # bytes of the wheel, once there is one
+    upstream_size: int = 0  # bytes of upstream's wheel of a built project (0: none known)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -153,14 +155,24 @@ def floor(row: Row) -> str:
 
 
 def final_table(rows: list[Row]) -> Table:
-    table = Table("project", "version", "python", "source", "tag", "glibc", "grafted", "seconds")
+    table = Table(
+        "project", "version", "python", "source", "tag", "glibc", "grafted", "seconds", "size"
+    )
     for row in sorted(rows, key=lambda r: r.key):
         failed = row.state == "failed"
         source = styled(f"{row.source}: failed", "red") if failed else Text(row.source)
         seconds = f"{row.seconds:.1f}" if row.seconds else ""
-        cells = _cells(row.tag, floor(row), ", ".join(row.grafted), seconds)
+        cells = _cells(row.tag, floor(row), ", ".join(row.grafted), seconds, _size(row))
         table.add_row(*_cells(row.project, row.version, row.python), source, *cells)
     return table
+
+
+def _size(row: Row) -> str:
+    """ "4.9 MB", with upstream's beside it when known: "4.9 MB (upstream 4.8 MB)"."""
+    if not row.size:
+        return ""
+    ours = f"{row.size / 1e6:.1f} MB"
+    return f"{ours} (upstream {row.upstream_size / 1e6:.1f} MB)" if row.upstream_size else ours
 
 
 def write_report(path: Path, rows: list[Row], extra: dict[str, object]) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,7 +22,8 @@ from wheelyard.digest import file_sha256
 from wheelyard.errors import InvalidInput
 from wheelyard.yard.names import check_label_name
 
-Action = Literal["uploaded", "labelled", "present", "conflict", "failed"]
+Action = Literal["uploaded", "labelled", "present", "already", "conflict", "failed"]
+_AT_ONCE = 4  # uploads in flight at once
 _CI_BRANCH_VARIABLES = ("GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "TRAVIS_BRANCH")
 
 
@@ -56,23 +59,40 @@ def default_label(folder: Path, env: Mapping[str, str] | None = None) -> str:
 
 
 def publish(client: YardClient, owner: str, label: str, wheels: Sequence[Path]) -> list[Published]:
-    """Each wheel onto ``label`` of ``owner`` (the client carries the token)."""
+    """Each wheel onto ``label`` of ``owner`` (the client carries the token), several at
+    once; a wheel already on the label with the same bytes costs no request ("already")."""
     names = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels}
-    held = {
-        name: sha
-        for files in held_files(client, owner, names).values()
-        for name, sha in files.items()
-    }
-    return [
-        _one(client, owner, label, wheel, held.get(wheel.name))
-        for wheel in sorted(set(wheels), key=lambda p: p.name)
-    ]
+    on_label = _flat(held_files(client, owner, names, label))
+    todo = sorted(set(wheels), key=lambda p: p.name)
+    shas = {wheel: file_sha256(wheel) for wheel in todo}
+    already = [w for w in todo if on_label.get(w.name) == shas[w]]
+    rest = [w for w in todo if w not in already]
+    held = _flat(held_files(client, owner, names)) if rest else {}
+
+    def project(wheels: Sequence[Path]) -> list[Published]:
+        return [_one(client, owner, label, w, held.get(w.name), shas[w]) for w in wheels]
+
+    # One project's files one after another (they add to the same release), the first file
+    # alone (it may create the label): the yard then never sees two creations of one row.
+    done = project(rest[:1])
+    by_project: dict[str, list[Path]] = defaultdict(list)
+    for wheel in rest[1:]:
+        by_project[canonicalize_name(parse_wheel_filename(wheel.name)[0])].append(wheel)
+    with ThreadPoolExecutor(_AT_ONCE) as pool:
+        for results in pool.map(project, by_project.values()):
+            done.extend(results)
+    return sorted(
+        [*(Published(w.name, "already") for w in already), *done], key=lambda p: p.filename
+    )
+
+
+def _flat(files: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    return {name: sha for held in files.values() for name, sha in held.items()}
 
 
 def _one(
-    client: YardClient, owner: str, label: str, wheel: Path, held_sha: str | None
+    client: YardClient, owner: str, label: str, wheel: Path, held_sha: str | None, sha: str
 ) -> Published:
-    sha = file_sha256(wheel)
     if held_sha is not None and held_sha != sha:
         return Published(
             wheel.name, "conflict", f"{owner} already holds {wheel.name} with sha256 {held_sha}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,10 +51,17 @@ def _grafted(wheel: Path) -> tuple[str, ...]:
 
 
 def _auditwheel(
-    runner: Runner, wheel: Path, tmp: Path, plat: str | None, exclude: Sequence[str]
+    runner: Runner,
+    wheel: Path,
+    tmp: Path,
+    plat: str | None,
+    exclude: Sequence[str],
+    options: Sequence[str] = (),
+    environment: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
     auditwheel, env = runner.repair_command()
-    cmd = [*auditwheel, "repair", "-w", str(tmp), str(wheel)]
+    env = {**(environment or {}), **env}
+    cmd = [*auditwheel, "repair", *options, "-w", str(tmp), str(wheel)]
     if plat:
         cmd += ["--plat", plat]
     for lib in exclude:
@@ -70,6 +77,8 @@ def repair(
     plat: str | None = None,
     exclude: Sequence[str] = (),
     platforms: Sequence[str] = (),
+    options: Sequence[str] = (),
+    environment: Mapping[str, str] | None = None,
 ) -> Repaired:
     """Write the repaired wheel to ``outdir`` (auditwheel run by ``runner``); pure wheels
     are copied unchanged.
@@ -77,6 +86,7 @@ def repair(
     ``platforms`` are the building interpreter's, best first: when an extension links no
     libc at all (``-Wl,--as-needed`` builds can), auditwheel cannot tell its libc and needs a
     ``--plat``; the newest manylinux tag there lets it still pick the most compatible policy.
+    ``options`` and ``environment`` (``--strip``, ``SOURCE_DATE_EPOCH``): builder/buildflags.py.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     if is_pure(wheel):
@@ -85,10 +95,10 @@ def repair(
             shutil.copy2(wheel, target)
         return Repaired(target, PURE, ())
     with runner.scratch("wheelyard-repair-") as tmp:
-        status, output = _auditwheel(runner, wheel, tmp, plat, exclude)
+        status, output = _auditwheel(runner, wheel, tmp, plat, exclude, options, environment)
         newest = next((p for p in platforms if p.startswith("manylinux_")), None)
         if status != 0 and not plat and newest and "couldn't detect libc" in output:
-            status, output = _auditwheel(runner, wheel, tmp, newest, exclude)
+            status, output = _auditwheel(runner, wheel, tmp, newest, exclude, options, environment)
         produced = sorted(tmp.glob("*.whl"))
         if status != 0 or not produced:
             lines = output.strip().splitlines()[-6:]

@@ -9,22 +9,30 @@ import heapq
 import itertools
 import json
 import shutil
+import tarfile
+import threading
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
+from wheelyard.builder import buildflags, reuse, upstream
 from wheelyard.builder import verified as record
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
 from wheelyard.builder.fetch import fetch
 from wheelyard.builder.hook import SetupFailed, run_setup
 from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.phases import Phases
 from wheelyard.builder.plan import ANY, Plan, Step
 from wheelyard.builder.progress import Reporter, Row
 from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
 from wheelyard.builder.runners import Runner
+from wheelyard.builder.sdist import fetch_sdist
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.verify import Verified, verify
 from wheelyard.client import ClientError, YardClient
@@ -43,6 +51,9 @@ class Job:
     jobs: int
     token: str | None = None
     refresh: bool = False  # verify again even if this exact set passed before
+    uv: tuple[str, ...] | None = None  # the uv command line, for verification venvs
+    direct: bool = False  # upstream wheels downloaded by URL (uv resolved: no pip config)
+    phases: Phases = field(default_factory=Phases, compare=False)
 
 
 @dataclass
@@ -56,6 +67,7 @@ class Outcome:
     verified: list[Verified] = field(default_factory=list)
     setup_failed: SetupFailed | None = None
     wheels: list[Path] = field(default_factory=list)  # the wheelhouse's share of this run
+    phases: Phases = field(default_factory=Phases)  # wall time per phase
 
     @property
     def ok(self) -> bool:
@@ -74,6 +86,28 @@ def _load_seconds(wheelhouse: Path) -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     return {k: float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _load_platform(wheelhouse: Path) -> set[str]:
+    try:
+        data = json.loads((wheelhouse / ".cache" / "platform.json").read_text())
+    except (OSError, ValueError):
+        return set()
+    return {str(p) for p in data} if isinstance(data, list) else set()
+
+
+def _save_platform(wheelhouse: Path, known: set[str], rows: Iterable[Row]) -> None:
+    """Remember which projects built platform wheels: next time all interpreters start
+    together."""
+    platform = set(known)
+    for row in rows:
+        if row.source == "built" and row.state == "done":
+            (platform.discard if row.tag == PURE else platform.add)(row.project)
+    path = wheelhouse / ".cache" / "platform.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(sorted(platform)))
+    tmp.replace(path)
 
 
 def _save_seconds(wheelhouse: Path, history: dict[str, float], rows: Iterable[Row]) -> None:
@@ -96,15 +130,24 @@ class Schedule:
     showed, or as the last run recorded in ``history``) start before quick ones, so no long
     build is left running alone at the end."""
 
-    def __init__(self, steps: Iterable[Step], history: Mapping[str, float]) -> None:
+    def __init__(
+        self,
+        steps: Iterable[Step],
+        history: Mapping[str, float],
+        platform: Iterable[str] = (),
+    ) -> None:
         self.groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
         for step in steps:
             self.groups[(step.project, step.version)].append(step)
         self._order = itertools.count()
+        self._queued: set[tuple[str, str]] = set()
         self._ready = [
             (-history.get(k[0], 0.0), next(self._order), g[0], True) for k, g in self.groups.items()
         ]
         heapq.heapify(self._ready)
+        # A project whose last build made a platform wheel: every interpreter starts at once.
+        for key in self.groups.keys() & {k for k in self.groups if k[0] in set(platform)}:
+            self.queue_others(self.groups[key][0], history.get(key[0], 0.0))
 
     @property
     def ready(self) -> bool:
@@ -122,6 +165,10 @@ class Schedule:
     def queue_others(self, first: Step, seconds: float) -> None:
         """The first build made a platform wheel in ``seconds``: the other interpreters of
         its project are to be built too, ahead of projects known to be quicker."""
+        key = (first.project, first.version)
+        if key in self._queued:
+            return
+        self._queued.add(key)
         for other in self.group(first)[1:]:
             heapq.heappush(self._ready, (-seconds, next(self._order), other, False))
 
@@ -130,12 +177,13 @@ class _Run:
     def __init__(self, plan: Plan, job: Job, runner: Runner, reporter: Reporter) -> None:
         self.plan, self.job, self.runner, self.reporter = plan, job, runner, reporter
         self.by_minor = {i.minor: i for i in job.interpreters}
-        self.outcome = Outcome()
+        self.outcome = Outcome(phases=job.phases)
         self.rows: dict[tuple[str, str, str], Row] = {}
         # per interpreter minor: the wheels its verification installs from
         self.sets: dict[str, list[Path]] = defaultdict(list)
         self.ours: list[Path] = []  # wheels we built or took from the yard: verify imports them
-        self.shared = SharedEnvs(runner, job.wheelhouse / ".envs", job.refresh)
+        uv = job.uv if job.direct else None  # uv resolved: pip's configuration is not in play
+        self.shared = SharedEnvs(runner, job.wheelhouse / ".envs", job.refresh, uv)
 
     def show(self, row: Row, **changes: object) -> Row:
         row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
@@ -164,8 +212,11 @@ class _Run:
             row = self.show(row, state="fetching", filename=step.filename)
             interp = self.by_minor.get(step.python, self.job.interpreters[0])
             try:
-                path = fetch(self.runner, self.job.wheelhouse, interp, step, yard)
-            except (OSError, ClientError) as exc:
+                with self.job.phases.timing("fetch"):
+                    path = fetch(
+                        self.runner, self.job.wheelhouse, interp, step, yard, self.job.direct
+                    )
+            except (OSError, ClientError, httpx.HTTPError) as exc:
                 self.outcome.fetch_failures.append((step, str(exc)))
                 self.show(row, state="failed", detail=str(exc))
                 return
@@ -177,7 +228,8 @@ class _Run:
                 self.ours.append(path)
 
         try:
-            with self.pool() as pool:
+            # Downloads wait on the network, not the CPU: more at once than there are builds.
+            with ThreadPoolExecutor(8) as pool:
                 list(pool.map(one, steps))
         finally:
             if client is not None:
@@ -200,24 +252,53 @@ class _Run:
     def make(self, task: BuildTask) -> Repaired | None:
         """Build then repair one task, showing each state; None when either failed."""
         row = self.rows[(task.project, task.version, task.interpreter.minor)]
+        settings = self.job.settings
+        exclude = settings.override(task.project).exclude
+        options = buildflags.repair_flags(self.runner, settings.strip)
+        key = None
+        try:
+            sdist = fetch_sdist(task.source, self.job.wheelhouse / ".sdists")
+            environment = buildflags.environment(task.environment, settings.strip, sdist)
+            task = dataclasses.replace(task, source=str(sdist), environment=environment)
+            repair_inputs = (settings.plat or "", *exclude, *options)
+            key = reuse.inputs(
+                sdist,
+                task.interpreter,
+                environment,
+                task.requirement_files,
+                task.build_requires,
+                repair_inputs,
+            ).key()
+        except (OSError, ValueError, httpx.HTTPError, tarfile.TarError, zipfile.BadZipFile):
+            pass  # build_one fetches again and reports why it could not
+        found = reuse.lookup(self.job.wheelhouse, key) if key and not self.job.refresh else None
+        if found is not None:
+            repaired = Repaired(found.wheel, found.policy, found.grafted)
+            self.show(row, state="done", filename=found.wheel.name, tag=found.policy,
+                      grafted=found.grafted, detail="reused: inputs unchanged")  # fmt: skip
+            self._keep(task, repaired)
+            return repaired
         row = self.show(row, state="building")
-        result = build_one(self.runner, task, self.job.wheelhouse, self.shared)
+        with self.job.phases.timing("build"):
+            result = build_one(self.runner, task, self.job.wheelhouse, self.shared)
         row = self.show(row, seconds=result.seconds, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)
             self.show(row, state="failed", detail=result.hint or "build failed")
             return None
         row = self.show(row, state="repairing")
-        exclude = self.job.settings.override(task.project).exclude
         try:
-            repaired = repair(
-                result.wheel,
-                self.job.wheelhouse,
-                self.runner,
-                self.job.settings.plat,
-                exclude,
-                task.interpreter.platforms,
-            )
+            with self.job.phases.timing("repair"):
+                repaired = repair(
+                    result.wheel,
+                    self.job.wheelhouse,
+                    self.runner,
+                    settings.plat,
+                    exclude,
+                    task.interpreter.platforms,
+                    options,
+                    task.environment,
+                )
         except RepairFailed as exc:
             self.outcome.repair_failures.append((task, str(exc)))
             self.show(row, state="failed", detail=str(exc))
@@ -229,11 +310,18 @@ class _Run:
             tag=repaired.policy,
             grafted=repaired.grafted,
         )
+        if key:
+            reuse.remember(
+                self.job.wheelhouse, key, repaired.wheel, repaired.policy, repaired.grafted
+            )
+        self._keep(task, repaired)
+        return repaired
+
+    def _keep(self, task: BuildTask, repaired: Repaired) -> None:
         self.outcome.wheels.append(repaired.wheel)
         self.ours.append(repaired.wheel)
         if repaired.policy != PURE:
             self.add_to_sets(task.interpreter.minor, repaired.wheel)
-        return repaired
 
     def build(self, steps: Sequence[Step]) -> None:
         try:
@@ -249,7 +337,8 @@ class _Run:
         if environment:
             self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}")
         history = _load_seconds(self.job.wheelhouse)
-        schedule = Schedule(steps, history)
+        platform = _load_platform(self.job.wheelhouse)
+        schedule = Schedule(steps, history, platform)
         with self.pool() as pool:
             pending: dict[Future[Repaired | None], tuple[Step, bool]] = {}
             while schedule.ready or pending:
@@ -268,6 +357,7 @@ class _Run:
                     took = self.rows[(step.project, step.version, step.python)].seconds
                     schedule.queue_others(step, took)
         _save_seconds(self.job.wheelhouse, history, self.rows.values())
+        _save_platform(self.job.wheelhouse, platform, self.rows.values())
 
     def share_pure(self, group: Sequence[Step], repaired: Repaired) -> None:
         self.add_to_sets(ANY, repaired.wheel)
@@ -293,15 +383,17 @@ class _Run:
                 log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
                 return Verified(interp, True, log, skipped=True)
             self.reporter.message(f"verify Python {interp.minor}: installing and importing")
-            return verify(
-                self.runner,
-                interp,
-                self.plan.sets.get(interp.minor, ()),
-                self.job.wheelhouse,
-                self.ours,
-                work,
-                tests,
-            )
+            with self.job.phases.timing("verify"):
+                return verify(
+                    self.runner,
+                    interp,
+                    self.plan.sets.get(interp.minor, ()),
+                    self.job.wheelhouse,
+                    self.ours,
+                    work,
+                    tests,
+                    self.job.uv,
+                )
 
         with self.pool() as pool:
             self.outcome.verified = list(pool.map(one, self.job.interpreters))
@@ -315,12 +407,39 @@ class _Run:
         for step in self.plan.steps:
             source = "built" if step.source == "build" else step.source
             self.show(Row(step.project, step.version, step.python, source))
-        self.fetch([s for s in self.plan.steps if s.source in ("yard", "upstream")])
-        to_build = self.plan.by_source("build")
-        if to_build:
-            self.build(to_build)
+        # Downloads overlap the builds: a build needs no fetched wheel, verification needs all.
+        fetching = threading.Thread(
+            target=self.fetch,
+            args=([s for s in self.plan.steps if s.source in ("yard", "upstream")],),
+            name="wheelyard-fetch",
+        )
+        fetching.start()
+        theirs: dict[tuple[str, str, str], int] = {}
+        sizing = threading.Thread(
+            target=lambda: theirs.update(upstream.sizes(self.plan.steps, self.job.interpreters)),
+            name="wheelyard-upstream-sizes",
+            daemon=True,  # never holds the run up: a slow answer is simply not shown
+        )
+        sizing.start()
+        try:
+            to_build = self.plan.by_source("build")
+            if to_build:
+                self.build(to_build)
+        finally:
+            fetching.join()
         if self.outcome.ok:
             self.verify()
+        sizing.join(timeout=10)
+        for row in list(self.rows.values()):
+            wheel = self.job.wheelhouse / row.filename
+            if row.state == "done" and row.filename and wheel.is_file():
+                self.show(row, size=wheel.stat().st_size, upstream_size=theirs.get(row.key, 0))
+        moved = reuse.set_aside(self.job.wheelhouse, self.outcome.wheels)
+        if moved:
+            self.reporter.message(
+                f"{len(moved)} wheel{'s' if len(moved) > 1 else ''} of earlier runs moved to "
+                f"{self.job.wheelhouse / reuse.SUPERSEDED}"
+            )
         self.outcome.rows = list(self.rows.values())
         return self.outcome
 

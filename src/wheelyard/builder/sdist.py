@@ -17,8 +17,9 @@ else:  # pragma: no cover
 
 from wheelyard.builder.fetch import download
 
-# What pip assumes for an sdist without [build-system] (PEP 518).
-LEGACY_REQUIRES = ("setuptools>=40.8.0",)
+# What pip assumes for an sdist without [build-system] (PEP 518; pip < 23.1 added wheel,
+# which setuptools < 70.1 needs to build wheels at all).
+LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
 _locks: dict[Path, threading.Lock] = {}
 _guard = threading.Lock()
 

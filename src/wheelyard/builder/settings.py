@@ -47,6 +47,8 @@ class BuildSettings:
     runner: str = "host"  # where builds run: a key of builder.runners.RUNNERS
     target: str = DEFAULT_TARGET  # the policy every platform wheel should install on
     strict: bool = False  # a wheel above the target fails the run (else: a warning)
+    resolver: str = "auto"  # "pip", "uv", or "auto": uv when pip's configuration allows it
+    strip: bool = True  # strip debug information from extensions and grafted libraries
     packages: Mapping[str, PackageOverride] = field(default_factory=dict)
     source: str = "defaults"  # where the file settings came from, for messages
 
@@ -74,7 +76,10 @@ _SCALARS = {
     "runner": "runner",
     "target": "target",
     "strict": "strict",
+    "resolver": "resolver",
+    "strip": "strip",
 }
+RESOLVERS = ("auto", "pip", "uv")
 _PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test"}
 _ENV = {
     "WHEELYARD_PYTHON": "python",
@@ -89,6 +94,8 @@ _ENV = {
     "WHEELYARD_RUNNER": "runner",
     "WHEELYARD_TARGET": "target",
     "WHEELYARD_STRICT": "strict",
+    "WHEELYARD_RESOLVER": "resolver",
+    "WHEELYARD_STRIP": "strip",
 }
 
 
@@ -115,7 +122,9 @@ def _convert(attr: str, value: Any, where: str) -> Any:
         if jobs < 1 or isinstance(value, bool):
             raise _fail(where, f"expected a whole number ≥ 1, got {value!r}")
         return jobs
-    if attr in ("from_source", "strict"):
+    if attr == "resolver" and value not in RESOLVERS:
+        raise _fail(where, f"expected one of {', '.join(RESOLVERS)}, got {value!r}")
+    if attr in ("from_source", "strict", "strip"):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no", ""):

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from wheelyard.builder import uv as uvtool
 from wheelyard.builder.hints import tail
+from wheelyard.builder.imports import import_names
 from wheelyard.builder.interpreters import Interpreter, venv_commands
 from wheelyard.builder.runners import Runner
 
@@ -29,29 +30,6 @@ class Verified:
     skipped: bool = False  # this exact set passed before
 
 
-def top_level_modules(wheel: Path) -> list[str]:
-    """Importable top-level names of a wheel (top_level.txt when present, else its files)."""
-    with zipfile.ZipFile(wheel) as zf:
-        names = zf.namelist()
-        listed = [n for n in names if n.endswith(".dist-info/top_level.txt")]
-        if listed:
-            return sorted(
-                {m.strip() for m in zf.read(listed[0]).decode().splitlines() if m.strip()}
-            )
-    found = set()
-    for name in names:
-        first = name.split("/", 1)[0]
-        if first.endswith((".dist-info", ".data", ".libs")):
-            continue
-        if "/" in name:
-            found.add(first)
-        elif name.endswith(".py"):
-            found.add(name[:-3])
-        elif name.endswith(".so"):
-            found.add(name.split(".", 1)[0])
-    return sorted(m for m in found if m.isidentifier())
-
-
 def verify(
     runner: Runner,
     interp: Interpreter,
@@ -60,8 +38,10 @@ def verify(
     built: Iterable[Path],
     workdir: Path,
     tests: Mapping[str, str] | None = None,
+    uv: Sequence[str] | None = None,
 ) -> Verified:
-    """``tests`` maps a project to a shell command that replaces importing it."""
+    """``tests`` maps a project to a shell command that replaces importing it; ``uv``: the
+    uv command line, which then creates the venv and installs (builder/uv.py)."""
     venv = workdir / f"verify-{interp.tag}"
     log = wheelhouse / "logs" / f"verify-{interp.tag}.log"
     log.unlink(missing_ok=True)
@@ -70,7 +50,7 @@ def verify(
     workdir.mkdir(parents=True, exist_ok=True)
     pinned = workdir / f"pins-{interp.tag}.txt"
     pinned.write_text("".join(f"{p}\n" for p in pins))
-    create, pip = venv_commands(interp, venv)
+    create, pip = uvtool.venv_commands(uv, interp, venv) or venv_commands(interp, venv)
     install = [*pip, "install", "--no-index", "--only-binary", ":all:", "--find-links"]
     for cmd in (create, [*install, str(wheelhouse), "-r", str(pinned)]):
         if runner.run(cmd, log, cwd=workdir) != 0:
@@ -79,12 +59,18 @@ def verify(
     commands_of = {canonicalize_name(k): v for k, v in (tests or {}).items()}
     modules: set[str] = set()
     commands: dict[str, str] = {}
+    nothing_to_import = False
     for wheel in built:
         project = canonicalize_name(parse_wheel_filename(wheel.name)[0])
         if project in commands_of:
             commands[project] = commands_of[project]
         else:
-            modules.update(top_level_modules(wheel))
+            names = import_names(wheel)
+            modules.update(names)
+            nothing_to_import = nothing_to_import or not names
+    # A wheel with nothing importable by name is checked as installed: its requirements met.
+    if nothing_to_import and runner.run([*pip, "check"], log, cwd=workdir) != 0:
+        failed.append("pip check")
     # Everything runs outside the requirements folder, so a source checkout cannot shadow
     # the installed wheels.
     for module in sorted(modules):

@@ -22,7 +22,6 @@ from wheelyard.builder.settings import BuildSettings, load
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
 from wheelyard.config import Settings
-from wheelyard.errors import InvalidInput
 
 
 def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runner) -> int:
@@ -55,11 +54,15 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
         "runner": getattr(args, "runner", None),
         "target": getattr(args, "target", None),
         "strict": getattr(args, "strict", False),
+        "resolver": getattr(args, "resolver", None),
+        "strip": "false" if getattr(args, "no_strip", False) else None,
     }
     return load(Path(args.folder), cli)
 
 
 def _notes(planned: Planned) -> None:
+    for warning in planned.warnings:
+        err.print(Text.assemble(styled("warning", "yellow"), f": {shown(warning)}"))
     for interp, resolution in planned.notes():
         err.print(f"Python {interp.minor}: {resolution.describe()}")
 
@@ -128,8 +131,6 @@ def _portable(outcome: Outcome, settings: BuildSettings, runner: Runner) -> Port
 def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
     planned = pipeline.plan(request, runner, _notes)
     settings = request.settings
-    if args.upload and not (settings.url and settings.owner):
-        raise InvalidInput("--upload needs --url and --owner")
     if runner.name == "host" and planned.plan.by_source("build"):
         err.print(portability.host_note(settings.target), markup=False)
     with choose(out) as reporter:
@@ -161,14 +162,12 @@ def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
 
 
 def _published(publication: Publication) -> None:
-    counts: dict[str, int] = {}
     for r in publication.results:
-        counts[r.action] = counts.get(r.action, 0) + 1
         if r.action in ("conflict", "failed"):
             out.print(styled(r.action, "red"), f": {r.filename}: {r.detail}", sep="")
-    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
     owner, label = publication.owner, publication.label
-    out.print(f"label {label} of {owner}: {summary or 'nothing to publish'}")
+    out.print(f"label {label} of {owner}: {publication.summary() or 'nothing to publish'}")
+    out.print(f"published to {publication.url}")
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
@@ -178,7 +177,14 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     with make_runner(settings.runner, os.environ) as runner:
         if args.list_pythons:
             return list_pythons(args, settings, runner)
-        request = Request(Path(args.folder), settings, os.environ, args.refresh, token=upload_token)
+        request = Request(
+            Path(args.folder),
+            settings,
+            os.environ,
+            args.refresh,
+            token=upload_token,
+            upload=bool(getattr(args, "upload", False)) and not args.plan,
+        )
         if args.plan:
             return plan(args, request, runner)
         return build(args, request, runner)
@@ -188,16 +194,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "build",
         help="build, repair and verify wheels for a requirements set",
-        epilog="Settings may also live in [tool.wheelyard.build] of the folder's pyproject.toml "
-        "or [build] of its wheelyard.toml (with per-project [.packages.NAME] overrides); "
-        "WHEELYARD_* variables override the file, flags override both.",
+        description="Build, repair (auditwheel) and verify manylinux wheels for the "
+        "requirements.txt in FOLDER, for every selected interpreter, and publish them to a "
+        "label of a yard. In FOLDER: requirements.txt (what to build), requirements-build.txt "
+        "(installed into every build environment), build-setup.sh (run once with bash before "
+        "the builds; the variables it exports reach every build).",
+        epilog="Settings live in [tool.wheelyard.build] of FOLDER/pyproject.toml or [build] of "
+        "FOLDER/wheelyard.toml (per-project overrides in [...packages.NAME]: environment, "
+        "build-requires, no-binary, exclude, test); WHEELYARD_* variables override the file, "
+        "flags override both. Interpreters: every CPython >= 3.9 found on PATH, in pyenv and "
+        "in /opt/python unless --python says otherwise (the oldest supported is 3.6). --url is "
+        "both the yard asked what is already built and the one --upload publishes to.",
     )
     p.add_argument("folder", nargs="?", default=".", help="holds requirements.txt (default .)")
     p.add_argument(
         "--python",
         nargs="+",
         metavar="SEL",
-        help="versions (3.12), ranges (3.10-3.13), tags (cp312), paths or globs",
+        help="versions (3.12), ranges (3.10-3.13), tags (cp312), paths or globs (default: "
+        "every CPython >= 3.9 found; see --list-pythons)",
     )
     p.add_argument("--list-pythons", action="store_true", help="show the interpreters found")
     p.add_argument("--plan", action="store_true", help="print the plan and exit")
@@ -216,6 +231,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--runner",
         choices=sorted(RUNNERS),
         help=f"where builds run (WHEELYARD_RUNNER; default {DEFAULT})",
+    )
+    p.add_argument(
+        "--resolver",
+        choices=["auto", "pip", "uv"],
+        help="what resolves (WHEELYARD_RESOLVER; default auto: uv unless pip's configuration "
+        "names indexes, find-links or constraints, which only pip reads)",
+    )
+    p.add_argument(
+        "--no-strip",
+        action="store_true",
+        help="keep debug information in extensions and grafted libraries (strip = false)",
     )
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument(
@@ -242,6 +268,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--upload-anyway", action="store_true", help="publish even if a step failed")
     p.add_argument("--label", help="label to publish to (default: the git branch)")
-    p.add_argument("--url", help="the yard to ask what is already built")
+    p.add_argument(
+        "--url",
+        help="the yard (WHEELYARD_URL): asked what is already built, and where --upload publishes",
+    )
     p.add_argument("--owner", help="the owner whose files count as built")
     p.set_defaults(func=run)

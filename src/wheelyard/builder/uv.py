@@ -1,0 +1,187 @@
+"""uv as the resolver and installer where it is available, pip where it is not or where the
+user's pip configuration must apply.
+
+uv reads its own configuration (``uv.toml``, ``UV_*``), never pip's. So with ``resolver =
+"auto"`` (the default) uv resolves only when pip's configuration says nothing about where
+packages come from (no index URL, find-links, constraint … in ``PIP_*`` variables or pip.conf
+files); pip's ``cert`` is handed to uv as ``SSL_CERT_FILE``. ``resolver = "pip"`` always uses
+pip, ``"uv"`` always uses uv (pip's configuration then does not apply). An interpreter whose
+pip cannot resolve for it (``--dry-run --report`` needs pip ≥ 22.2: Python 3.6 and 3.7 ship
+older ones) is resolved with uv whatever the setting.
+
+Verification installs with ``--no-index`` from the wheelhouse only, where no configuration
+matters, so it uses uv whenever there is one. uv is found through the runner: wheelyard's own
+(a dependency) on the host, ``uv`` on the runner's PATH elsewhere.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from packaging.utils import canonicalize_name
+
+from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.resolve import Resolved
+from wheelyard.builder.runners import Runner
+from wheelyard.errors import InvalidInput
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+REPORT_PIP = (22, 2)  # the first pip with ``install --dry-run --report``
+# pip settings that change nothing about which files a resolution picks.
+_HARMLESS = {
+    "cache-dir", "no-cache-dir", "disable-pip-version-check", "default-timeout", "timeout",
+    "retries", "progress-bar", "quiet", "verbose", "no-color", "no-input", "root-user-action",
+    "break-system-packages", "config-file", "cert", "require-virtualenv", "user",
+}  # fmt: skip
+_found: weakref.WeakKeyDictionary[Runner, list[str] | None] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def find(runner: Runner) -> list[str] | None:
+    """The uv command line the runner can run, or None (asked once per runner)."""
+    with _lock:
+        if runner in _found:
+            return _found[runner]
+        candidates: list[str] = []
+        try:
+            from uv import find_uv_bin
+
+            candidates.append(find_uv_bin())
+        except (ImportError, FileNotFoundError):
+            pass
+        candidates.append("uv")
+        command = None
+        for candidate in candidates:
+            try:
+                result = runner.capture([candidate, "--version"], timeout=20)
+            except OSError:
+                continue
+            if result.returncode == 0:
+                command = [candidate]
+                break
+        _found[runner] = command
+        return command
+
+
+def pip_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """pip's configuration as ``key → value`` (files, then ``PIP_*`` variables), keys in the
+    long-option form (``index-url``)."""
+    values: dict[str, str] = {}
+    config_file = env.get("PIP_CONFIG_FILE", "")
+    if config_file != os.devnull:
+        home = Path(env.get("HOME") or Path.home())
+        xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+        files = ["/etc/pip.conf", "/etc/xdg/pip/pip.conf", str(xdg / "pip" / "pip.conf")]
+        files += [str(home / ".pip" / "pip.conf"), config_file]
+        if env.get("VIRTUAL_ENV"):
+            files.append(os.path.join(env["VIRTUAL_ENV"], "pip.conf"))
+        for name in files:
+            if not name or not os.path.isfile(name):
+                continue
+            parser = configparser.RawConfigParser()
+            try:
+                parser.read(name)
+            except configparser.Error:
+                values["unreadable-config"] = name
+                continue
+            for section in parser.sections():
+                if section in ("global", "install", "download", "wheel"):
+                    values.update(dict(parser.items(section)))
+    for key, value in env.items():
+        if key.startswith("PIP_") and key != "PIP_CONFIG_FILE":
+            values[key[4:].lower().replace("_", "-")] = value
+    return values
+
+
+def choose(setting: str, env: Mapping[str, str], runner: Runner) -> list[str] | None:
+    """The uv command line when uv is to resolve, None for pip (see the module's note)."""
+    if setting == "pip":
+        return None
+    uv = find(runner)
+    if setting == "uv":
+        if uv is None:
+            raise InvalidInput("resolver = uv, but uv is not installed: pip install uv")
+        return uv
+    changing = set(pip_settings(env)) - _HARMLESS
+    return uv if not changing else None
+
+
+def needs_uv(interp: Interpreter) -> bool:
+    """Whether this interpreter's own pip cannot resolve for it."""
+    return interp.pip is None or interp.pip < REPORT_PIP
+
+
+def uv_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """Variables for uv: pip's CA bundle as uv's, never uv's own cache of another user."""
+    cert = pip_settings(env).get("cert")
+    return {"SSL_CERT_FILE": cert} if cert and "SSL_CERT_FILE" not in env else {}
+
+
+def resolve(
+    uv: Sequence[str],
+    interp: Interpreter,
+    requirements: Path,
+    runner: Runner,
+    env: Mapping[str, str],
+    pip_args: Sequence[str] = (),
+) -> list[Resolved]:
+    """The closure uv picks from ``requirements`` for ``interp`` (``uv pip compile`` to a
+    pylock.toml: one file per project, the wheel for this interpreter or the sdist)."""
+    with runner.scratch("wheelyard-uv-") as tmp:
+        lock = tmp / "pylock.toml"
+        cmd = [
+            *uv, "pip", "compile", "--quiet", "--format", "pylock.toml", "--python",
+            str(interp.executable), "--output-file", str(lock), str(requirements), *pip_args,
+        ]  # fmt: skip
+        result = runner.capture(cmd, env={**env, **uv_environment(env)}, cwd=requirements.parent)
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            raise InvalidInput(
+                f"uv could not resolve {requirements.name} for Python {interp.minor}:\n{tail}"
+            )
+        data = tomllib.loads(lock.read_text())
+    resolved = []
+    no_binary = _no_binary(pip_args)
+    for package in data.get("packages", []):
+        name = canonicalize_name(package["name"])
+        wheels = package.get("wheels") or []
+        sdist = package.get("sdist")
+        chosen = sdist if (name in no_binary or ":all:" in no_binary or not wheels) else wheels[0]
+        if not chosen or "url" not in chosen:
+            raise InvalidInput(f"uv found no file for {name} {package.get('version')}")
+        url = chosen["url"]
+        filename = unquote(Path(urlparse(url).path).name)
+        resolved.append(Resolved(name, str(package["version"]), filename, url))
+    return sorted(resolved, key=lambda r: r.name)
+
+
+def _no_binary(pip_args: Sequence[str]) -> set[str]:
+    names: set[str] = set()
+    for i, word in enumerate(pip_args):
+        if word == "--no-binary" and i + 1 < len(pip_args):
+            names |= {
+                canonicalize_name(n) if n != ":all:" else n for n in pip_args[i + 1].split(",")
+            }
+    return names
+
+
+def venv_commands(
+    uv: Sequence[str] | None, interp: Interpreter, venv: Path
+) -> tuple[list[str], list[str]] | None:
+    """How uv creates ``venv`` for ``interp`` and the ``uv pip`` prefix that installs into it
+    (``install``, ``check`` follow; ``VIRTUAL_ENV`` names the target); None without uv."""
+    if uv is None:
+        return None
+    create = [*uv, "venv", "--quiet", "--python", str(interp.executable), str(venv)]
+    return create, ["env", f"VIRTUAL_ENV={venv}", *uv, "pip"]

@@ -1,0 +1,53 @@
+"""uv or pip: pip's configuration decides, and uv resolves for interpreters pip cannot."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builder import host
+from wheelyard.builder import uv
+from wheelyard.builder.interpreters import probe
+from wheelyard.errors import InvalidInput
+from wheelyard.testing import make_wheel
+
+
+def test_pip_configuration_that_changes_resolution_keeps_pip(tmp_path: Path) -> None:
+    runner = host()
+    quiet = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    assert uv.choose("auto", quiet, runner) == uv.find(runner) is not None
+    assert uv.choose("auto", {**quiet, "PIP_INDEX_URL": "https://mirror/simple"}, runner) is None
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\nfind-links = /opt/wheels\ncert = /etc/ca.pem\n")
+    configured = {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}
+    assert uv.pip_settings(configured)["find-links"] == "/opt/wheels"
+    assert uv.choose("auto", configured, runner) is None
+    assert uv.choose("pip", quiet, runner) is None
+    assert uv.choose("uv", configured, runner) is not None  # asked for: pip's config ignored
+    assert uv.uv_environment(configured) == {"SSL_CERT_FILE": "/etc/ca.pem"}
+
+
+def test_no_uv_named_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = host()
+    runner.base["PATH"] = "/nonexistent"
+    monkeypatch.setitem(sys.modules, "uv", None)  # as if not installed: only PATH is asked
+    with pytest.raises(InvalidInput, match="resolver = uv, but uv is not installed"):
+        uv.choose("uv", {}, runner)
+
+
+def test_uv_resolves_to_files_for_one_interpreter(tmp_path: Path) -> None:
+    me = probe(Path(sys.executable), host())
+    assert me is not None
+    links = tmp_path / "links"
+    links.mkdir()
+    wheel = make_wheel(links, "purepkg", "1.0")
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("--no-index\n--find-links ./links\npurepkg==1.0\n")
+    command = uv.find(host())
+    assert command is not None
+    (found,) = uv.resolve(command, me, reqs, host(), {})
+    assert (found.name, found.version, found.filename) == ("purepkg", "1.0", wheel.name)
+    assert found.url.startswith("file://") and found.is_wheel
