@@ -29,6 +29,7 @@ from tests.helpers import (  # noqa: F401  # BIN, client_env and run: tests/buil
     stop_yard,
 )
 from tests.postgres import new_database, postgres_server, server_bin
+from tests.s3server import s3_server
 
 # Hypothesis: CI keeps the full example counts; a developer's run draws a tenth of them.
 # Tests scale their counts by ``settings().max_examples`` (tests/security/test_properties.py).
@@ -41,7 +42,7 @@ settings.load_profile(
 # Fixtures that start a server: a test using one (directly or through another fixture) must be
 # marked e2e. Servers started inside a test or by a dynamic getfixturevalue are caught at run
 # time by helpers.require_e2e.
-SERVER_FIXTURES = frozenset({"yard", "postgres"})
+SERVER_FIXTURES = frozenset({"yard", "postgres", "s3_endpoint"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: an unmarked test is an error either way
@@ -98,6 +99,14 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Endpoint URL of a real S3-compatible server (moto_server) started for this session."""
+    helpers.require_e2e("starts an S3 server")
+    with s3_server(tmp_path_factory.mktemp("s3") / "moto.log", free_port()) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
