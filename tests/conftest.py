@@ -29,7 +29,7 @@ from tests.helpers import (  # noqa: F401  # BIN, client_env and run: tests/buil
     stop_yard,
 )
 from tests.postgres import new_database, postgres_server, server_bin
-from tests.s3server import s3_server
+from tests.s3server import new_bucket, s3_server, yard_env
 
 # Hypothesis: CI keeps the full example counts; a developer's run draws a tenth of them.
 # Tests scale their counts by ``settings().max_examples`` (tests/security/test_properties.py).
@@ -113,7 +113,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def yard(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Yard]:
-    """The shared server: once on the embedded default, once on PostgreSQL."""
+    """The shared server: once on SQLite + a folder, once on PostgreSQL + an S3 bucket."""
     # Single-file deletes wait this long for a re-upload (yard/pending.py); short for tests.
     # Every test talks from 127.0.0.1: the shared server must not throttle the suite's many
     # deliberate bad credentials (tests/security/test_auth.py tests throttling on its own).
@@ -123,6 +123,8 @@ def yard(
     }
     if request.param == "postgres":
         env["WHEELYARD_DATABASE_URL"] = new_database(request.getfixturevalue("postgres"))
+        endpoint = request.getfixturevalue("s3_endpoint")
+        env.update(yard_env(endpoint, new_bucket(endpoint)))
     server = start_yard(tmp_path_factory.mktemp("yard") / "data", env)
     yield server
     stop_yard(server)
