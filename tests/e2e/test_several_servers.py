@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -37,15 +38,18 @@ def pair(postgres: str, s3_endpoint: str, tmp_path: Path) -> Iterator[tuple[Yard
         "WHEELYARD_REMOVAL_DELAY": str(REMOVAL_DELAY),
         **yard_env(s3_endpoint, new_bucket(s3_endpoint)),
     }
-    first = start_yard(tmp_path / "a", env)
-    try:
-        second = start_yard(tmp_path / "b", env)
-    except BaseException:
-        stop_yard(first)
-        raise
-    yield first, second
-    stop_yard(second)
-    stop_yard(first)
+    # Started at once on an empty database: one migrates the schema, the other waits for it.
+    with ThreadPoolExecutor(2) as pool:
+        starting = [pool.submit(start_yard, tmp_path / name, env) for name in ("a", "b")]
+    started = [f.result() for f in starting if f.exception() is None]
+    if len(started) < 2:
+        for yard in started:
+            stop_yard(yard)
+        failed = [f.exception() for f in starting if f.exception() is not None]
+        raise RuntimeError(f"a server did not start: {failed[0]}")
+    yield started[0], started[1]
+    for yard in started:
+        stop_yard(yard)
 
 
 def _wheel(folder: Path, name: str, version: str, summary: str = "A test package") -> Path:
