@@ -90,6 +90,7 @@ def main() -> None:
         work = Path(tmp)
         (work / "w").mkdir()
         wheel = make_wheel(work / "w", "big-pkg", "1.0", padding=args.mb * 2**20)
+        size = wheel.stat().st_size
         results = {"folder": measure("folder", {}, wheel, work)}
         with s3_server(work / "moto.log", free_port()) as endpoint:
             results["s3 streamed"] = measure(
@@ -97,7 +98,7 @@ def main() -> None:
             )
             presign = {**yard_env(endpoint, new_bucket(endpoint)), "WHEELYARD_S3_PRESIGN": "1"}
             results["s3 presigned"] = measure("s3p", presign, wheel, work)
-    print(f"{wheel.stat().st_size / 2**20:.0f} MiB wheel")
+    print(f"{size / 2**20:.0f} MiB wheel")
     columns = ["upload MB/s", "download MB/s", "server peak RSS MB"]
     print(f"{'store':<14}" + "".join(f"{c:>20}" for c in columns))
     for name, row in results.items():
