@@ -1,5 +1,6 @@
 """``/-/ready``: ready when database and storage answer (both backends of the shared yard);
-a server whose bucket is missing still starts and lives, but says it is not ready."""
+a server whose bucket is missing still starts and lives, but says it is not ready, and its
+uploads fail cleanly."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Yard, start_yard, stop_yard
+from tests.helpers import Yard, files_in, start_yard, stop_yard, upload
 from tests.s3server import yard_env
+from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -28,5 +30,13 @@ def test_not_ready_without_its_bucket(s3_endpoint: str, tmp_path: Path) -> None:
         r = httpx.get(f"{server.url}/-/ready", timeout=30)
         assert r.status_code == 503
         assert r.json() == {"ok": False, "database": "ok", "storage": "failed (NoSuchBucket)"}
+        # Uploads fail cleanly: 503 naming the storage, and nothing is listed.
+        token = server.user("alice")
+        (tmp_path / "w").mkdir()
+        wheel = make_wheel(tmp_path / "w", "nowhere", "1.0")
+        answer = upload(server, "alice", token, wheel, check=False)
+        assert answer.status_code == 503
+        assert "object storage failed while storing a file (NoSuchBucket)" in answer.text
+        assert files_in(server, "alice", "main", "nowhere") == []
     finally:
         stop_yard(server)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -62,18 +63,25 @@ def _internal(relative: str) -> bool:
     return any(p.startswith(".") for p in relative.split("/"))
 
 
+def _reason(exc: BaseException) -> str:
+    """The S3 error code behind ``exc`` (the transfer manager wraps it), else its kind: never
+    its text, which names local paths and keys."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ClientError) and _code(seen):
+            return _code(seen)
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
+
+
 @contextlib.contextmanager
 def _faults(doing: str) -> Iterator[None]:
     """Turn client and transport failures into a StorageError naming what was being done."""
     try:
         yield
-    except ClientError as exc:
+    except (ClientError, BotoCoreError, Boto3Error) as exc:  # Boto3Error: the transfer manager
         raise StorageError(
-            f"object storage failed while {doing} ({_code(exc) or exc}); nothing was stored"
-        ) from exc
-    except BotoCoreError as exc:
-        raise StorageError(
-            f"object storage failed while {doing} ({exc}); nothing was stored"
+            f"object storage failed while {doing} ({_reason(exc)}); nothing was stored"
         ) from exc
 
 
