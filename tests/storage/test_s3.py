@@ -125,6 +125,28 @@ def test_collection_needs_a_versioned_bucket(endpoint: str) -> None:
     assert store.exists("p/blob")
 
 
+@pytest.mark.e2e
+def test_an_unreachable_store_is_a_storage_error(endpoint: str, tmp_path: Path) -> None:
+    missing = _store(endpoint, "no-such-bucket")
+    with pytest.raises(StorageError, match=r"reading a file \(NoSuchBucket\)"):
+        missing.open("p/blob")
+    with pytest.raises(StorageError, match=r"storing a file \(NoSuchBucket\); nothing"):
+        missing.put_bytes("p/blob", b"x")
+    down = S3Store.from_url(
+        "bucket/yard", {**os.environ, "WHEELYARD_S3_ENDPOINT_URL": "http://127.0.0.1:9"}
+    )
+    with pytest.raises(StorageError, match="reading a file"):
+        down.size("p/blob")
+    with pytest.raises(StorageError, match="storing a file"):
+        down.put_file("p/blob", _file(tmp_path))
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "staged.part"
+    path.write_bytes(b"x")
+    return path
+
+
 _PUT = """
 import sys
 from pathlib import Path

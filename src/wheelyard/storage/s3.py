@@ -74,15 +74,18 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _failed(exc: BaseException, doing: str) -> StorageError:
+    tail = "; nothing was stored" if doing.startswith("storing") else ""
+    return StorageError(f"object storage failed while {doing} ({_reason(exc)}){tail}")
+
+
 @contextlib.contextmanager
 def _faults(doing: str) -> Iterator[None]:
     """Turn client and transport failures into a StorageError naming what was being done."""
     try:
         yield
     except (ClientError, BotoCoreError, Boto3Error) as exc:  # Boto3Error: the transfer manager
-        raise StorageError(
-            f"object storage failed while {doing} ({_reason(exc)}); nothing was stored"
-        ) from exc
+        raise _failed(exc, doing) from exc
 
 
 class _Body(io.RawIOBase):
@@ -157,7 +160,9 @@ class S3Store:
         except ClientError as exc:
             if _code(exc) in _MISSING:
                 raise FileNotFoundError(key) from None
-            raise
+            raise _failed(exc, "reading a file") from exc
+        except BotoCoreError as exc:
+            raise _failed(exc, "reading a file") from exc
 
     # BlobStore
 
@@ -192,7 +197,9 @@ class S3Store:
             if _code(exc) == "InvalidRange":  # starts past the end: reads short
                 self._head(key)
                 return io.BytesIO(b"")
-            raise
+            raise _failed(exc, "reading a file") from exc
+        except BotoCoreError as exc:
+            raise _failed(exc, "reading a file") from exc
         return io.BufferedReader(_Body(body), 256 * 1024)
 
     def size(self, key: str) -> int:
