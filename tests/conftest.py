@@ -29,6 +29,7 @@ from tests.helpers import (  # noqa: F401  # BIN, client_env and run: tests/buil
     stop_yard,
 )
 from tests.postgres import new_database, postgres_server, server_bin
+from tests.s3server import new_bucket, s3_server, yard_env
 
 # Hypothesis: CI keeps the full example counts; a developer's run draws a tenth of them.
 # Tests scale their counts by ``settings().max_examples`` (tests/security/test_properties.py).
@@ -41,7 +42,7 @@ settings.load_profile(
 # Fixtures that start a server: a test using one (directly or through another fixture) must be
 # marked e2e. Servers started inside a test or by a dynamic getfixturevalue are caught at run
 # time by helpers.require_e2e.
-SERVER_FIXTURES = frozenset({"yard", "postgres"})
+SERVER_FIXTURES = frozenset({"yard", "postgres", "s3_endpoint"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: an unmarked test is an error either way
@@ -100,11 +101,19 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Endpoint URL of a real S3-compatible server (moto_server) started for this session."""
+    helpers.require_e2e("starts an S3 server")
+    with s3_server(tmp_path_factory.mktemp("s3") / "moto.log", free_port()) as endpoint:
+        yield endpoint
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def yard(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Yard]:
-    """The shared server: once on the embedded default, once on PostgreSQL."""
+    """The shared server: once on SQLite + a folder, once on PostgreSQL + an S3 bucket."""
     # Single-file deletes wait this long for a re-upload (yard/pending.py); short for tests.
     # Every test talks from 127.0.0.1: the shared server must not throttle the suite's many
     # deliberate bad credentials (tests/security/test_auth.py tests throttling on its own).
@@ -114,6 +123,8 @@ def yard(
     }
     if request.param == "postgres":
         env["WHEELYARD_DATABASE_URL"] = new_database(request.getfixturevalue("postgres"))
+        endpoint = request.getfixturevalue("s3_endpoint")
+        env.update(yard_env(endpoint, new_bucket(endpoint)))
     server = start_yard(tmp_path_factory.mktemp("yard") / "data", env)
     yield server
     stop_yard(server)

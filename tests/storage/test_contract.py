@@ -1,5 +1,5 @@
-"""The blob-store contract, run against every implementation (the local folder store today;
-an S3 store joins ``IMPLEMENTATIONS`` in its own issue), plus staging and the backend choice."""
+"""The blob-store contract, run against every implementation (the local folder store, and the
+S3 store on a real S3-compatible server: e2e), plus staging and the backend choice."""
 
 from __future__ import annotations
 
@@ -13,19 +13,31 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import DATA, ProtocolOnly
+from tests.s3server import client as s3client
+from tests.s3server import new_bucket
 from wheelyard.errors import InvalidInput, StorageError, TooLarge
 from wheelyard.storage import YardStore, default_staging_dir, open_store
 from wheelyard.storage.local import LocalStore
+from wheelyard.storage.s3 import S3Store
 from wheelyard.storage.staging import StagedFile, local_copy, sweep_staging
 
-IMPLEMENTATIONS: dict[str, Callable[[Path], YardStore]] = {
-    "local": lambda tmp: LocalStore(tmp / "files"),
+
+def _s3(request: pytest.FixtureRequest) -> Callable[[Path], YardStore]:
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = new_bucket(endpoint)
+    # Every store object the test makes (a "new process") sees the same bucket and prefix.
+    return lambda tmp: S3Store(s3client(endpoint), bucket, "yard/prefix")
+
+
+IMPLEMENTATIONS: dict[str, Callable[[pytest.FixtureRequest], Callable[[Path], YardStore]]] = {
+    "local": lambda request: lambda tmp: LocalStore(tmp / "files"),
+    "s3": _s3,
 }
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.e2e)])
 def make(request: pytest.FixtureRequest) -> Callable[[Path], YardStore]:
-    return IMPLEMENTATIONS[request.param]
+    return IMPLEMENTATIONS[request.param](request)
 
 
 @pytest.fixture
@@ -352,9 +364,8 @@ class TestBackendChoice:
             assert isinstance(store, LocalStore)
             assert store.root == Path(url.removeprefix("file://"))
 
-    def test_s3_is_not_available_yet(self) -> None:
-        with pytest.raises(InvalidInput, match="S3 storage is not available"):
-            open_store("s3://bucket/prefix")
+    def test_s3_urls_open_the_s3_store(self) -> None:
+        assert isinstance(open_store("s3://bucket/prefix"), S3Store)  # no request made yet
 
     def test_an_unknown_scheme_is_named(self) -> None:
         with pytest.raises(InvalidInput, match="unknown storage scheme 'gs://'"):

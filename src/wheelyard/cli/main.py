@@ -9,7 +9,18 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError
 
 from wheelyard import __version__
-from wheelyard.cli import build, check, ci, events, importing, labels, owners, serve, tokens
+from wheelyard.cli import (
+    build,
+    check,
+    ci,
+    events,
+    export,
+    importing,
+    labels,
+    owners,
+    serve,
+    tokens,
+)
 from wheelyard.cli.terminal import shown
 from wheelyard.config import Settings
 from wheelyard.errors import YardError
@@ -22,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wheelyard {__version__}")
     parser.add_argument("--data-dir", help="where the yard keeps its data (WHEELYARD_DATA_DIR)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, owners, tokens, labels, events, importing, check, build, ci):
+    for module in (serve, owners, tokens, labels, events, importing, check, export, build, ci):
         module.register(sub)
     return parser
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from wheelyard.db.unit import guard
@@ -80,11 +80,18 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+_MIGRATION_LOCK = 0x77686C79  # "whly": the advisory lock key serialising migrations
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (creates it on first start)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several servers starting at once on one database: one migrates, the others wait
+            # for its transaction (DDL is transactional here) and then find the schema current.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -1,5 +1,6 @@
 """Blob storage: the protocol (``protocol``), staging (``staging``), the local folder store
-(``local``), storage faults (``faults``), and the choice of backend by URL scheme (here).
+(``local``), the S3-compatible bucket store (``s3``), storage faults (``faults``), and the
+choice of backend by URL scheme (here).
 
 Uploads are first written to a staged local file (hashed while streaming, so memory stays
 constant), validated there, and only then published under their final key. Keys are derived
@@ -31,14 +32,14 @@ def _local(location: str) -> YardStore:
     return LocalStore(Path(location))
 
 
-def _not_yet(location: str) -> YardStore:
-    from wheelyard.errors import InvalidInput
+def _s3(location: str) -> YardStore:
+    from wheelyard.storage.s3 import S3Store
 
-    raise InvalidInput("S3 storage is not available in this version (WHEELYARD_STORAGE_URL)")
+    return S3Store.from_url(location)
 
 
 # Scheme → opener of the location after ``scheme://``; "" is a plain folder path.
-BACKENDS: dict[str, Callable[[str], YardStore]] = {"": _local, "file": _local, "s3": _not_yet}
+BACKENDS: dict[str, Callable[[str], YardStore]] = {"": _local, "file": _local, "s3": _s3}
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -48,7 +49,7 @@ def _split(url: str) -> tuple[str, str]:
 
 
 def open_store(url: str) -> YardStore:
-    """The store ``url`` names: a folder path, ``file://`` + path, or (later) ``s3://``."""
+    """The store ``url`` names: a folder path, ``file://`` + path, or ``s3://BUCKET/PREFIX``."""
     scheme, location = _split(url)
     opener = BACKENDS.get(scheme)
     if opener is None:

@@ -3,6 +3,8 @@ each also reachable under ``/t/<TOKEN>/`` for private reads."""
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -15,9 +17,10 @@ from wheelyard import __version__
 from wheelyard.config import Settings
 from wheelyard.db.changes import ChangeProbe
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.errors import StorageError
 from wheelyard.storage import open_store
 from wheelyard.storage.staging import sweep_staging
-from wheelyard.web import alllabels, anaconda, files, simple, upload
+from wheelyard.web import alllabels, anaconda, files, ready, simple, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
@@ -77,6 +80,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", home, methods=["GET", "HEAD"]),
         Route("/-/health", health),
+        Route("/-/ready", ready.ready),
         Route("/api", anaconda.api_root, methods=["GET", "HEAD"]),
         Mount("/api", routes=anaconda.routes()),
         Mount("/t/{token}", routes=list(owner_scoped)),
@@ -90,7 +94,10 @@ def build_context(settings: Settings) -> YardContext:
     store = open_store(settings.storage_url)
     # Left by killed uploads and puts; none can be live before the server starts.
     sweep_staging(settings.staging, older_than=24 * 3600)
-    store.sweep_incomplete(older_than=24 * 3600)
+    try:
+        store.sweep_incomplete(older_than=24 * 3600)
+    except StorageError as exc:  # storage down at start: serve anyway; /-/ready says so
+        logging.getLogger("wheelyard.web").warning("%s", exc.message)
     throttle = AuthThrottle(
         settings.auth_failures_per_client, settings.auth_failures_per_user, settings.auth_window
     )

@@ -1,0 +1,6 @@
+"""Static snapshots of a label: ``wheelyard export`` writes a complete PEP 503/691/658 index
+(pages from ``wheelyard.web.render``, the files, their metadata) that any static host serves.
+
+``targets`` writes into a folder or an S3 bucket; ``snapshot`` decides what to write, in which
+order, and what to delete, so that a second export only changes what changed.
+"""

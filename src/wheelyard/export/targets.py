@@ -1,0 +1,159 @@
+"""Where a snapshot goes: a folder or an S3 prefix, each written one object at a time,
+every object replaced atomically (a folder: temporary file + rename; S3: PutObject)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from wheelyard.storage.faults import storage_faults
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_CHUNK = 1024 * 1024
+
+
+class Target(Protocol):
+    def keys(self) -> dict[str, int]:
+        """Every object already there: ``/``-separated key → size in bytes."""
+
+    def read(self, key: str) -> bytes | None:
+        """A small object's bytes (the snapshot's manifest), or None when there is none."""
+
+    def put_bytes(self, key: str, data: bytes, media_type: str) -> None:
+        """Write (or replace) one small object atomically."""
+
+    def put_stream(self, key: str, stream: BinaryIO, media_type: str) -> None:
+        """Write one object from ``stream`` in constant memory, atomically."""
+
+    def delete(self, keys: list[str]) -> None:
+        """Remove these objects (missing ones are fine)."""
+
+
+class FolderTarget:
+    """A folder on this machine (serve it with nginx, or ``pip install -i file://…``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    def keys(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for dirpath, _dirs, names in os.walk(self.root):
+            for name in names:
+                if name.endswith(".part"):
+                    continue  # left by an export that was killed: overwritten or ignored
+                path = Path(dirpath) / name
+                found[path.relative_to(self.root).as_posix()] = path.stat().st_size
+        return found
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    @contextlib.contextmanager
+    def _atomic(self, key: str) -> Iterator[BinaryIO]:
+        dest = self._path(key)
+        with storage_faults("writing the export"):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".export-", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    yield fh
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(tmp, 0o644)  # readable by a web server's user
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+    def put_bytes(self, key: str, data: bytes, media_type: str) -> None:
+        with self._atomic(key) as fh:
+            fh.write(data)
+
+    def put_stream(self, key: str, stream: BinaryIO, media_type: str) -> None:
+        with self._atomic(key) as fh:
+            shutil.copyfileobj(stream, fh, _CHUNK)
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            # Drop folders left empty (a project or file that left the label).
+            for parent in path.parents:
+                if parent == self.root or not parent.is_relative_to(self.root):
+                    break
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+
+
+class S3Target:
+    """Objects under ``prefix`` in an S3 bucket, each with its content type set."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def keys(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        pages = self.client.get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for entry in page.get("Contents", []):
+                found[entry["Key"][len(self.prefix) :]] = int(entry["Size"])
+        return found
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            got = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+        except self.client.exceptions.NoSuchKey:
+            return None
+        with got["Body"] as body:
+            return body.read()
+
+    def put_bytes(self, key: str, data: bytes, media_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=media_type
+        )
+
+    def put_stream(self, key: str, stream: BinaryIO, media_type: str) -> None:
+        from wheelyard.storage.s3 import TRANSFER
+
+        self.client.upload_fileobj(
+            stream,
+            self.bucket,
+            self.prefix + key,
+            ExtraArgs={"ContentType": media_type},
+            Config=TRANSFER,
+        )
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at a time
+            batch = keys[start : start + 1000]
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": self.prefix + k} for k in batch]}
+            )
+
+
+def open_target(destination: str) -> Target:
+    """The target ``--to`` names: ``s3://BUCKET/PREFIX`` (configured as the yard's own S3
+    storage is, from the environment) or a folder path."""
+    if destination.startswith("s3://"):
+        from wheelyard.storage.s3 import S3Store
+
+        store = S3Store.from_url(destination.removeprefix("s3://"))
+        return S3Target(store.client, store.bucket, store.prefix)
+    return FolderTarget(Path(destination.removeprefix("file://")))

@@ -1,0 +1,131 @@
+"""Several servers, one yard: two ``wheelyard serve`` processes on one PostgreSQL and one S3
+bucket behave as one — what one writes, the other serves on the very next request."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import (
+    JSON,
+    REMOVAL_DELAY,
+    Yard,
+    files_in,
+    pip_install,
+    start_yard,
+    stop_yard,
+    twine,
+    upload,
+)
+from tests.postgres import new_database
+from tests.s3server import new_bucket, yard_env
+from wheelyard.testing import make_wheel
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def pair(postgres: str, s3_endpoint: str, tmp_path: Path) -> Iterator[tuple[Yard, Yard]]:
+    """Two servers (own data dirs, own ports) sharing one database and one bucket."""
+    env = {
+        "WHEELYARD_DATABASE_URL": new_database(postgres),
+        "WHEELYARD_REMOVAL_DELAY": str(REMOVAL_DELAY),
+        **yard_env(s3_endpoint, new_bucket(s3_endpoint)),
+    }
+    # Started at once on an empty database: one migrates the schema, the other waits for it.
+    with ThreadPoolExecutor(2) as pool:
+        starting = [pool.submit(start_yard, tmp_path / name, env) for name in ("a", "b")]
+    started = [f.result() for f in starting if f.exception() is None]
+    if len(started) < 2:
+        for yard in started:
+            stop_yard(yard)
+        failed = [f.exception() for f in starting if f.exception() is not None]
+        raise RuntimeError(f"a server did not start: {failed[0]}")
+    yield started[0], started[1]
+    for yard in started:
+        stop_yard(yard)
+
+
+def _wheel(folder: Path, name: str, version: str, summary: str = "A test package") -> Path:
+    folder.mkdir()
+    return make_wheel(folder, name, version, summary=summary)
+
+
+def _api(yard: Yard, method: str, path: str, token: str) -> httpx.Response:
+    return httpx.request(
+        method, f"{yard.url}/api/{path}", headers={"Authorization": f"token {token}"}
+    )
+
+
+def test_two_servers_behave_as_one(pair: tuple[Yard, Yard], tmp_path: Path) -> None:
+    a, b = pair
+    token = a.user("team")
+    v1 = _wheel(tmp_path / "d1", "shared-pkg", "1.0")
+    v2 = _wheel(tmp_path / "d2", "shared-pkg", "2.0")
+
+    # Uploaded through A, served by B on the next request (B's page cache is warm first).
+    twine(a, "team", token, v1)
+    assert files_in(b, "team", "main", "shared-pkg") == [v1.name]
+    assert httpx.get(f"{b.url}/team/simple/", headers=JSON).json()["projects"] == [
+        {"name": "shared-pkg"}
+    ]
+    twine(a, "team", token, v2)
+    assert files_in(b, "team", "main", "shared-pkg") == [v1.name, v2.name]
+    pip_install(f"{b.url}/team/simple/", tmp_path / "site", "shared-pkg==2.0")
+    assert (tmp_path / "site" / "shared_pkg-2.0.dist-info").is_dir()
+    page = httpx.get(f"{b.url}/team/simple/shared-pkg/", headers=JSON).json()
+    entry = next(f for f in page["files"] if f["filename"] == v2.name)
+    url = httpx.URL(f"{b.url}/team/simple/shared-pkg/").join(entry["url"])
+    got = httpx.get(url, headers={"Range": "bytes=10-19"})  # streamed from S3 through B
+    assert got.status_code == 206 and got.content == v2.read_bytes()[10:20]
+
+    # Label operations on B are seen at once on A (and the other way round).
+    assert _api(b, "POST", "channels/team/main/copy/stable", token).is_success
+    assert files_in(a, "team", "stable", "shared-pkg") == [v1.name, v2.name]
+    assert _api(a, "POST", "channels/team/stable/lock", token).is_success
+    other = _wheel(tmp_path / "d3", "other", "1.0")
+    locked = upload(b, "team/label/stable", token, other, check=False)  # locked through A
+    assert locked.status_code >= 400, locked.text
+    assert files_in(a, "team", "stable", "other") == []
+    assert _api(a, "DELETE", "channels/team/stable/lock", token).is_success
+    assert _api(a, "DELETE", "channels/team/stable", token).is_success
+    assert httpx.get(f"{b.url}/team/label/stable/simple/").status_code == 404
+
+
+def test_concurrent_uploads_of_one_name_store_exactly_one(
+    pair: tuple[Yard, Yard], tmp_path: Path
+) -> None:
+    a, b = pair
+    token = a.user("racer")
+    one = _wheel(tmp_path / "x", "race", "1.0", "through A")
+    two = _wheel(tmp_path / "y", "race", "1.0", "through B")
+    assert one.name == two.name and one.read_bytes() != two.read_bytes()
+    answers: dict[str, int] = {}
+    start = threading.Barrier(2)
+
+    def send(yard: Yard, dist: Path, who: str) -> None:
+        start.wait()
+        answers[who] = upload(yard, "racer", token, dist, check=False).status_code
+
+    threads = [
+        threading.Thread(target=send, args=(a, one, "a")),
+        threading.Thread(target=send, args=(b, two, "b")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers.values())[0] == 200 and sorted(answers.values())[1] != 200, answers
+    for yard in (a, b):
+        page = httpx.get(f"{yard.url}/racer/simple/race/", headers=JSON).json()
+        assert [f["filename"] for f in page["files"]] == [one.name]
+        winner = one if answers["a"] == 200 else two
+        digest = hashlib.sha256(winner.read_bytes()).hexdigest()
+        assert page["files"][0]["hashes"]["sha256"] == digest
+    assert "ok: database and storage agree" in a.cli("check").stdout
