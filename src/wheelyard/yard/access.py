@@ -11,7 +11,7 @@ listings, copies and the CLI all ask the functions here; none re-implements a ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -147,6 +147,17 @@ class View:
         if not self.sees_package(package):
             return False
         return self.privileged or any(lid in self.labels for lid in label_ids)
+
+    def shows_package(self, package: Package, file_label_ids: Collection[int | None]) -> bool:
+        """Whether a reader lists the package, given the label of each (file, label) link of
+        its files (None for a file no label holds): a package it may see that has a file it
+        may see, or no files at all (an empty package reveals nothing private). The batched
+        form of ``browse.get_package``'s rule, for listings and search."""
+        if not self.sees_package(package):
+            return False
+        if self.privileged or not file_label_ids:
+            return True
+        return any(lid in self.labels for lid in file_label_ids if lid is not None)
 
     def label_names(self, label_ids: Iterable[int]) -> tuple[str, ...]:
         return tuple(sorted(self.labels[lid].name for lid in label_ids if lid in self.labels))
