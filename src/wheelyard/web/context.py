@@ -1,4 +1,5 @@
-"""The per-process state every handler needs: settings, database, blob store, page cache."""
+"""The per-process state every handler needs: settings, database, blob store, page cache,
+and the download counts not yet written."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from wheelyard.config import Settings
 from wheelyard.storage import BlobStore
 from wheelyard.web.pagecache import PageCache
+from wheelyard.yard.downloads import DownloadTally
 from wheelyard.yard.throttle import AuthThrottle
 
 P = ParamSpec("P")
@@ -28,6 +30,7 @@ class YardContext:
     store: BlobStore
     throttle: AuthThrottle
     pages: PageCache = field(default_factory=PageCache)
+    downloads: DownloadTally = field(default_factory=DownloadTally)
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(session, *args)`` in a worker thread with a fresh session."""

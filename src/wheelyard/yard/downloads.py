@@ -31,6 +31,11 @@ class DownloadTally:
         with self._lock:
             self._counts[(file_id, label_id or NO_LABEL)] += 1
 
+    def merge(self, counts: Counter[tuple[int, int]]) -> None:
+        """Put back counts whose write failed."""
+        with self._lock:
+            self._counts.update(counts)
+
     def take(self) -> Counter[tuple[int, int]]:
         with self._lock:
             taken, self._counts = self._counts, Counter()

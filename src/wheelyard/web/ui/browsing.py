@@ -18,6 +18,7 @@ from wheelyard.web.context import ctx
 from wheelyard.web.ui.description import describe
 from wheelyard.web.ui.handler import endpoint
 from wheelyard.web.ui.install import snippets
+from wheelyard.web.ui.labelactions import ACTIONS
 from wheelyard.web.ui.pages import render
 from wheelyard.web.ui.visitors import anonymous_form_token
 from wheelyard.yard import showcase
@@ -104,7 +105,7 @@ def _label(session: Session, request: Request, who: Visitor | None, _form: FormD
     private = is_private(view.owner, page.label)
     install = snippets(base, view.owner.name, page.label.name, None, private)
     writer = showcase.may_write(session, principal, view.owner)
-    done = request.query_params.get("done")
+    done = ACTIONS.get(request.query_params.get("done") or "")
     return render(
         request,
         "label.html",

@@ -28,7 +28,7 @@ from wheelyard.yard.websessions import Visitor
 class Action:
     title: str
     explain: str
-    done: str
+    done: str  # shown once it is done
 
 
 ACTIONS = {
@@ -36,26 +36,30 @@ ACTIONS = {
         "Copy label",
         "Every file of this label also gets the target label (created if it does not exist). "
         "No file is duplicated.",
-        "copied",
+        "Copied: the files of the source label now carry this one too.",
     ),
     "lock": Action(
-        "Lock label", "No file can be added to or removed from a locked label.", "locked"
+        "Lock label",
+        "No file can be added to or removed from a locked label.",
+        "Locked: no file can be added or removed until it is unlocked.",
     ),
     "unlock": Action(
-        "Unlock label", "Files can be added to and removed from it again.", "unlocked"
+        "Unlock label", "Files can be added to and removed from it again.", "Unlocked."
     ),
     "private": Action(
         "Make label private",
         "Only readers with a token that may read this owner see it.",
-        "private",
+        "Now private: readers need a token that may read this owner.",
     ),
     "public": Action(
-        "Make label public", "Anyone may read this label and install from it.", "public"
+        "Make label public",
+        "Anyone may read this label and install from it.",
+        "Now public: anyone may read and install from it.",
     ),
     "remove": Action(
         "Remove label",
         "The label goes; files that no other label holds are deleted. This cannot be undone.",
-        "removed",
+        "The label was removed.",
     ),
 }
 
@@ -94,7 +98,7 @@ def _confirm(session: Session, request: Request, who: Visitor | None, _form: For
 
 
 def _act(session: Session, request: Request, who: Visitor | None, form: FormData) -> Response:
-    name, action = _action(request)
+    name, _unused = _action(request)
     owner = _writer(session, request, who)
     assert who is not None
     actor = who.user.name
@@ -113,8 +117,9 @@ def _act(session: Session, request: Request, who: Visitor | None, form: FormData
     session.commit()
     base = f"/{quote(owner.name, safe='')}"
     if name == "remove":
-        return redirect(f"{base}/?done=removed")
-    return redirect(f"{base}/label/{quote(target, safe='')}/?done={action.done}")
+        return redirect(f"{base}/?done=remove")
+    # The page shows the action's own message: nothing from the URL is echoed.
+    return redirect(f"{base}/label/{quote(target, safe='')}/?done={name}")
 
 
 confirm = endpoint(_confirm)
