@@ -1,9 +1,10 @@
 """Search across every package a reader may see, by name and summary: the exact name first,
 then names that start with the query, names that contain it, and summaries that do.
 
-Candidates come from one query; which of them the reader sees is decided per owner by
-``access.View`` (the rule the simple index uses), fed the file links of all candidates in one
-more query, so the cost does not grow with a query per package.
+The database ranks and orders the candidates; which of them the reader sees is decided per
+owner by ``access.View`` (the rule the simple index uses), fed the file links of a batch of
+candidates at a time, so a query that matches everything costs a few batches, not a look-up
+per package.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Owner, Package, Release
@@ -32,17 +33,8 @@ class Hit:
     rank: int  # 0 exact name, 1 name prefix, 2 name contains, 3 summary only
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _rank(name: str, wanted: str) -> int:
-    if name == wanted:
-        return 0
-    if name.startswith(wanted):
-        return 1
-    return 2 if wanted in name else 3
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def search(
@@ -53,35 +45,64 @@ def search(
     if not text:
         return []
     wanted = canonicalize_name(text)
-    matching = or_(
-        Package.name.like(_like(wanted), escape="\\"),
-        func.lower(Package.summary).like(_like(text), escape="\\"),
-    )
-    candidates = session.execute(select(Package, Owner).join(Owner).where(matching)).all()
-    views: dict[int, View | None] = {}
-    for _package, owner in candidates:
-        if owner.id not in views:
-            known = knows_owner(session, principal, owner)
-            views[owner.id] = view_of(session, principal, owner) if known else None
-    links: dict[int, list[int | None]] = defaultdict(list)
-    if any(v is not None and not v.privileged for v in views.values()):
-        rows = session.execute(
-            select(Release.package_id, FileLabel.label_id)
-            .select_from(File)
-            .join(Release, Release.id == File.release_id)
-            .outerjoin(FileLabel, FileLabel.file_id == File.id)
-            .where(Release.package_id.in_(select(Package.id).where(matching)))
-            .distinct()
+    inside = f"%{_escape(wanted)}%"
+    rank = case(
+        (Package.name == wanted, literal(0)),
+        (Package.name.like(f"{_escape(wanted)}%", escape="\\"), literal(1)),
+        (Package.name.like(inside, escape="\\"), literal(2)),
+        else_=literal(3),
+    ).label("rank")
+    ranked = (
+        select(Package, Owner, rank)
+        .join(Owner, Owner.id == Package.owner_id)
+        .where(
+            or_(
+                Package.name.like(inside, escape="\\"),
+                func.lower(Package.summary).like(f"%{_escape(text)}%", escape="\\"),
+            )
         )
-        for package_id, label_id in rows:
-            links[package_id].append(label_id)
-    hits = []
-    for package, owner in candidates:
-        view = views[owner.id]
-        if view is None or not view.shows_package(package, links.get(package.id, ())):
-            continue
-        rank = _rank(package.name, wanted)
-        summary = package.summary or ""
-        hits.append(Hit(owner.name, package.name, package.display_name, summary, rank))
-    hits.sort(key=lambda h: (h.rank, h.name, h.owner))
+        .order_by(rank, Package.name, Owner.name)
+    )
+    views: dict[int, View | None] = {}
+    hits: list[Hit] = []
+    batch, offset = 2 * limit, 0
+    while len(hits) < limit:
+        rows = session.execute(ranked.limit(batch).offset(offset)).all()
+        if not rows:
+            break
+        offset += batch
+        for _package, owner, _rank in rows:
+            if owner.id not in views:
+                known = knows_owner(session, principal, owner)
+                views[owner.id] = view_of(session, principal, owner) if known else None
+        links = _links(session, [p.id for p, o, _r in rows if _needs_links(views[o.id])])
+        for package, owner, position in rows:
+            view = views[owner.id]
+            if view is None or not view.shows_package(package, links.get(package.id, ())):
+                continue
+            summary = package.summary or ""
+            hits.append(Hit(owner.name, package.name, package.display_name, summary, position))
     return hits[:limit]
+
+
+def _needs_links(view: View | None) -> bool:
+    return view is not None and not view.privileged
+
+
+def _links(session: Session, package_ids: list[int]) -> dict[int, list[int | None]]:
+    """The label of each (file, label) link of each package's files (None: an unlabelled
+    file), as ``View.shows_package`` takes them."""
+    links: dict[int, list[int | None]] = defaultdict(list)
+    if not package_ids:
+        return links
+    rows = session.execute(
+        select(Release.package_id, FileLabel.label_id)
+        .select_from(File)
+        .join(Release, Release.id == File.release_id)
+        .outerjoin(FileLabel, FileLabel.file_id == File.id)
+        .where(Release.package_id.in_(package_ids))
+        .distinct()
+    )
+    for package_id, label_id in rows:
+        links[package_id].append(label_id)
+    return links

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
@@ -24,7 +25,9 @@ from wheelyard.yard.scopes import WRITE
 from wheelyard.yard.tokens import Principal
 
 
+@lru_cache(maxsize=65536)
 def version_key(version: str) -> tuple[int, Version | str]:
+    """Sort key of a version string (parsed once: pages sort thousands of them)."""
     try:
         return (1, Version(version))
     except InvalidVersion:
@@ -60,43 +63,61 @@ class PackageRow:
 class OwnerPage:
     owner: Owner
     labels: list[LabelRow]
-    packages: list[PackageRow]
+    packages: list[PackageRow]  # this page's
     members: list[str]
+    total: int  # packages the reader sees, on every page
 
 
-def owner_page(session: Session, view: View) -> OwnerPage:
+PACKAGES_PER_PAGE = 100
+
+
+def owner_page(session: Session, view: View, number: int = 1) -> OwnerPage:
+    """The owner's labels and members, and page ``number`` of the packages it shows."""
     owner = view.owner
     counts = downloads.per_label(session, view.labels)
-    labels = [
-        LabelRow(view.labels[lid], 0, counts.get(lid, 0))
-        for lid in sorted(view.labels, key=lambda i: view.labels[i].name)
-    ]
     files = {s.name: s.files for s in list_labels(session, owner, not view.privileged)}
-    labels = [LabelRow(r.label, files.get(r.label.name, 0), r.downloads) for r in labels]
-    rows = session.execute(
-        select(Release.package_id, Release.version, FileLabel.label_id)
-        .select_from(File)
-        .join(Release, Release.id == File.release_id)
-        .join(Package, Package.id == Release.package_id)
-        .outerjoin(FileLabel, FileLabel.file_id == File.id)
-        .where(Package.owner_id == owner.id)
-        .distinct()
-    ).all()
-    links: dict[int, list[int | None]] = defaultdict(list)
-    latest: dict[int, dict[str, str]] = defaultdict(dict)
-    for package_id, version, label_id in rows:
-        links[package_id].append(label_id)
-        if label_id in view.labels:
-            name = view.labels[label_id].name
-            have = latest[package_id].get(name)
-            if have is None or version_key(version) > version_key(have):
-                latest[package_id][name] = version
-    packages = [
-        PackageRow(p.name, p.display_name, p.summary or "", p.private, latest.get(p.id, {}))
-        for p in session.scalars(
-            select(Package).where(Package.owner_id == owner.id).order_by(Package.name)
+    labels = [
+        LabelRow(label, files.get(label.name, 0), counts.get(label.id, 0))
+        for label in sorted(view.labels.values(), key=lambda lb: lb.name)
+    ]
+    packages = list(
+        session.scalars(select(Package).where(Package.owner_id == owner.id).order_by(Package.name))
+    )
+    if not view.privileged:
+        links: dict[int, list[int | None]] = defaultdict(list)
+        rows = session.execute(
+            select(Release.package_id, FileLabel.label_id)
+            .select_from(File)
+            .join(Release, Release.id == File.release_id)
+            .join(Package, Package.id == Release.package_id)
+            .outerjoin(FileLabel, FileLabel.file_id == File.id)
+            .where(Package.owner_id == owner.id)
+            .distinct()
         )
-        if view.shows_package(p, links.get(p.id, ()))
+        for package_id, label_id in rows:
+            links[package_id].append(label_id)
+        packages = [p for p in packages if view.shows_package(p, links.get(p.id, ()))]
+    start = (max(1, number) - 1) * PACKAGES_PER_PAGE
+    shown = packages[start : start + PACKAGES_PER_PAGE]
+    latest: dict[int, dict[str, str]] = defaultdict(dict)
+    if shown:
+        versions = session.execute(
+            select(Release.package_id, Release.version, FileLabel.label_id)
+            .select_from(File)
+            .join(Release, Release.id == File.release_id)
+            .join(FileLabel, FileLabel.file_id == File.id)
+            .where(Release.package_id.in_([p.id for p in shown]))
+            .distinct()
+        )
+        for package_id, version, label_id in versions:
+            if label_id in view.labels:
+                name = view.labels[label_id].name
+                have = latest[package_id].get(name)
+                if have is None or version_key(version) > version_key(have):
+                    latest[package_id][name] = version
+    rows_shown = [
+        PackageRow(p.name, p.display_name, p.summary or "", p.private, latest.get(p.id, {}))
+        for p in shown
     ]
     members: list[str] = []
     if owner.kind == "org":
@@ -108,7 +129,7 @@ def owner_page(session: Session, view: View) -> OwnerPage:
                 .order_by(Owner.name)
             )
         )
-    return OwnerPage(owner, labels, packages, members)
+    return OwnerPage(owner, labels, rows_shown, members, len(packages))
 
 
 @dataclass(frozen=True)
@@ -179,32 +200,69 @@ def _rows(
 class PackagePage:
     owner: Owner
     package: Package
-    versions: list[VersionRow]  # newest first
+    versions: list[VersionRow]  # every version the reader sees, newest first
+    shown: list[VersionRow]  # this page's, with their files
     labels: list[str]  # the label names any visible file carries
-
-    @property
-    def newest_wheel(self) -> File | None:
-        for row in self.versions:
-            for f in row.files:
-                if f.file.kind == "wheel" and f.file.metadata_sha256:
-                    return f.file
-        return None
+    newest_wheel: File | None  # of the newest version: its metadata has the description
 
 
-def package_page(session: Session, view: View, name: str) -> PackagePage:
+VERSIONS_PER_PAGE = 50
+
+
+def package_page(session: Session, view: View, name: str, number: int = 1) -> PackagePage:
+    """Every version the reader sees with its labels, and the files of page ``number``.
+
+    Which files a reader sees is ``View.sees_file`` (as ``browse.files_of`` applies it); it
+    is applied here to id rows, so only the shown versions' files are loaded in full.
+    """
     package = browse.get_package(session, view.owner, name, view)
-    seen = browse.files_of(session, package, view=view)
-    rows = _rows(session, view, [(v.file, v.version, v.labels) for v in seen])
+    rows = session.execute(
+        select(File.id, Release.version, File.upload_time, File.kind, FileLabel.label_id)
+        .join(Release, Release.id == File.release_id)
+        .outerjoin(FileLabel, FileLabel.file_id == File.id)
+        .where(Release.package_id == package.id)
+    ).all()
+    label_ids: dict[int, list[int]] = defaultdict(list)
+    about: dict[int, tuple[str, datetime, str]] = {}
+    for file_id, version, uploaded, kind, label_id in rows:
+        about[file_id] = (version, uploaded, kind)
+        if label_id is not None:
+            label_ids[file_id].append(label_id)
     versions: dict[str, VersionRow] = {}
-    for row in rows:
-        entry = versions.setdefault(row.version, VersionRow(row.version))
-        entry.files.append(row)
-        entry.labels.update(row.labels)
-        if entry.uploaded is None or row.file.upload_time > entry.uploaded:
-            entry.uploaded = row.file.upload_time
+    visible: dict[str, list[int]] = defaultdict(list)
+    for file_id, (version, uploaded, _kind) in about.items():
+        if not view.sees_file(package, label_ids.get(file_id, ())):
+            continue
+        entry = versions.setdefault(version, VersionRow(version))
+        entry.labels.update(view.label_names(label_ids.get(file_id, ())))
+        if entry.uploaded is None or uploaded > entry.uploaded:
+            entry.uploaded = uploaded
+        visible[version].append(file_id)
     ordered = sorted(versions.values(), key=lambda r: version_key(r.version), reverse=True)
+    start = (max(1, number) - 1) * VERSIONS_PER_PAGE
+    shown = ordered[start : start + VERSIONS_PER_PAGE]
+    wanted = [fid for row in shown for fid in visible[row.version]]
+    newest = next(
+        (fid for row in ordered for fid in visible[row.version] if about[fid][2] == "wheel"),
+        None,
+    )
+    if newest is not None and newest not in wanted:
+        wanted.append(newest)
+    loaded = {
+        f.id: f
+        for f in session.scalars(select(File).where(File.id.in_(wanted)).order_by(File.filename))
+    }
+    on_page = {r.version for r in shown}
+    found = [
+        (f, about[f.id][0], view.label_names(label_ids.get(f.id, ())))
+        for f in loaded.values()
+        if about[f.id][0] in on_page
+    ]
+    for row in _rows(session, view, found):
+        versions[row.version].files.append(row)
     labels = sorted({name for r in ordered for name in r.labels})
-    return PackagePage(view.owner, package, ordered, labels)
+    wheel = loaded.get(newest) if newest is not None else None
+    return PackagePage(view.owner, package, ordered, shown, labels, wheel)
 
 
 @dataclass(frozen=True)

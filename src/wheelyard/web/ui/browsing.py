@@ -27,8 +27,6 @@ from wheelyard.yard.names import DEFAULT_LABEL
 from wheelyard.yard.search import search
 from wheelyard.yard.websessions import Visitor
 
-VERSIONS_PER_PAGE = 50
-
 
 def _int(text: str | None, default: int) -> int:
     return int(text) if text and text.isascii() and text.isdigit() and len(text) < 9 else default
@@ -58,15 +56,26 @@ def _search(session: Session, request: Request, who: Visitor | None, _form: Form
 def _owner(session: Session, request: Request, who: Visitor | None, _form: FormData) -> Response:
     principal = who.principal if who else None
     view = owner_view(session, principal, request.path_params["owner"])
-    page = showcase.owner_page(session, view)
+    number = _int(request.query_params.get("page"), 1)
+    page = showcase.owner_page(session, view, number)
+    pages = max(1, -(-page.total // showcase.PACKAGES_PER_PAGE))
     writer = showcase.may_write(session, principal, view.owner)
-    return render(request, "owner.html", page=page, writer=writer, **_common(request, who))
+    return render(
+        request,
+        "owner.html",
+        page=page,
+        writer=writer,
+        pages=pages,
+        number=min(max(1, number), pages),
+        **_common(request, who),
+    )
 
 
 def _package(session: Session, request: Request, who: Visitor | None, _form: FormData) -> Response:
     principal = who.principal if who else None
     view = owner_view(session, principal, request.path_params["owner"])
-    page = showcase.package_page(session, view, request.path_params["package"])
+    number = _int(request.query_params.get("page"), 1)
+    page = showcase.package_page(session, view, request.path_params["package"], number)
     described = describe(ctx(request).store, page.newest_wheel)
     base = str(request.base_url).rstrip("/")
     labels = page.labels or [DEFAULT_LABEL]
@@ -81,18 +90,16 @@ def _package(session: Session, request: Request, who: Visitor | None, _form: For
         )
         for name in labels
     }
-    count = max(1, -(-len(page.versions) // VERSIONS_PER_PAGE))
-    number = min(max(1, _int(request.query_params.get("page"), 1)), count)
-    shown = page.versions[(number - 1) * VERSIONS_PER_PAGE : number * VERSIONS_PER_PAGE]
+    count = max(1, -(-len(page.versions) // showcase.VERSIONS_PER_PAGE))
     return render(
         request,
         "package.html",
         page=page,
         described=described,
         installs=installs,
-        shown=shown,
+        shown=page.shown,
         pages=count,
-        number=number,
+        number=min(max(1, number), count),
         **_common(request, who),
     )
 
