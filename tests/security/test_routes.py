@@ -309,7 +309,7 @@ def test_ui_refuses_anonymous_and_forged_posts(
     server: Yard, callers: Callers, key: tuple[str, str], path: str, rule: str
 ) -> None:
     method = key[0]
-    before = httpx.get(f"{server.url}/{OWN}/label/main/").text
+    before = httpx.get(f"{server.url}/{OWN}/simple/{P}/").text
     # A token is no session: the UI ignores Authorization, so a full token is anonymous here.
     anonymous = httpx.request(
         method, server.url + path, headers={"Authorization": f"token {callers.full}"}
@@ -327,4 +327,10 @@ def test_ui_refuses_anonymous_and_forged_posts(
     if rule == "session-write" or rule == "session-audit":
         with closing(_browser_login(server, "bob")) as bob:
             assert bob.get(path).status_code == 403
-    assert httpx.get(f"{server.url}/{OWN}/label/main/").text == before  # nothing changed
+    # Nothing changed: the index, the label's lock, the tokens (download counts may move).
+    assert httpx.get(f"{server.url}/{OWN}/simple/{P}/").text == before
+    assert "badge locked" not in httpx.get(f"{server.url}/{OWN}/label/main/").text
+    tokens = httpx.get(
+        f"{server.url}/api/authentications", headers={"Authorization": f"token {callers.full}"}
+    )
+    assert "forged" not in tokens.text and '"other"' in tokens.text, tokens.text

@@ -141,6 +141,8 @@ SESSION_PAGES = [
     "/alice/-/activity",
     "/alice/label/main/-/lock",
     "/alice/label/main/-/copy",
+    "/alice/label/main/-/remove",
+    "/-/tokens/revoke?name=all",
     "/alice/label/internal/",
     "/alice/package/hushhush/",
 ]
@@ -281,6 +283,7 @@ def test_token_is_shown_once_then_listed_and_revoked(site: Site) -> None:
         },
     )
     assert made.status_code == 201, made.text
+    valid_html(made.text)
     secret = made.text.split('id="new-token" class="secret" readonly value="')[1].split('"')[0]
     assert secret.startswith("wy_")
     # The token works, against the simple index, and is never shown again.
