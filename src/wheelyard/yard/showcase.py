@@ -80,9 +80,12 @@ def owner_page(session: Session, view: View, number: int = 1) -> OwnerPage:
         LabelRow(label, files.get(label.name, 0), counts.get(label.id, 0))
         for label in sorted(view.labels.values(), key=lambda lb: lb.name)
     ]
-    packages = list(
-        session.scalars(select(Package).where(Package.owner_id == owner.id).order_by(Package.name))
-    )
+    # Columns, not entities: an owner may hold thousands of packages, a page shows a hundred.
+    packages = session.execute(
+        select(Package.id, Package.name, Package.display_name, Package.summary, Package.private)
+        .where(Package.owner_id == owner.id)
+        .order_by(Package.name)
+    ).all()
     if not view.privileged:
         links: dict[int, list[int | None]] = defaultdict(list)
         rows = session.execute(
@@ -224,6 +227,14 @@ def package_page(session: Session, view: View, name: str, number: int = 1) -> Pa
     ).all()
     label_ids: dict[int, list[int]] = defaultdict(list)
     about: dict[int, tuple[str, datetime, str]] = {}
+    names: dict[tuple[int, ...], tuple[str, ...]] = {}  # most files share a few label sets
+
+    def names_of(file_id: int) -> tuple[str, ...]:
+        key = tuple(label_ids.get(file_id, ()))
+        if key not in names:
+            names[key] = view.label_names(key)
+        return names[key]
+
     for file_id, version, uploaded, kind, label_id in rows:
         about[file_id] = (version, uploaded, kind)
         if label_id is not None:
@@ -234,7 +245,7 @@ def package_page(session: Session, view: View, name: str, number: int = 1) -> Pa
         if not view.sees_file(package, label_ids.get(file_id, ())):
             continue
         entry = versions.setdefault(version, VersionRow(version))
-        entry.labels.update(view.label_names(label_ids.get(file_id, ())))
+        entry.labels.update(names_of(file_id))
         if entry.uploaded is None or uploaded > entry.uploaded:
             entry.uploaded = uploaded
         visible[version].append(file_id)
@@ -254,9 +265,7 @@ def package_page(session: Session, view: View, name: str, number: int = 1) -> Pa
     }
     on_page = {r.version for r in shown}
     found = [
-        (f, about[f.id][0], view.label_names(label_ids.get(f.id, ())))
-        for f in loaded.values()
-        if about[f.id][0] in on_page
+        (f, about[f.id][0], names_of(f.id)) for f in loaded.values() if about[f.id][0] in on_page
     ]
     for row in _rows(session, view, found):
         versions[row.version].files.append(row)
