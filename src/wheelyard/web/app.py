@@ -84,7 +84,9 @@ def build_context(settings: Settings) -> YardContext:
     throttle = AuthThrottle(
         settings.auth_failures_per_client, settings.auth_failures_per_user, settings.auth_window
     )
-    return YardContext(settings, engine, make_sessionmaker(engine), store, throttle)
+    context = YardContext(settings, engine, make_sessionmaker(engine), store, throttle)
+    context.ui_probe = ChangeProbe(settings.database_url)
+    return context
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from wheelyard.config import Settings
+from wheelyard.db.changes import ChangeProbe
 from wheelyard.storage import BlobStore
 from wheelyard.web.pagecache import PageCache
 from wheelyard.yard.downloads import DownloadTally
@@ -31,6 +32,9 @@ class YardContext:
     throttle: AuthThrottle
     pages: PageCache = field(default_factory=PageCache)
     downloads: DownloadTally = field(default_factory=DownloadTally)
+    # The web UI's anonymous pages, reused while the database is unchanged (SQLite only).
+    ui_pages: PageCache = field(default_factory=lambda: PageCache(2_000))
+    ui_probe: ChangeProbe | None = None
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(session, *args)`` in a worker thread with a fresh session."""

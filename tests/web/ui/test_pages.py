@@ -364,3 +364,26 @@ def test_downloads_are_counted_and_shown(site: Site) -> None:
     assert described["files"][0]["ndownloads"] == 3
     owner = site.client().get("/alice/").text
     assert "<td>3</td>" in owner  # the label's count
+
+
+def test_anonymous_pages_follow_every_change(site: Site, tmp_path: Path) -> None:
+    """Anonymous pages are kept in memory, but only while nothing was committed."""
+    anonymous = site.client()
+    first = anonymous.get("/alice/").text
+    assert anonymous.get("/alice/").text == first  # the same page again
+    wheel = make_wheel(tmp_path, "fresh-arrival", "1.0")
+    api = TestClient(site.app)  # type: ignore[arg-type]
+    sent = api.post(
+        "/alice/",
+        headers={"Authorization": f"token {site.token}"},
+        files={"content": (wheel.name, wheel.read_bytes())},
+        data={":action": "file_upload"},
+    )
+    assert sent.status_code == 200
+    assert "fresh-arrival" in anonymous.get("/alice/").text
+    site.cli("label", "private", "alice", "main")
+    try:
+        assert "fresh-arrival" not in anonymous.get("/alice/").text
+        assert anonymous.get("/alice/package/fresh-arrival/").status_code == 404
+    finally:
+        site.cli("label", "public", "alice", "main")

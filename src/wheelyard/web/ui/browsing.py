@@ -124,11 +124,11 @@ def _label(session: Session, request: Request, who: Visitor | None, _form: FormD
     )
 
 
-home = endpoint(_home)
-search_page = endpoint(_search)
-owner = endpoint(_owner)
-package = endpoint(_package)
-label = endpoint(_label)
+home = endpoint(_home, cache=True)
+search_page = endpoint(_search, cache=True)
+owner = endpoint(_owner, cache=True)
+package = endpoint(_package, cache=True)
+label = endpoint(_label, cache=True)
 
 
 async def owner_slash(request: Request) -> Response:
