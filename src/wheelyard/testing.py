@@ -17,9 +17,16 @@ from packaging.utils import canonicalize_name
 
 
 def _metadata(
-    name: str, version: str, requires_python: str | None, summary: str, requires: list[str]
+    name: str,
+    version: str,
+    requires_python: str | None,
+    summary: str,
+    requires: list[str],
+    description_type: str | None = None,
 ) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {summary}"]
+    if description_type:
+        lines.append(f"Description-Content-Type: {description_type}")
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Requires-Dist: {r}" for r in requires]
@@ -41,17 +48,28 @@ def make_wheel(
     requires: list[str] | None = None,
     module_body: str = "",
     padding: int = 0,
+    description: str = "",
+    description_type: str = "text/markdown",
 ) -> Path:
     """Write ``{name}-{version}-{tag}.whl`` holding one importable module; return its path.
 
-    ``padding`` adds that many bytes of incompressible data, for large-upload tests.
+    ``padding`` adds that many bytes of incompressible data, for large-upload tests;
+    ``description`` becomes the metadata's body (its long description).
     """
     dist = canonicalize_name(name).replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     files: dict[str, bytes] = {
         f"{dist}/__init__.py": (module_body or f"__version__ = {version!r}\n").encode(),
-        f"{info}/METADATA": _metadata(
-            name, version, requires_python, summary, requires or []
+        f"{info}/METADATA": (
+            _metadata(
+                name,
+                version,
+                requires_python,
+                summary,
+                requires or [],
+                description_type if description else None,
+            )
+            + description
         ).encode(),
         f"{info}/WHEEL": (
             f"Wheel-Version: 1.0\nGenerator: wheelyard.testing\nRoot-Is-Purelib: true\nTag: {tag}\n"

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from tests.helpers import Yard, start_yard, stop_yard
+from tests.helpers import PASSWORD, Yard, start_yard, stop_yard
 from wheelyard.testing import make_wheel
 from wheelyard.web.app import routes
 
@@ -131,6 +132,36 @@ ROUTES[("GET", "/{owner}/all-labels/simple/{project}/")] = (
 ROUTES[("GET", "/{owner}/all-labels/files/{sha256}/{filename}")] = (
     "read",
     f"/{OWN}/all-labels/files/{SHA}/{F}",
+)
+
+# The web UI (src/wheelyard/web/ui). Rules: public, read (as above: private things answer 404),
+# redirect (to the canonical URL), form (the anonymous log-in form: its double-submit CSRF
+# token, then a password), session (a logged-in browser; its posts need the session's CSRF
+# token), session-write / session-audit (a session of a user who may change / audit the owner).
+ROUTES.update(
+    {
+        ("GET", "/-/search"): ("public", "/-/search?q=pkg"),
+        ("GET", "/-/login"): ("public", "/-/login"),
+        ("POST", "/-/login"): ("form", "/-/login"),
+        ("POST", "/-/logout"): ("session", "/-/logout"),
+        ("GET", "/-/tokens"): ("session", "/-/tokens"),
+        ("POST", "/-/tokens"): ("session", "/-/tokens"),
+        ("GET", "/-/tokens/revoke"): ("session", "/-/tokens/revoke?name=other"),
+        ("POST", "/-/tokens/revoke"): ("session", "/-/tokens/revoke"),
+        ("GET", "/{owner}"): ("redirect", f"/{OWN}"),
+        ("GET", "/{owner}/"): ("read", f"/{OWN}/"),
+        ("GET", "/{owner}/-/activity"): ("session-audit", f"/{OWN}/-/activity"),
+        ("GET", "/{owner}/package/{package}/"): ("read", f"/{OWN}/package/{P}/"),
+        ("GET", "/{owner}/label/{label}/"): ("read", f"/{OWN}/label/main/"),
+        ("GET", "/{owner}/label/{label}/-/{action}"): (
+            "session-write",
+            f"/{OWN}/label/main/-/lock",
+        ),
+        ("POST", "/{owner}/label/{label}/-/{action}"): (
+            "session-write",
+            f"/{OWN}/label/main/-/lock",
+        ),
+    }
 )
 
 # The rules whose refusals name a missing scope.
@@ -254,3 +285,52 @@ def test_stage_secret_and_public_routes(server: Yard, callers: Callers) -> None:
             got = httpx.get(server.url + path)
             assert got.status_code in (200, 404), (path, got.status_code)
             assert got.status_code < 500
+
+
+SESSION_RULES = sorted(
+    (key, path, rule)
+    for key, (rule, path) in ROUTES.items()
+    if rule.startswith("session") or rule == "form"
+)
+
+
+def _browser_login(server: Yard, user: str) -> httpx.Client:
+    """A client holding a logged-in session cookie of ``user`` (the shared test password)."""
+    client = httpx.Client(base_url=server.url)
+    form = client.get("/-/login")
+    token = form.text.split('name="csrf" value="')[1].split('"')[0]
+    done = client.post("/-/login", data={"csrf": token, "name": user, "password": PASSWORD})
+    assert done.status_code == 303, done.text
+    return client
+
+
+@pytest.mark.parametrize(("key", "path", "rule"), SESSION_RULES, ids=lambda v: str(v))
+def test_ui_refuses_anonymous_and_forged_posts(
+    server: Yard, callers: Callers, key: tuple[str, str], path: str, rule: str
+) -> None:
+    method = key[0]
+    before = httpx.get(f"{server.url}/{OWN}/simple/{P}/").text
+    # A token is no session: the UI ignores Authorization, so a full token is anonymous here.
+    anonymous = httpx.request(
+        method, server.url + path, headers={"Authorization": f"token {callers.full}"}
+    )
+    if method == "POST":
+        assert anonymous.status_code == 403, anonymous.text  # no CSRF token: refused first
+    elif rule != "form":
+        assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["content-type"].startswith("text/html")
+    if method == "POST":
+        with closing(_browser_login(server, OWN)) as alice:
+            forged = alice.post(path, data={"name": "other", "target": "qa"})
+            assert forged.status_code == 403, forged.text
+            assert "did not come from this site" in forged.text
+    if rule == "session-write" or rule == "session-audit":
+        with closing(_browser_login(server, "bob")) as bob:
+            assert bob.get(path).status_code == 403
+    # Nothing changed: the index, the label's lock, the tokens (download counts may move).
+    assert httpx.get(f"{server.url}/{OWN}/simple/{P}/").text == before
+    assert "badge locked" not in httpx.get(f"{server.url}/{OWN}/label/main/").text
+    tokens = httpx.get(
+        f"{server.url}/api/authentications", headers={"Authorization": f"token {callers.full}"}
+    )
+    assert "forged" not in tokens.text and '"other"' in tokens.text, tokens.text

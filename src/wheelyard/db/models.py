@@ -202,3 +202,27 @@ class Stage(Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WebSession(Base):
+    """A browser's logged-in session: only the SHA-256 of the cookie's secret is stored, with
+    the form token (CSRF) that every form of the session must send back."""
+
+    __tablename__ = "web_sessions"
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class DownloadCount(Base):
+    """Downloads of one file through one label (``label_id`` 0: not through a label, e.g. the
+    Anaconda API or the all-labels view). Written in batches (yard/downloads.py)."""
+
+    __tablename__ = "download_counts"
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    label_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -56,7 +56,7 @@ def _locate(session: Session, request: Request, sha256: str, filename: str) -> L
         raise NotFound(f"no file {filename} under any label of {owner.name!r} you may read")
     file, package_private = found
     private = privileged or owner.private or package_private
-    return Located(file.blob_key, file.size, file.metadata_sha256, private)
+    return Located(file.blob_key, file.size, file.metadata_sha256, private, file.id)
 
 
 async def download(request: Request) -> Response:

@@ -1,5 +1,5 @@
 """The ASGI application: routes for the simple index, uploads and downloads, per owner/label,
-each also reachable under ``/t/<TOKEN>/`` for private reads."""
+each also reachable under ``/t/<TOKEN>/`` for private reads; the Anaconda API; the web UI."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
@@ -20,23 +20,12 @@ from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.errors import StorageError
 from wheelyard.storage import open_store
 from wheelyard.storage.staging import sweep_staging
-from wheelyard.web import alllabels, anaconda, files, ready, simple, upload
+from wheelyard.web import alllabels, anaconda, files, ready, simple, ui, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
 from wheelyard.web.housekeeping import lifespan
 from wheelyard.yard.throttle import AuthThrottle
-
-
-async def home(request: Request) -> Response:
-    if request.method == "HEAD":
-        return Response(status_code=200, media_type="text/html")
-    return HTMLResponse(
-        f"<!DOCTYPE html><html><head><title>wheelyard</title></head><body>"
-        f"<h1>wheelyard {__version__}</h1><p>A private wheel index. Install with "
-        f"<code>pip install -i {request.base_url}OWNER/label/LABEL/simple PACKAGE</code>.</p>"
-        f"</body></html>"
-    )
 
 
 async def health(request: Request) -> Response:
@@ -78,12 +67,13 @@ def routes() -> list[BaseRoute]:
         Mount("/{owner}", routes=_label_routes()),
     ]
     return [
-        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/", ui.browsing.home, methods=["GET", "HEAD"]),
         Route("/-/health", health),
         Route("/-/ready", ready.ready),
         Route("/api", anaconda.api_root, methods=["GET", "HEAD"]),
         Mount("/api", routes=anaconda.routes()),
         Mount("/t/{token}", routes=list(owner_scoped)),
+        *ui.routes(),  # before the owner-scoped index routes, which take POSTs to the same paths
         *owner_scoped,
     ]
 
@@ -101,7 +91,9 @@ def build_context(settings: Settings) -> YardContext:
     throttle = AuthThrottle(
         settings.auth_failures_per_client, settings.auth_failures_per_user, settings.auth_window
     )
-    return YardContext(settings, engine, make_sessionmaker(engine), store, throttle)
+    context = YardContext(settings, engine, make_sessionmaker(engine), store, throttle)
+    context.ui_probe = ChangeProbe(settings.database_url)
+    return context
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:

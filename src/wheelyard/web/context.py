@@ -1,4 +1,5 @@
-"""The per-process state every handler needs: settings, database, blob store, page cache."""
+"""The per-process state every handler needs: settings, database, blob store, page cache,
+and the download counts not yet written."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from wheelyard.config import Settings
+from wheelyard.db.changes import ChangeProbe
 from wheelyard.db.unit import unit_of_work
 from wheelyard.storage import BlobStore
 from wheelyard.web.pagecache import PageCache
+from wheelyard.yard.downloads import DownloadTally
 from wheelyard.yard.throttle import AuthThrottle
 
 P = ParamSpec("P")
@@ -29,6 +32,10 @@ class YardContext:
     store: BlobStore
     throttle: AuthThrottle
     pages: PageCache = field(default_factory=PageCache)
+    downloads: DownloadTally = field(default_factory=DownloadTally)
+    # The web UI's anonymous pages, reused while the database is unchanged (SQLite only).
+    ui_pages: PageCache = field(default_factory=lambda: PageCache(2_000))
+    ui_probe: ChangeProbe | None = None
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(session, *args)`` in a worker thread as one unit of work: committed when

@@ -34,18 +34,31 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-async def yard_error(_request: Request, exc: Exception) -> Response:
+def _for_browser(request: Request, status: int, message: str) -> Response | None:
+    """An HTML page when a browser navigated here (web/ui/errorpage.py), else None."""
+    from wheelyard.web.ui.errorpage import error_page, wants_html  # local: the UI imports this
+
+    if status == 401 or not wants_html(request):
+        return None  # 401 keeps its Basic challenge: pip and browsers may then offer a login
+    return error_page(request, status, message)
+
+
+async def yard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.YardError)
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    page = _for_browser(request, status, exc.message)
+    if page is not None:
+        return page
     response = error_response(status, exc.message)
     if isinstance(exc, errors.TooManyRequests):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, exc.detail or "error")
+    page = _for_browser(request, exc.status_code, exc.detail or "error")
+    return page or error_response(exc.status_code, exc.detail or "error")
 
 
 def _disk_full(exc: OperationalError) -> bool:

@@ -42,6 +42,8 @@ class Located:
     size: int
     metadata_sha256: str | None
     private: bool
+    file_id: int = 0  # for the download count (0: not counted)
+    label_id: int | None = None  # the label it was downloaded through, if one
 
 
 def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
@@ -54,7 +56,7 @@ def _locate(session: Session, request: Request, sha256: str, filename: str) -> L
         raise NotFound(f"no file {filename} under this label")
     file, package_private = found
     private = is_private(owner, label) or package_private
-    return Located(file.blob_key, file.size, file.metadata_sha256, private)
+    return Located(file.blob_key, file.size, file.metadata_sha256, private, file.id, label.id)
 
 
 def _stream(store: BlobStore, key: str, start: int, end: int) -> Iterator[bytes]:
@@ -195,4 +197,6 @@ async def serve(request: Request, locate: Locator) -> Response:
         return Response(data, media_type=media, headers=headers)
     await run_in_threadpool(verified_file, c.store, key, size, sha256, filename)
     headers["Content-Disposition"] = f'attachment; filename="{Path(name).name}"'
+    if found.file_id and request.method == "GET":
+        c.downloads.count(found.file_id, found.label_id)  # in memory; written in batches
     return send_blob(request, c.store, key, size, media, headers)

@@ -1,5 +1,6 @@
-"""Background chores of a server process: carrying out single-file deletes once their delay
-has passed (yard/pending.py). Every worker runs the loop; the pending row decides which one
+"""Background chores of a server process: writing the download counts in batches
+(yard/downloads.py) and carrying out single-file deletes once their delay has passed
+(yard/pending.py). Every worker runs the loop; the pending row decides which one
 acts, so running it in several processes is safe."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from wheelyard.db.unit import unit_of_work
 from wheelyard.web.context import YardContext
-from wheelyard.yard import pending
+from wheelyard.yard import downloads, pending
 
 log = logging.getLogger("wheelyard.web")
 
@@ -24,6 +25,7 @@ def _tick(yard: YardContext) -> int:
 
     Each delete is a unit of work of its own: one that fails (or lapses) leaves the others
     done, and none holds the write lock while the next is decided."""
+    flush_downloads(yard)
     with unit_of_work(yard.sessions) as unit:
         due = pending.due_removals(unit.session)
     done = 0
@@ -31,6 +33,19 @@ def _tick(yard: YardContext) -> int:
         with unit_of_work(yard.sessions) as unit:
             done += pending.execute(unit.session, yard.store, file_id, actor)
     return done
+
+
+def flush_downloads(yard: YardContext) -> None:
+    """Write the download counts taken since the last flush (one transaction)."""
+    counts = yard.downloads.take()
+    if not counts:
+        return
+    try:
+        with unit_of_work(yard.sessions) as unit:
+            downloads.flush(unit.session, counts)
+    except Exception:
+        yard.downloads.merge(counts)  # kept for the next flush
+        raise
 
 
 async def _loop(yard: YardContext) -> None:
@@ -52,3 +67,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        try:
+            await run_in_threadpool(flush_downloads, app.state.yard)
+        except Exception:
+            log.exception("writing the last download counts failed; they are lost")

@@ -11,8 +11,9 @@ listings, copies and the CLI all ask the functions here; none re-implements a ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -126,6 +127,13 @@ def writable_owner(
     return owner, require_write(session, principal, owner, alternatives)
 
 
+class Privacy(Protocol):
+    """A package as a listing reads it (a row of columns will do): whether it is private."""
+
+    @property
+    def private(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class View:
     """What one principal may see of one owner: its readable labels, and whether private
@@ -138,7 +146,7 @@ class View:
     def sees_label(self, label: Label) -> bool:
         return label.id in self.labels
 
-    def sees_package(self, package: Package) -> bool:
+    def sees_package(self, package: Package | Privacy) -> bool:
         return self.privileged or not package.private
 
     def sees_file(self, package: Package, label_ids: Iterable[int]) -> bool:
@@ -147,6 +155,19 @@ class View:
         if not self.sees_package(package):
             return False
         return self.privileged or any(lid in self.labels for lid in label_ids)
+
+    def shows_package(
+        self, package: Package | Privacy, file_label_ids: Collection[int | None]
+    ) -> bool:
+        """Whether a reader lists the package, given the label of each (file, label) link of
+        its files (None for a file no label holds): a package it may see that has a file it
+        may see, or no files at all (an empty package reveals nothing private). The batched
+        form of ``browse.get_package``'s rule, for listings and search."""
+        if not self.sees_package(package):
+            return False
+        if self.privileged or not file_label_ids:
+            return True
+        return any(lid in self.labels for lid in file_label_ids if lid is not None)
 
     def label_names(self, label_ids: Iterable[int]) -> tuple[str, ...]:
         return tuple(sorted(self.labels[lid].name for lid in label_ids if lid in self.labels))

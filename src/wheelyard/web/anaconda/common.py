@@ -71,7 +71,7 @@ def _attrs(file: File) -> dict[str, Any]:
     }
 
 
-def file_json(owner: Owner, package: Package, view: FileView) -> dict[str, Any]:
+def file_json(owner: Owner, package: Package, view: FileView, downloads: int = 0) -> dict[str, Any]:
     f = view.file
     return {
         "basename": f.filename,
@@ -89,5 +89,5 @@ def file_json(owner: Owner, package: Package, view: FileView) -> dict[str, Any]:
         "description": None,
         "dependencies": {},
         "download_url": f"/download/{owner.name}/{package.name}/{view.version}/{f.filename}",
-        "ndownloads": 0,
+        "ndownloads": downloads,
     }

@@ -15,11 +15,18 @@ from wheelyard.web.anaconda.common import file_json, iso, json_body, need_princi
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
 from wheelyard.web.files import send_blob, verified_file
-from wheelyard.yard import browse, pending
+from wheelyard.yard import browse, downloads, pending
 from wheelyard.yard import packages as pkgs
 from wheelyard.yard.access import View, owner_view, writable_owner
 from wheelyard.yard.removal import remove_release
 from wheelyard.yard.scopes import UPLOAD, WRITE
+
+
+def _files_json(
+    session: Session, owner: Owner, package: Package, views: list[browse.FileView]
+) -> list[dict[str, Any]]:
+    counts = downloads.per_file(session, [v.file.id for v in views])
+    return [file_json(owner, package, v, counts.get(v.file.id, 0)) for v in views]
 
 
 def package_json(
@@ -45,7 +52,7 @@ def package_json(
         "releases": [
             {"version": v, "full_name": f"{owner.name}/{package.name}/{v}"} for v in versions
         ],
-        "files": [file_json(owner, package, v) for v in views],
+        "files": _files_json(session, owner, package, views),
         "created_at": iso(package.created_at),
         "url": f"/package/{owner.name}/{package.name}",
     }
@@ -105,7 +112,7 @@ def _release_json(
     return {
         "version": release.version,
         "full_name": f"{owner.name}/{package.name}/{release.version}",
-        "distributions": [file_json(owner, package, v) for v in views],
+        "distributions": _files_json(session, owner, package, views),
         "public_attrs": {"description": ""},
         "description": "",
     }
@@ -172,7 +179,8 @@ def _find(session: Session, request: Request) -> tuple[Owner, Package, browse.Fi
 
 
 def _show_file(session: Session, request: Request) -> dict[str, Any]:
-    return file_json(*_find(session, request))
+    owner, package, view = _find(session, request)
+    return _files_json(session, owner, package, [view])[0]
 
 
 async def show_file(request: Request) -> Response:
@@ -219,5 +227,7 @@ async def download(request: Request) -> Response:
     _owner, _package, view = await c.run(_find, request)
     f = view.file
     await run_in_threadpool(verified_file, c.store, f.blob_key, f.size, f.sha256, f.filename)
+    if request.method == "GET":
+        c.downloads.count(f.id, None)
     media = "application/octet-stream"
     return send_blob(request, c.store, f.blob_key, f.size, media, {}, filename=f.filename)
