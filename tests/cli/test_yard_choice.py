@@ -143,3 +143,36 @@ def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
     shown = describe(settings)
     files = tmp_path / "files"
     assert shown == f"database postgresql+psycopg://bob:***@db.example:5432/yard (files {files})"
+
+
+@pytest.mark.e2e
+def test_an_empty_postgresql_database_is_no_yard(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    postgres: str,
+) -> None:
+    from tests.postgres import new_database
+
+    url = new_database(postgres)
+    monkeypatch.setenv("WHEELYARD_DATABASE_URL", url)
+    monkeypatch.setenv("WHEELYARD_STORAGE_URL", str(tmp_path / "files"))
+    status, _out, err = run(capsys, monkeypatch, "label", "list", "alice")
+    assert status == 1 and "there is no yard in database postgresql" in err
+    status, _out, err = run(
+        capsys, monkeypatch, "user", "create", "alice", "--password-stdin", stdin=PASSWORD
+    )
+    assert status == 1, "still none: the refusal made no tables"
+    status, _out, err = run(
+        capsys,
+        monkeypatch,
+        "user",
+        "create",
+        "alice",
+        "--password-stdin",
+        "--create",
+        stdin=PASSWORD,
+    )
+    assert status == 0 and err.startswith("yard: database postgresql") and err.endswith("(new)\n")
+    status, out, err = run(capsys, monkeypatch, "label", "list", "alice")
+    assert status == 0 and "main" in out and "(new)" not in err
