@@ -16,6 +16,7 @@ from wheelyard.cli.main import main
 from wheelyard.config import Settings
 
 PASSWORD = "a fine password\n"
+CREATE_ALICE = ("user", "create", "alice", "--password-stdin")
 
 
 def run(
@@ -39,7 +40,7 @@ def _no_yard_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ("user", "create", "alice", "--password-stdin"),
+        CREATE_ALICE,
         ("token", "list", "--user", "alice"),
         ("label", "list", "alice"),
         ("events", "alice"),
@@ -69,17 +70,7 @@ def test_create_makes_the_yard_and_every_command_names_it(
 ) -> None:
     data = tmp_path / "data"
     where = ["--data-dir", str(data)]
-    status, out, err = run(
-        capsys,
-        monkeypatch,
-        *where,
-        "user",
-        "create",
-        "alice",
-        "--password-stdin",
-        "--create",
-        stdin=PASSWORD,
-    )
+    status, out, err = run(capsys, monkeypatch, *where, *CREATE_ALICE, "--create", stdin=PASSWORD)
     assert status == 0 and out == "created user alice\n"
     assert err == f"yard: {data} (new)\n"
     assert (data / "yard.db").is_file()
@@ -143,3 +134,25 @@ def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
     shown = describe(settings)
     files = tmp_path / "files"
     assert shown == f"database postgresql+psycopg://bob:***@db.example:5432/yard (files {files})"
+
+
+@pytest.mark.e2e
+def test_an_empty_postgresql_database_is_no_yard(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    postgres: str,
+) -> None:
+    from tests.postgres import new_database
+
+    url = new_database(postgres)
+    monkeypatch.setenv("WHEELYARD_DATABASE_URL", url)
+    monkeypatch.setenv("WHEELYARD_STORAGE_URL", str(tmp_path / "files"))
+    status, _out, err = run(capsys, monkeypatch, "label", "list", "alice")
+    assert status == 1 and "there is no yard in database postgresql" in err
+    status, _out, err = run(capsys, monkeypatch, *CREATE_ALICE, stdin=PASSWORD)
+    assert status == 1, "still none: the refusal made no tables"
+    status, _out, err = run(capsys, monkeypatch, *CREATE_ALICE, "--create", stdin=PASSWORD)
+    assert status == 0 and err.startswith("yard: database postgresql") and err.endswith("(new)\n")
+    status, out, err = run(capsys, monkeypatch, "label", "list", "alice")
+    assert status == 0 and "main" in out and "(new)" not in err
