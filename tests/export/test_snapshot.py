@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import transaction
 from wheelyard.errors import DamagedBlob, NotFound
 from wheelyard.export.snapshot import MANIFEST, export_label
 from wheelyard.export.targets import FolderTarget
@@ -31,8 +32,8 @@ def session(tmp_path: Path) -> Iterator[Session]:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
     with make_sessionmaker(engine)() as s:
-        accounts.create_user(s, "alice", "long enough password")
-        s.commit()
+        with transaction(s):
+            accounts.create_user(s, "alice", "long enough password")
         yield s
     engine.dispose()
 
@@ -46,8 +47,8 @@ def _add(session: Session, store: LocalStore, tmp: Path, name: str, version: str
     folder = tmp / f"{name}-{version}"
     folder.mkdir()
     wheel = make_wheel(folder, name, version)
-    import_file(session, store, accounts.get_owner(session, "alice"), ["main"], wheel)
-    session.commit()
+    with transaction(session):
+        import_file(session, store, accounts.get_owner(session, "alice"), ["main"], wheel)
     return wheel
 
 
@@ -107,8 +108,8 @@ def test_a_second_export_writes_only_what_changed(
 
     alice = accounts.get_owner(session, "alice")
     gamma = [f for f in session.scalars(select(File)) if f.filename == gone.name]
-    remove_files(session, store, alice, gamma, "alice")
-    session.commit()
+    with transaction(session):
+        remove_files(session, store, alice, gamma, "alice")
     after_removal = export_label(session, store, target, "alice", "main")
     assert after_removal.written == ["simple/index.html", "simple/index.json"]
     gone_sha = hashlib.sha256(gone.read_bytes()).hexdigest()
@@ -131,9 +132,9 @@ def test_private_things_stay_out_unless_asked(
 ) -> None:
     _add(session, store, tmp_path, "alpha", "1.0")
     alice = accounts.get_owner(session, "alice")
-    label_ops.copy_label(session, alice, "main", "secret")
-    label_ops.set_private(session, alice, "secret", True)
-    session.commit()
+    with transaction(session):
+        label_ops.copy_label(session, alice, "main", "secret")
+        label_ops.set_private(session, alice, "secret", True)
     with pytest.raises(NotFound):
         export_label(session, store, FolderTarget(tmp_path / "e1"), "alice", "secret")
     assert not (tmp_path / "e1").exists()

@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wheelyard.db.session import savepoint
 from wheelyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from wheelyard.web.ui.handler import endpoint
 from wheelyard.web.ui.pages import redirect, render
@@ -73,11 +74,11 @@ def _create(session: Session, request: Request, who: Visitor | None, form: FormD
             raise InvalidInput("choose at least one scope")
         if expiry is None:
             raise InvalidInput("choose an expiry from the list")
-        _token, secret = create_token(
-            session, who.user, name, scopes, int(expiry) if expiry else None
-        )
+        with savepoint(session):  # a refused name leaves the rest of the unit as it was
+            _token, secret = create_token(
+                session, who.user, name, scopes, int(expiry) if expiry else None
+            )
     except (InvalidInput, Conflict) as exc:
-        session.rollback()
         status = 409 if isinstance(exc, Conflict) else 400
         return _page(session, request, who, status, error=exc.message)
     # Shown once, on this answer only: it is not stored, and the page is never cached.
