@@ -183,7 +183,7 @@ def plan_left(
         owner="bench",
     )
     request = pipeline.Request(folder, settings, env, token=lambda: token)
-    with make_runner(settings.runner, env) as runner:
+    with make_runner(settings, env) as runner:
         planned = pipeline.plan(request, runner)
     return len(planned.plan.by_source("build"))
 
@@ -193,7 +193,8 @@ def main() -> int:
     parser.add_argument("--python", nargs="+", default=["3.10", "3.11", "3.12", "3.13"])
     args = parser.parse_args()
     interps = pipeline.interpreters(
-        BuildSettings(python=tuple(args.python)), make_runner("host", os.environ)
+        BuildSettings(python=tuple(args.python)),
+        make_runner(BuildSettings(), os.environ),
     )
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)

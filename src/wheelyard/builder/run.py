@@ -20,7 +20,7 @@ from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
 from wheelyard.builder.fetch import fetch
 from wheelyard.builder.hook import SetupFailed, run_setup
-from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.interpreters import Interpreter, discover, probe
 from wheelyard.builder.plan import ANY, Plan, Step
 from wheelyard.builder.progress import Reporter, Row
 from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
@@ -281,33 +281,42 @@ class _Run:
     def verify(self) -> None:
         tests = {n: o.test for n, o in self.job.settings.packages.items() if o.test}
         work = self.job.wheelhouse / ".verify"
-        digests = {
-            i.minor: record.set_hash(i, self.plan.sets.get(i.minor, ()), self.sets[i.minor], tests)
-            for i in self.job.interpreters
-        }
+        with self.runner.clean() as clean:
+            where = clean.identity
+            digests = {
+                i.minor: record.set_hash(
+                    i, self.plan.sets.get(i.minor, ()), self.sets[i.minor], tests, where
+                )
+                for i in self.job.interpreters
+            }
 
-        def one(interp: Interpreter) -> Verified:
-            digest = digests[interp.minor]
-            if not self.job.refresh and record.is_verified(self.job.wheelhouse, interp, digest):
-                self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
+            def one(interp: Interpreter) -> Verified:
+                digest = digests[interp.minor]
                 log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
-                return Verified(interp, True, log, skipped=True)
-            self.reporter.message(f"verify Python {interp.minor}: installing and importing")
-            return verify(
-                self.runner,
-                interp,
-                self.plan.sets.get(interp.minor, ()),
-                self.job.wheelhouse,
-                self.ours,
-                work,
-                tests,
-            )
+                if not self.job.refresh and record.is_verified(self.job.wheelhouse, interp, digest):
+                    self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
+                    return Verified(interp, True, log, skipped=True)
+                there = counterpart(clean, interp) if clean is not self.runner else interp
+                if there is None:
+                    return Verified(interp, False, log, (f"no Python {interp.minor} in {where}",))
+                self.reporter.message(f"verify Python {interp.minor}: installing and importing")
+                verdict = verify(
+                    clean,
+                    there,
+                    self.plan.sets.get(interp.minor, ()),
+                    self.job.wheelhouse,
+                    self.ours,
+                    work,
+                    tests,
+                )
+                return dataclasses.replace(verdict, interpreter=interp)
 
-        with self.pool() as pool:
-            self.outcome.verified = list(pool.map(one, self.job.interpreters))
+            with self.pool() as pool:
+                self.outcome.verified = list(pool.map(one, self.job.interpreters))
         for v in self.outcome.verified:
             if v.ok and not v.skipped:
-                record.record(self.job.wheelhouse, v.interpreter, digests[v.interpreter.minor])
+                digest = digests[v.interpreter.minor]
+                record.record(self.job.wheelhouse, v.interpreter, digest, where)
         shutil.rmtree(work, ignore_errors=True)
 
     def run(self) -> Outcome:
@@ -323,6 +332,15 @@ class _Run:
             self.verify()
         self.outcome.rows = list(self.rows.values())
         return self.outcome
+
+
+def counterpart(clean: Runner, interp: Interpreter) -> Interpreter | None:
+    """``interp``'s twin in a verify environment: the same executable when it has it (the
+    same image), else its Python of the same minor version (another image)."""
+    same = probe(interp.executable, clean)
+    if same is not None and same.minor == interp.minor:
+        return same
+    return next((i for i in discover(clean) if i.minor == interp.minor), None)
 
 
 def execute(plan: Plan, job: Job, runner: Runner, reporter: Reporter) -> Outcome:

@@ -44,6 +44,9 @@ class BuildSettings:
     owner: str | None = None
     label: str | None = None
     runner: str = "host"  # where builds run: a key of builder.runners.RUNNERS
+    container: str | None = None  # the build image (a PyPA short name or any reference)
+    container_engine: str | None = None  # docker or podman (default: whichever answers)
+    verify_image: str | None = None  # where to verify (default: a clean container of the image)
     packages: Mapping[str, PackageOverride] = field(default_factory=dict)
     source: str = "defaults"  # where the file settings came from, for messages
 
@@ -69,6 +72,9 @@ _SCALARS = {
     "owner": "owner",
     "label": "label",
     "runner": "runner",
+    "container": "container",
+    "container-engine": "container_engine",
+    "verify-image": "verify_image",
 }
 _PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test"}
 _ENV = {
@@ -82,6 +88,9 @@ _ENV = {
     "WHEELYARD_OWNER": "owner",
     "WHEELYARD_LABEL": "label",
     "WHEELYARD_RUNNER": "runner",
+    "WHEELYARD_CONTAINER": "container",
+    "WHEELYARD_CONTAINER_ENGINE": "container_engine",
+    "WHEELYARD_VERIFY_IMAGE": "verify_image",
 }
 
 
@@ -213,4 +222,6 @@ def load(
     for attr, value in cli.items():
         if value is not None and value != () and value is not False:
             values[attr] = _convert(attr, value, f"--{attr.replace('_', '-')}")
+    if values.get("container") and "runner" not in values:
+        values["runner"] = "container"  # naming an image anywhere means building in it
     return BuildSettings(**values, packages=packages, source=source)

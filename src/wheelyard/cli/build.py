@@ -16,6 +16,9 @@ from wheelyard.builder.pipeline import Planned, Publication, Request
 from wheelyard.builder.progress import choose, final_table, write_report
 from wheelyard.builder.run import Outcome
 from wheelyard.builder.runners import DEFAULT, RUNNERS, Runner, make_runner
+from wheelyard.builder.runners.engines import ENGINES
+from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
+from wheelyard.builder.runners.images import PYPA
 from wheelyard.builder.secret import seal, upload_token
 from wheelyard.builder.settings import BuildSettings, load
 from wheelyard.cli.common import err, out
@@ -52,6 +55,9 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
         "owner": args.owner,
         "label": getattr(args, "label", None),
         "runner": getattr(args, "runner", None),
+        "container": getattr(args, "container", None),
+        "container_engine": getattr(args, "container_engine", None),
+        "verify_image": getattr(args, "verify_image", None),
     }
     return load(Path(args.folder), cli)
 
@@ -153,7 +159,7 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     # Before anything runs (an interpreter probe, pip, a build): see builder/secret.py.
     seal(getattr(args, "own_process", False), args.token_file)
     settings = settings_of(args)
-    with make_runner(settings.runner, os.environ) as runner:
+    with make_runner(settings, os.environ) as runner:
         if args.list_pythons:
             return list_pythons(args, settings, runner)
         request = Request(Path(args.folder), settings, os.environ, args.refresh, token=upload_token)
@@ -194,6 +200,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--runner",
         choices=sorted(RUNNERS),
         help=f"where builds run (WHEELYARD_RUNNER; default {DEFAULT})",
+    )
+    p.add_argument(
+        "--container",
+        nargs="?",
+        const=DEFAULT_IMAGE,
+        metavar="IMAGE",
+        help=f"build, repair and verify in containers of IMAGE (WHEELYARD_CONTAINER; default "
+        f"{DEFAULT_IMAGE}; short names {', '.join(sorted(PYPA))} mean PyPA's images)",
+    )
+    p.add_argument(
+        "--container-engine",
+        choices=ENGINES,
+        help="docker or podman (WHEELYARD_CONTAINER_ENGINE; default: whichever answers)",
+    )
+    p.add_argument(
+        "--verify-image",
+        metavar="IMAGE",
+        help="verify in clean containers of this image (default: the build image)",
     )
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument(
