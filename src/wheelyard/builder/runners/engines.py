@@ -15,8 +15,8 @@ ENGINES = ("docker", "podman")
 VARIABLE = "WHEELYARD_CONTAINER_ENGINE"
 # podman on hosts with a hybrid cgroup hierarchy and low hard limits (what CONTAINERS.md found)
 _PODMAN_FIX = (
-    "install runc and point CONTAINERS_CONF at a file holding "
-    '"[containers]\\ndefault_ulimits = []\\n[engine]\\nruntime = \\"runc\\"" '
+    "install runc and point CONTAINERS_CONF at a containers.conf with "
+    '`default_ulimits = []` under [containers] and `runtime = "runc"` under [engine] '
     "(see the README's container section)"
 )
 _KNOWN = (
