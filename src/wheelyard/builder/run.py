@@ -135,7 +135,20 @@ class _Run:
         # per interpreter minor: the wheels its verification installs from
         self.sets: dict[str, list[Path]] = defaultdict(list)
         self.ours: list[Path] = []  # wheels we built or took from the yard: verify imports them
-        self.shared = SharedEnvs(runner, job.wheelhouse / ".envs", job.refresh)
+        # per build environment (a package's own image is a second one): its shared build
+        # envs and what its build-setup.sh exported
+        self.shared: dict[int, SharedEnvs] = {}
+        self.setup: dict[int, dict[str, str]] = {}
+
+    def runner_for(self, project: str) -> Runner:
+        image = self.job.settings.override(project).container
+        return self.runner.variant(image) if image else self.runner
+
+    def shared_for(self, runner: Runner) -> SharedEnvs:
+        if id(runner) not in self.shared:
+            envs = SharedEnvs(runner, self.job.wheelhouse / ".envs", self.job.refresh)
+            self.shared[id(runner)] = envs
+        return self.shared[id(runner)]
 
     def show(self, row: Row, **changes: object) -> Row:
         row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
@@ -184,8 +197,9 @@ class _Run:
                 client.close()
 
     # -- build + repair ------------------------------------------------------------------
-    def task(self, step: Step, environment: dict[str, str]) -> BuildTask:
+    def task(self, step: Step) -> BuildTask:
         override = self.job.settings.override(step.project)
+        environment = self.setup[id(self.runner_for(step.project))]
         build_reqs = self.job.folder / BUILD_REQUIREMENTS
         return BuildTask(
             step.project,
@@ -201,7 +215,8 @@ class _Run:
         """Build then repair one task, showing each state; None when either failed."""
         row = self.rows[(task.project, task.version, task.interpreter.minor)]
         row = self.show(row, state="building")
-        result = build_one(self.runner, task, self.job.wheelhouse, self.shared)
+        runner = self.runner_for(task.project)
+        result = build_one(runner, task, self.job.wheelhouse, self.shared_for(runner))
         row = self.show(row, seconds=result.seconds, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)
@@ -213,7 +228,7 @@ class _Run:
             repaired = repair(
                 result.wheel,
                 self.job.wheelhouse,
-                self.runner,
+                runner,
                 self.job.settings.plat,
                 exclude,
                 task.interpreter.platforms,
@@ -236,18 +251,24 @@ class _Run:
         return repaired
 
     def build(self, steps: Sequence[Step]) -> None:
-        try:
-            environment = run_setup(
-                self.runner, self.job.folder, self.job.wheelhouse / "logs" / "build-setup.log"
-            )
-        except SetupFailed as exc:
-            self.outcome.setup_failed = exc
-            for step in steps:
-                row = self.rows[(step.project, step.version, step.python)]
-                self.show(row, state="failed", detail="build-setup.sh failed")
-            return
-        if environment:
-            self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}")
+        # build-setup.sh runs once in each environment that builds something.
+        found = {id(r): r for r in (self.runner_for(step.project) for step in steps)}
+        runners = sorted(found.values(), key=lambda r: r is not self.runner)
+        for number, runner in enumerate(runners):
+            name = "build-setup.log" if number == 0 else f"build-setup-{number + 1}.log"
+            log = self.job.wheelhouse / "logs" / name
+            try:
+                environment = run_setup(runner, self.job.folder, log)
+            except SetupFailed as exc:
+                self.outcome.setup_failed = exc
+                for step in steps:
+                    row = self.rows[(step.project, step.version, step.python)]
+                    self.show(row, state="failed", detail="build-setup.sh failed")
+                return
+            self.setup[id(runner)] = environment
+            if environment:
+                where = f" (in {runner.identity})" if len(runners) > 1 else ""
+                self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}{where}")
         history = _load_seconds(self.job.wheelhouse)
         schedule = Schedule(steps, history)
         with self.pool() as pool:
@@ -255,7 +276,7 @@ class _Run:
             while schedule.ready or pending:
                 while schedule.ready and len(pending) < self.job.jobs:
                     step, first = schedule.pop()
-                    pending[pool.submit(self.make, self.task(step, environment))] = (step, first)
+                    pending[pool.submit(self.make, self.task(step))] = (step, first)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     step, first = pending.pop(future)

@@ -30,6 +30,7 @@ class PackageOverride:
     no_binary: bool = False
     exclude: tuple[str, ...] = ()  # libraries auditwheel must not graft
     test: str | None = None  # a shell command run in the verify venv instead of imports
+    container: str | None = None  # its own build image (a second container of the run)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ _SCALARS = {
     "container-engine": "container_engine",
     "verify-image": "verify_image",
 }
-_PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test"}
+_PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test", "container"}
 _ENV = {
     "WHEELYARD_PYTHON": "python",
     "WHEELYARD_JOBS": "jobs",
@@ -157,6 +158,9 @@ def _package(name: str, table: Any, where: str) -> PackageOverride:
         no_binary=no_binary,
         exclude=_strings(table.get("exclude", []), f"{where}.exclude"),
         test=test,
+        container=_convert("container", table["container"], f"{where}.container")
+        if "container" in table
+        else None,
     )
 
 
@@ -222,6 +226,14 @@ def load(
     for attr, value in cli.items():
         if value is not None and value != () and value is not False:
             values[attr] = _convert(attr, value, f"--{attr.replace('_', '-')}")
-    if values.get("container") and "runner" not in values:
-        values["runner"] = "container"  # naming an image anywhere means building in it
+    # Naming an image anywhere means building in containers (per package: the others in
+    # the default image).
+    imaged = sorted(n for n, o in packages.items() if o.container)
+    if (values.get("container") or imaged) and "runner" not in values:
+        values["runner"] = "container"
+    if imaged and values.get("runner") != "container":
+        raise InvalidInput(
+            f"{source}: packages.{imaged[0]}.container names an image, but the runner is "
+            f"{values.get('runner', 'host')!r}: build with --container"
+        )
     return BuildSettings(**values, packages=packages, source=source)

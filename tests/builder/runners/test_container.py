@@ -47,7 +47,7 @@ export YAML_FROM_SETUP=1
   grep -r . /wheelyard 2>/dev/null
   dpkg -s libyaml-dev | head -2
 } >/tmp/seen.txt 2>&1 || true
-cp /tmp/seen.txt "$PWD/seen.txt"
+cp /tmp/seen.txt "$PWD/seen-$(hostname).txt"
 """
 
 
@@ -95,12 +95,25 @@ def yard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yard]:
 
 
 @pytest.fixture(scope="module")
-def built(test_image: str, yard: Yard, tmp_path_factory: pytest.TempPathFactory) -> Built:
+def alias(test_image: str) -> Iterator[str]:
+    """A second name of the test image: as a package's own image, it gets its own container."""
+    name = f"{test_image}-alias"
+    subprocess.run(["podman", "tag", test_image, name], env=engine_env(), check=True)
+    yield name
+    subprocess.run(["podman", "untag", name], env=engine_env(), check=False)
+
+
+@pytest.fixture(scope="module")
+def built(
+    test_image: str, alias: str, yard: Yard, tmp_path_factory: pytest.TempPathFactory
+) -> Built:
     """One container build that uploads (so the token is in use) with a token file outside
-    every shared folder, and a build-setup.sh that records all the container shows."""
+    every shared folder, and a build-setup.sh that records all the container shows; srcpkg
+    names its own image, so the run has two build containers."""
     base = tmp_path_factory.mktemp("container")
     folder = base / "project"
     _requirements(folder)
+    (folder / "wheelyard.toml").write_text(f'[build.packages.srcpkg]\ncontainer = "{alias}"\n')
     # build-setup.sh runs in the container; what it saw is copied into the project folder.
     (folder / "build-setup.sh").write_text(SETUP)
     token = yard.user("containeruser")
@@ -136,7 +149,7 @@ def built(test_image: str, yard: Yard, tmp_path_factory: pytest.TempPathFactory)
 def test_built_repaired_grafted_and_verified_in_containers(built: Built, test_image: str) -> None:
     result = built.result
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "build-setup.sh set YAML_FROM_SETUP" in result.stdout
+    assert result.stdout.count("build-setup.sh set YAML_FROM_SETUP (in podman ") == 2
     [wheel] = built.wheelhouse.glob("yamlext-1.0-cp311-*.whl")
     # The image's auditwheel tagged it (the host's glibc plays no part).
     assert "manylinux_2_36_x86_64" in wheel.name or "manylinux_2_17" in wheel.name
@@ -155,9 +168,10 @@ def test_built_repaired_grafted_and_verified_in_containers(built: Built, test_im
         check=True,
     ).stdout.strip()
     assert entry["environment"] == f"podman {test_image}@{image_id}"
-    # build-setup.sh ran as root in the build container, which had libyaml-dev …
-    seen = (built.folder / "seen.txt").read_text()
-    assert seen.splitlines()[0] == "0" and "Status: install ok installed" in seen
+    # build-setup.sh ran as root in each build container, which then had libyaml-dev …
+    seen = [p.read_text() for p in built.folder.glob("seen-*.txt")]
+    assert len(seen) == 2
+    assert all(s.splitlines()[0] == "0" and "Status: install ok installed" in s for s in seen)
     # … which a fresh container of the image (where verification ran) does not have.
     fresh = subprocess.run(
         ["podman", "run", "--rm", test_image, "sh", "-c", "ldconfig -p | grep -c libyaml"],
@@ -171,9 +185,19 @@ def test_built_repaired_grafted_and_verified_in_containers(built: Built, test_im
     assert "[wheelyard-verify-" in log and "import yamlext" in log
 
 
+def test_a_package_with_its_own_image_builds_in_its_own_container(built: Built) -> None:
+    def container_of(stem: str) -> str:
+        first = (built.wheelhouse / "logs" / f"{stem}.log").read_text().split("]")[0]
+        assert first.startswith("$ [wheelyard-build-")
+        return first
+
+    assert container_of("srcpkg-1.0-cp311") != container_of("yamlext-1.0-cp311")
+    assert (built.wheelhouse / "logs" / "build-setup-2.log").is_file()
+
+
 def test_the_token_never_enters_a_container(built: Built) -> None:
     assert built.result.returncode == 0, built.result.stderr
-    seen = (built.folder / "seen.txt").read_text()
+    seen = "".join(p.read_text() for p in built.folder.glob("seen-*.txt"))
     assert built.token not in seen  # not in any environment, command line or mounted file
     assert str(built.token_file) not in seen and "WHEELYARD_TOKEN" not in seen
     assert "/wheelyard/" in seen  # the probe did see the mounts it searched

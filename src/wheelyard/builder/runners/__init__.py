@@ -89,6 +89,11 @@ class Runner(Protocol):
     def identity(self) -> str:
         """What verification ran in, for its record (``host``, or engine, image and digest)."""
 
+    def variant(self, image: str) -> Runner:
+        """Where a package that names its own build image builds: for a container runner, a
+        second container of that image, started on first use and removed with this runner
+        (itself for the same image); the host has no images."""
+
     def clean(self) -> AbstractContextManager[Runner]:
         """Where to verify: an environment without what build-setup.sh installed (the host:
         itself; a container runner: a fresh container of the verify image)."""

@@ -84,6 +84,7 @@ class ContainerRunner:
         self._variables: dict[str, str] = {}
         self._image_id: str | None = None
         self._previous_term: object = None
+        self._variants: dict[str, ContainerRunner] = {}
 
     # -- life cycle ------------------------------------------------------------------------
     def __enter__(self) -> ContainerRunner:
@@ -105,6 +106,8 @@ class ContainerRunner:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            for variant in self._variants.values():
+                variant._remove()
             self._remove()
         finally:
             if self._previous_term is not None:
@@ -261,6 +264,22 @@ class ContainerRunner:
 
     def repair_command(self) -> tuple[list[str], dict[str, str]]:
         return ["auditwheel"], {}  # the image's own: its policy is the image's
+
+    def variant(self, image: str) -> ContainerRunner:
+        reference = image_for(image)
+        if reference == self.image:
+            return self
+        with self._lock:
+            if reference not in self._variants:
+                other = ContainerRunner(
+                    self.environ,
+                    reference,
+                    paths=self.paths,
+                    found=self.engine,
+                    exchange=self._exchange,
+                )
+                self._variants[reference] = other.__enter__()
+            return self._variants[reference]
 
     # -- verification ------------------------------------------------------------------------
     @property

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from wheelyard.builder.secret import SECRET_VARIABLES
+from wheelyard.errors import InvalidInput
 
 
 class HostRunner:
@@ -46,6 +47,9 @@ class HostRunner:
     @property
     def identity(self) -> str:
         return "host"
+
+    def variant(self, image: str) -> HostRunner:
+        raise InvalidInput(f"building in the image {image!r} needs --container")
 
     @contextmanager
     def clean(self) -> Iterator[HostRunner]:
