@@ -5,6 +5,7 @@ interpreter), then verify every interpreter whose exact wheel set has not passed
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import heapq
 import itertools
 import json
@@ -146,7 +147,11 @@ class _Run:
 
     def shared_for(self, runner: Runner) -> SharedEnvs:
         if id(runner) not in self.shared:
-            envs = SharedEnvs(runner, self.job.wheelhouse / ".envs", self.job.refresh)
+            root = self.job.wheelhouse / ".envs"
+            if runner is not self.runner:
+                # Another image: its own folder, so two images never build one env at once.
+                root = root / f"image-{hashlib.sha256(runner.identity.encode()).hexdigest()[:12]}"
+            envs = SharedEnvs(runner, root, self.job.refresh)
             self.shared[id(runner)] = envs
         return self.shared[id(runner)]
 

@@ -100,7 +100,8 @@ def alias(test_image: str) -> Iterator[str]:
     name = f"{test_image}-alias"
     subprocess.run(["podman", "tag", test_image, name], env=engine_env(), check=True)
     yield name
-    subprocess.run(["podman", "untag", name], env=engine_env(), check=False)
+    # (with no name after the image, podman untag would remove all of its names)
+    subprocess.run(["podman", "untag", test_image, name], env=engine_env(), check=False)
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +188,8 @@ def test_built_repaired_grafted_and_verified_in_containers(built: Built, test_im
 
 def test_a_package_with_its_own_image_builds_in_its_own_container(built: Built) -> None:
     def container_of(stem: str) -> str:
-        first = (built.wheelhouse / "logs" / f"{stem}.log").read_text().split("]")[0]
-        assert first.startswith("$ [wheelyard-build-")
-        return first
+        log = (built.wheelhouse / "logs" / f"{stem}.log").read_text()
+        return next(line for line in log.splitlines() if line.startswith("$ [")).split("]")[0]
 
     assert container_of("srcpkg-1.0-cp311") != container_of("yamlext-1.0-cp311")
     assert (built.wheelhouse / "logs" / "build-setup-2.log").is_file()

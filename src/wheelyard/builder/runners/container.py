@@ -178,6 +178,12 @@ class ContainerRunner:
         process, self._process = self._process, None
         if process is None or self.engine is None:
             return
+        if self.engine.name == "docker" and os.getuid() != 0:
+            # A rootful daemon's root wrote these: give them back to the user who ran us
+            # (rootless podman maps its root to that user already).
+            writable = [str(m.inside) for m in self.paths.mounts if not m.read_only]
+            owner = f"{os.getuid()}:{os.getgid()}"
+            self.engine.call("exec", self._name, "chown", "-R", owner, *writable, timeout=300)
         if process.stdin is not None:
             process.stdin.close()
         force = ["rm", "--force", self._name]
