@@ -43,6 +43,17 @@ def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runn
     return 0
 
 
+def _swallowed_folder(args: argparse.Namespace) -> None:
+    """``--container`` takes an optional value, so ``--container FOLDER`` makes FOLDER the
+    image: say so rather than try to pull it."""
+    image = getattr(args, "container", None)
+    if image and args.folder == "." and (Path(image) / "requirements.txt").is_file():
+        raise InvalidInput(
+            f"--container took {image!r} as the image, but it is a requirements folder: "
+            f"write `wheelyard build {image} --container` or `--container=IMAGE`"
+        )
+
+
 def settings_of(args: argparse.Namespace) -> BuildSettings:
     cli = {
         "python": tuple(args.python or ()),
@@ -156,6 +167,7 @@ def _published(publication: Publication) -> None:
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
+    _swallowed_folder(args)
     # Before anything runs (an interpreter probe, pip, a build): see builder/secret.py.
     seal(getattr(args, "own_process", False), args.token_file)
     settings = settings_of(args)
