@@ -26,6 +26,7 @@ from tests.builder.test_repair import needs_toolchain
 from tests.helpers import BIN, Yard, start_yard, stop_yard
 from wheelyard.builder.interpreters import discover, probe
 from wheelyard.builder.repair import RepairFailed, repair
+from wheelyard.builder.run import counterpart
 from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.verify import verify
 from wheelyard.testing import make_c_sdist, make_sdist
@@ -168,7 +169,7 @@ def test_built_repaired_grafted_and_verified_in_containers(built: Built, test_im
         env=engine_env(),
         check=True,
     ).stdout.strip()
-    assert entry["environment"] == f"podman {test_image}@{image_id}"
+    assert entry["environment"] == f"podman {test_image}@sha256:{image_id.split(':')[-1]}"
     # build-setup.sh ran as root in each build container, which then had libyaml-dev …
     seen = [p.read_text() for p in built.folder.glob("seen-*.txt")]
     assert len(seen) == 2
@@ -349,3 +350,35 @@ def test_interrupted_run_removes_its_container(
     assert time.monotonic() - started < 30  # not after build-setup.sh's two minutes
     assert process.returncode == 130
     assert containers_of_run(process.pid) == []
+
+
+def test_a_verify_image_without_the_manylinux_layout_is_matched_by_version(
+    built: Built, test_image: str, tmp_path: Path
+) -> None:
+    """``verify-image`` names another image: the Debian root file system the test image is
+    made from has python3 but no /opt/python, auditwheel or compiler; its Python 3.11
+    verifies the wheel built in the test image."""
+    listed = subprocess.run(
+        ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        env=engine_env(),
+        check=True,
+    ).stdout.split()
+    rootfs = next((n for n in listed if n.startswith("localhost/wheelyard-test-rootfs:")), None)
+    if rootfs is None:
+        pytest.skip("the test image's root file system image was removed")
+    [wheel] = built.wheelhouse.glob("yamlext-1.0-cp311-*.whl")
+    house = tmp_path / "house"
+    house.mkdir()
+    shutil.copy2(wheel, house)
+    with ContainerRunner(engine_env(), test_image, "podman", verify_image=rootfs) as runner:
+        runner.share(house)
+        build_python = probe(PYTHON, runner)
+        assert build_python is not None
+        with runner.clean() as clean:
+            assert clean.identity.startswith(f"podman {rootfs}@sha256:")
+            there = counterpart(clean, build_python)
+            assert there is not None and there.executable != PYTHON
+            verdict = verify(clean, there, ["yamlext==1.0"], house, [wheel], house / ".v")
+    assert verdict.ok, verdict.tail

@@ -294,7 +294,9 @@ class ContainerRunner:
         image = self.verify_image if self.purpose == "verify" else self.image
         if self._image_id is None and self.engine is not None:
             result = self.engine.call("image", "inspect", "--format", "{{.Id}}", image)
-            self._image_id = result.stdout.strip() if result.returncode == 0 else "unknown"
+            found = result.stdout.strip() if result.returncode == 0 else "unknown"
+            # docker prints the digest with its algorithm, podman without
+            self._image_id = found if ":" in found or found == "unknown" else f"sha256:{found}"
         return f"{self.engine.name if self.engine else '?'} {image}@{self._image_id}"
 
     @contextmanager
