@@ -23,10 +23,11 @@ import subprocess
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 from wheelyard.builder.runners import engines
 from wheelyard.builder.runners.engines import Engine
@@ -42,6 +43,7 @@ _CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 _PASSED = {"SOURCE_DATE_EPOCH", "http_proxy", "https_proxy", "no_proxy"}
 _PASSED |= {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
 _READY = "wheelyard-container-ready"
+_LIVE: set[ContainerRunner] = set()  # started containers, for a signal to remove at once
 
 
 def _portable(name: str, value: str, paths: PathMap) -> bool:
@@ -83,7 +85,7 @@ class ContainerRunner:
         self._exchange = exchange  # the host side of the scratch mount
         self._variables: dict[str, str] = {}
         self._image_id: str | None = None
-        self._previous_term: object = None
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._variants: dict[str, ContainerRunner] = {}
 
     # -- life cycle ------------------------------------------------------------------------
@@ -97,8 +99,13 @@ class ContainerRunner:
             if ca and Path(ca).is_file():
                 self.paths.add(Path(ca), read_only=True, inside=CA_INSIDE)
             if threading.current_thread() is threading.main_thread():
-                # A terminated run unwinds like Ctrl-C, so the container is removed.
-                self._previous_term = signal.signal(signal.SIGTERM, _terminate)
+                # Ctrl-C or SIGTERM: containers go first, so builds running in them end now
+                # rather than when they finish; then the run unwinds as on Ctrl-C.
+                self._previous = {
+                    signum: signal.signal(signum, _interrupt)
+                    for signum in (signal.SIGINT, signal.SIGTERM)
+                    if signal.getsignal(signum) is not signal.SIG_IGN  # (nohup, background)
+                }
         self._variables = self._base_variables()
         return self
 
@@ -110,9 +117,9 @@ class ContainerRunner:
                 variant._remove()
             self._remove()
         finally:
-            if self._previous_term is not None:
-                signal.signal(signal.SIGTERM, self._previous_term)  # type: ignore[arg-type]
-                self._previous_term = None
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+            self._previous = {}
             if self._exchange is not None and self._owns_paths:
                 shutil.rmtree(self._exchange, ignore_errors=True)
 
@@ -173,9 +180,11 @@ class ContainerRunner:
                     text = errors.read().decode(errors="replace")
                     raise EngineFailed(engines.explain(self.engine.name, f"start {image}", text))
             self._process = process
+            _LIVE.add(self)
 
     def _remove(self) -> None:
         process, self._process = self._process, None
+        _LIVE.discard(self)
         if process is None or self.engine is None:
             return
         if self.engine.name == "docker" and os.getuid() != 0:
@@ -316,5 +325,7 @@ class ContainerRunner:
             yield fresh
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    for runner in list(_LIVE):
+        runner._remove()
     raise KeyboardInterrupt
