@@ -258,7 +258,7 @@ def plan_left(
         owner="bench",
     )
     request = pipeline.Request(folder, settings, env, token=lambda: token)
-    with make_runner(settings.runner, env) as runner:
+    with make_runner(settings, env) as runner:
         planned = pipeline.plan(request, runner)
     return len(planned.plan.by_source("build"))
 
@@ -350,7 +350,8 @@ def main() -> int:
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=sorted(SETS))
     args = parser.parse_args()
     interps = pipeline.interpreters(
-        BuildSettings(python=tuple(args.python)), make_runner("host", os.environ)
+        BuildSettings(python=tuple(args.python)),
+        make_runner(BuildSettings(), os.environ),
     )
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)

@@ -60,6 +60,10 @@ class TooManyRequests(YardError):
         self.retry_after = max(1, retry_after)
 
 
+class EngineFailed(YardError):
+    """No container engine answers, or it failed to start or run a container."""
+
+
 class StorageError(YardError):
     """The blob store failed (I/O error, read-only or missing volume); nothing was stored."""
 

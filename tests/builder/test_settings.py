@@ -86,3 +86,20 @@ def test_settings_in_two_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.wheelyard.build]\njobs = 2\n")
     with pytest.raises(InvalidInput, match="keep one"):
         load(tmp_path, {}, environ={})
+
+
+def test_naming_an_image_selects_the_container_runner(tmp_path: Path) -> None:
+    assert load(tmp_path, {}, environ={}).runner == "host"
+    chosen = load(tmp_path, {"container": "manylinux2014"}, environ={})
+    assert (chosen.runner, chosen.container) == ("container", "manylinux2014")
+    (tmp_path / "wheelyard.toml").write_text(
+        '[build]\ncontainer-engine = "docker"\nverify-image = "python:3.12-slim"\n'
+        '[build.packages.lxml]\ncontainer = "manylinux_2_34"\n'
+    )
+    from_file = load(tmp_path, {}, environ={"WHEELYARD_CONTAINER_ENGINE": "podman"})
+    assert from_file.runner == "container" and from_file.container is None  # default image
+    assert from_file.container_engine == "podman"  # the variable overrides the file
+    assert from_file.verify_image == "python:3.12-slim"
+    assert from_file.override("LXML").container == "manylinux_2_34"
+    with pytest.raises(InvalidInput, match=r"packages\.lxml\.container names an image, but"):
+        load(tmp_path, {"runner": "host"}, environ={})

@@ -169,16 +169,6 @@ def test_travis_publishes_only_from_branch_pushes() -> None:
         assert pr["script"][0] == "unset WHEELYARD_TOKEN WHEELYARD_URL WHEELYARD_OWNER"
 
 
-def _has_container_flag() -> bool:
-    build = build_parser()._subparsers._group_actions[0].choices["build"]  # type: ignore[union-attr]
-    return any("--container" in a.option_strings for a in build._actions)
-
-
-@pytest.mark.xfail(
-    not _has_container_flag(),
-    reason="`wheelyard build --container` is added on branch `container`",
-    strict=True,
-)
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_the_commands_are_ones_wheelyard_build_accepts(service: str) -> None:
     parser = build_parser()

@@ -58,6 +58,7 @@ class SharedEnvs:
     def key(interp: Interpreter, requirements: Sequence[str], files: Sequence[Path]) -> str:
         h = hashlib.sha256()
         h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
+        h.update("\0".join(interp.platforms).encode() + b"\1")  # two images' same path
         for req in sorted(requirements):
             h.update(f"{req}\0".encode())
         for path in files:

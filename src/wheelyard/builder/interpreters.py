@@ -1,10 +1,10 @@
 """Finding CPython interpreters in a build environment (on the host: PATH, pyenv, the
-manylinux ``/opt/python`` layout), knowing each as data, and choosing among them by version,
+manylinux ``/opt/python`` layout; in a container: the image's ``/opt/python``), knowing each
+as data, and choosing among them by version,
 range, tag, path or glob."""
 
 from __future__ import annotations
 
-import glob
 import json
 import re
 import subprocess
@@ -163,19 +163,22 @@ def _match(sel: str, available: list[Interpreter], runner: Runner) -> list[Inter
     if m := _TAG.match(sel):
         want = (int(m[1]), int(m[2]))
         return [i for i in available if i.version[:2] == want]
+    # Globs and paths name files where the interpreters live (in a container: its own).
     if any(c in sel for c in "*?["):
-        paths = []
-        for hit in sorted(glob.glob(sel)):
-            p = Path(hit)
-            paths.append(p / "bin" / "python" if p.is_dir() else p)
-        return [i for i in (probe(p, runner) for p in paths if p.exists()) if i is not None]
-    path = Path(sel)
-    if path.exists():
-        interp = probe(path / "bin" / "python" if path.is_dir() else path, runner)
+        return [i for i in (probe(_executable(p), runner) for p in runner.glob(sel)) if i]
+    hits = runner.glob(sel)
+    if hits:
+        interp = probe(_executable(hits[0]), runner)
         if interp is None:
             raise InvalidInput(f"{sel} is not a working Python interpreter")
         return [interp]
     raise InvalidInput(
         f"cannot read --python {sel!r}: use a version (3.12), a range (3.10-3.13), a tag "
-        "(cp312), an interpreter path or a glob (/opt/python/cp3*)"
+        f"(cp312), an interpreter path or a glob (/opt/python/cp3*) that exists "
+        f"{'here' if runner.name == 'host' else 'in the ' + runner.name}"
     )
+
+
+def _executable(path: Path) -> Path:
+    """An interpreter's folder (``/opt/python/cp312-cp312``) means its ``bin/python``."""
+    return path if path.name.startswith("python") else path / "bin" / "python"

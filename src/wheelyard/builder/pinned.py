@@ -169,6 +169,7 @@ def context_key(
     """What every line's resolution depends on besides the line itself."""
     h = hashlib.sha256()
     h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
+    h.update("\0".join(interp.platforms).encode() + b"\1")  # two images' same path
     h.update("\0".join(pip_args).encode() + b"\1")
     for line in pinned.options:
         h.update(f"{line}\0".encode())

@@ -81,7 +81,7 @@ def resolve_report(
         data = json.loads(report.read_text())
     resolved = []
     for item in data.get("install", []):
-        url = item["download_info"]["url"]
+        url = runner.outside(item["download_info"]["url"])  # a local file: the host's path
         filename = unquote(Path(urlparse(url).path).name)
         meta = item["metadata"]
         requires = tuple(meta.get("requires_dist") or ())

@@ -5,6 +5,7 @@ interpreter), then verify every interpreter whose exact wheel set has not passed
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import heapq
 import itertools
 import json
@@ -26,7 +27,7 @@ from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
 from wheelyard.builder.fetch import fetch
 from wheelyard.builder.hook import SetupFailed, run_setup
-from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.interpreters import Interpreter, discover, probe
 from wheelyard.builder.phases import Phases
 from wheelyard.builder.plan import ANY, Plan, Step
 from wheelyard.builder.progress import Reporter, Row
@@ -182,8 +183,25 @@ class _Run:
         # per interpreter minor: the wheels its verification installs from
         self.sets: dict[str, list[Path]] = defaultdict(list)
         self.ours: list[Path] = []  # wheels we built or took from the yard: verify imports them
-        uv = job.uv if job.direct else None  # uv resolved: pip's configuration is not in play
-        self.shared = SharedEnvs(runner, job.wheelhouse / ".envs", job.refresh, uv)
+        # per build environment (a package's own image is a second one): its shared build
+        # envs and what its build-setup.sh exported
+        self.shared: dict[int, SharedEnvs] = {}
+        self.setup: dict[int, dict[str, str]] = {}
+
+    def runner_for(self, project: str) -> Runner:
+        image = self.job.settings.override(project).container
+        return self.runner.variant(image) if image else self.runner
+
+    def shared_for(self, runner: Runner) -> SharedEnvs:
+        if id(runner) not in self.shared:
+            root = self.job.wheelhouse / ".envs"
+            if runner is not self.runner:
+                # Another image: its own folder, so two images never build one env at once.
+                root = root / f"image-{hashlib.sha256(runner.identity.encode()).hexdigest()[:12]}"
+            uv = self.job.uv if self.job.direct else None  # uv resolved: pip's config not in play
+            envs = SharedEnvs(runner, root, self.job.refresh, uv)
+            self.shared[id(runner)] = envs
+        return self.shared[id(runner)]
 
     def show(self, row: Row, **changes: object) -> Row:
         row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
@@ -236,8 +254,9 @@ class _Run:
                 client.close()
 
     # -- build + repair ------------------------------------------------------------------
-    def task(self, step: Step, environment: dict[str, str]) -> BuildTask:
+    def task(self, step: Step) -> BuildTask:
         override = self.job.settings.override(step.project)
+        environment = self.setup[id(self.runner_for(step.project))]
         build_reqs = self.job.folder / BUILD_REQUIREMENTS
         return BuildTask(
             step.project,
@@ -254,7 +273,7 @@ class _Run:
         row = self.rows[(task.project, task.version, task.interpreter.minor)]
         settings = self.job.settings
         exclude = settings.override(task.project).exclude
-        options = buildflags.repair_flags(self.runner, settings.strip)
+        options = buildflags.repair_flags(self.runner_for(task.project), settings.strip)
         key = None
         try:
             sdist = fetch_sdist(task.source, self.job.wheelhouse / ".sdists")
@@ -279,8 +298,9 @@ class _Run:
             self._keep(task, repaired)
             return repaired
         row = self.show(row, state="building")
+        runner = self.runner_for(task.project)
         with self.job.phases.timing("build"):
-            result = build_one(self.runner, task, self.job.wheelhouse, self.shared)
+            result = build_one(runner, task, self.job.wheelhouse, self.shared_for(runner))
         row = self.show(row, seconds=result.seconds, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)
@@ -292,7 +312,7 @@ class _Run:
                 repaired = repair(
                     result.wheel,
                     self.job.wheelhouse,
-                    self.runner,
+                    runner,
                     settings.plat,
                     exclude,
                     task.interpreter.platforms,
@@ -324,18 +344,24 @@ class _Run:
             self.add_to_sets(task.interpreter.minor, repaired.wheel)
 
     def build(self, steps: Sequence[Step]) -> None:
-        try:
-            environment = run_setup(
-                self.runner, self.job.folder, self.job.wheelhouse / "logs" / "build-setup.log"
-            )
-        except SetupFailed as exc:
-            self.outcome.setup_failed = exc
-            for step in steps:
-                row = self.rows[(step.project, step.version, step.python)]
-                self.show(row, state="failed", detail="build-setup.sh failed")
-            return
-        if environment:
-            self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}")
+        # build-setup.sh runs once in each environment that builds something.
+        found = {id(r): r for r in (self.runner_for(step.project) for step in steps)}
+        runners = sorted(found.values(), key=lambda r: r is not self.runner)
+        for number, runner in enumerate(runners):
+            name = "build-setup.log" if number == 0 else f"build-setup-{number + 1}.log"
+            log = self.job.wheelhouse / "logs" / name
+            try:
+                environment = run_setup(runner, self.job.folder, log)
+            except SetupFailed as exc:
+                self.outcome.setup_failed = exc
+                for step in steps:
+                    row = self.rows[(step.project, step.version, step.python)]
+                    self.show(row, state="failed", detail="build-setup.sh failed")
+                return
+            self.setup[id(runner)] = environment
+            if environment:
+                where = f" (in {runner.identity})" if len(runners) > 1 else ""
+                self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}{where}")
         history = _load_seconds(self.job.wheelhouse)
         platform = _load_platform(self.job.wheelhouse)
         schedule = Schedule(steps, history, platform)
@@ -344,7 +370,7 @@ class _Run:
             while schedule.ready or pending:
                 while schedule.ready and len(pending) < self.job.jobs:
                     step, first = schedule.pop()
-                    pending[pool.submit(self.make, self.task(step, environment))] = (step, first)
+                    pending[pool.submit(self.make, self.task(step))] = (step, first)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     step, first = pending.pop(future)
@@ -371,35 +397,44 @@ class _Run:
     def verify(self) -> None:
         tests = {n: o.test for n, o in self.job.settings.packages.items() if o.test}
         work = self.job.wheelhouse / ".verify"
-        digests = {
-            i.minor: record.set_hash(i, self.plan.sets.get(i.minor, ()), self.sets[i.minor], tests)
-            for i in self.job.interpreters
-        }
-
-        def one(interp: Interpreter) -> Verified:
-            digest = digests[interp.minor]
-            if not self.job.refresh and record.is_verified(self.job.wheelhouse, interp, digest):
-                self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
-                log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
-                return Verified(interp, True, log, skipped=True)
-            self.reporter.message(f"verify Python {interp.minor}: installing and importing")
-            with self.job.phases.timing("verify"):
-                return verify(
-                    self.runner,
-                    interp,
-                    self.plan.sets.get(interp.minor, ()),
-                    self.job.wheelhouse,
-                    self.ours,
-                    work,
-                    tests,
-                    self.job.uv,
+        with self.runner.clean() as clean:
+            where = clean.identity
+            digests = {
+                i.minor: record.set_hash(
+                    i, self.plan.sets.get(i.minor, ()), self.sets[i.minor], tests, where
                 )
+                for i in self.job.interpreters
+            }
 
-        with self.pool() as pool:
-            self.outcome.verified = list(pool.map(one, self.job.interpreters))
+            def one(interp: Interpreter) -> Verified:
+                digest = digests[interp.minor]
+                log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
+                if not self.job.refresh and record.is_verified(self.job.wheelhouse, interp, digest):
+                    self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
+                    return Verified(interp, True, log, skipped=True)
+                there = counterpart(clean, interp) if clean is not self.runner else interp
+                if there is None:
+                    return Verified(interp, False, log, (f"no Python {interp.minor} in {where}",))
+                self.reporter.message(f"verify Python {interp.minor}: installing and importing")
+                with self.job.phases.timing("verify"):
+                    verdict = verify(
+                        clean,
+                        there,
+                        self.plan.sets.get(interp.minor, ()),
+                        self.job.wheelhouse,
+                        self.ours,
+                        work,
+                        tests,
+                        self.job.uv,
+                    )
+                return dataclasses.replace(verdict, interpreter=interp)
+
+            with self.pool() as pool:
+                self.outcome.verified = list(pool.map(one, self.job.interpreters))
         for v in self.outcome.verified:
             if v.ok and not v.skipped:
-                record.record(self.job.wheelhouse, v.interpreter, digests[v.interpreter.minor])
+                digest = digests[v.interpreter.minor]
+                record.record(self.job.wheelhouse, v.interpreter, digest, where)
         shutil.rmtree(work, ignore_errors=True)
 
     def run(self) -> Outcome:
@@ -442,6 +477,15 @@ class _Run:
             )
         self.outcome.rows = list(self.rows.values())
         return self.outcome
+
+
+def counterpart(clean: Runner, interp: Interpreter) -> Interpreter | None:
+    """``interp``'s twin in a verify environment: the same executable when it has it (the
+    same image), else its Python of the same minor version (another image)."""
+    same = probe(interp.executable, clean)
+    if same is not None and same.minor == interp.minor:
+        return same
+    return next((i for i in discover(clean) if i.minor == interp.minor), None)
 
 
 def execute(plan: Plan, job: Job, runner: Runner, reporter: Reporter) -> Outcome:

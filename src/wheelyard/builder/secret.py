@@ -127,6 +127,13 @@ def seal(own_process: bool, token_file: str | None = None) -> None:
         _state["token"] = token
 
 
+def token_file() -> Path | None:
+    """Where the token file is (never its content), so a build environment can refuse to
+    make it visible to builds."""
+    path = _state["file"]
+    return Path(path).absolute() if path is not None else None
+
+
 def upload_token() -> str | None:
     """The token, from ``--token-file``/``WHEELYARD_TOKEN_FILE`` or what :func:`seal` took
     over from ``WHEELYARD_TOKEN``; None when there is none. The one way to get it."""

@@ -31,6 +31,7 @@ class PackageOverride:
     no_binary: bool = False
     exclude: tuple[str, ...] = ()  # libraries auditwheel must not graft
     test: str | None = None  # a shell command run in the verify venv instead of imports
+    container: str | None = None  # its own build image (a second container of the run)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class BuildSettings:
     strict: bool = False  # a wheel above the target fails the run (else: a warning)
     resolver: str = "auto"  # "pip", "uv", or "auto": uv when pip's configuration allows it
     strip: bool = True  # strip debug information from extensions and grafted libraries
+    container: str | None = None  # the build image (a PyPA short name or any reference)
+    container_engine: str | None = None  # docker or podman (default: whichever answers)
+    verify_image: str | None = None  # where to verify (default: a clean container of the image)
     packages: Mapping[str, PackageOverride] = field(default_factory=dict)
     source: str = "defaults"  # where the file settings came from, for messages
 
@@ -78,9 +82,12 @@ _SCALARS = {
     "strict": "strict",
     "resolver": "resolver",
     "strip": "strip",
+    "container": "container",
+    "container-engine": "container_engine",
+    "verify-image": "verify_image",
 }
 RESOLVERS = ("auto", "pip", "uv")
-_PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test"}
+_PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test", "container"}
 _ENV = {
     "WHEELYARD_PYTHON": "python",
     "WHEELYARD_JOBS": "jobs",
@@ -96,6 +103,9 @@ _ENV = {
     "WHEELYARD_STRICT": "strict",
     "WHEELYARD_RESOLVER": "resolver",
     "WHEELYARD_STRIP": "strip",
+    "WHEELYARD_CONTAINER": "container",
+    "WHEELYARD_CONTAINER_ENGINE": "container_engine",
+    "WHEELYARD_VERIFY_IMAGE": "verify_image",
 }
 
 
@@ -169,6 +179,9 @@ def _package(name: str, table: Any, where: str) -> PackageOverride:
         no_binary=no_binary,
         exclude=_strings(table.get("exclude", []), f"{where}.exclude"),
         test=test,
+        container=_convert("container", table["container"], f"{where}.container")
+        if "container" in table
+        else None,
     )
 
 
@@ -234,4 +247,14 @@ def load(
     for attr, value in cli.items():
         if value is not None and value != () and value is not False:
             values[attr] = _convert(attr, value, f"--{attr.replace('_', '-')}")
+    # Naming an image anywhere means building in containers (per package: the others in
+    # the default image).
+    imaged = sorted(n for n, o in packages.items() if o.container)
+    if (values.get("container") or imaged) and "runner" not in values:
+        values["runner"] = "container"
+    if imaged and values.get("runner") != "container":
+        raise InvalidInput(
+            f"{source}: packages.{imaged[0]}.container names an image, but the runner is "
+            f"{values.get('runner', 'host')!r}: build with --container"
+        )
     return BuildSettings(**values, packages=packages, source=source)

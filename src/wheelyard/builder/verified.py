@@ -1,6 +1,8 @@
 """The record of passed verifications, kept in the wheelhouse: per interpreter, the hash of
-the exact set of wheels (names and bytes), the pins and the test commands. An
-unchanged rerun finds its hash there and does not verify again."""
+the exact set of wheels (names and bytes), the pins, the test commands and what it was
+verified in (the host, or a container engine, image and the image's digest), which is also
+written out beside the hash. An unchanged rerun finds its hash there and does not verify
+again."""
 
 from __future__ import annotations
 
@@ -16,9 +18,15 @@ RECORD = ".verified.json"
 
 
 def set_hash(
-    interp: Interpreter, pins: Sequence[str], wheels: Iterable[Path], tests: Mapping[str, str]
+    interp: Interpreter,
+    pins: Sequence[str],
+    wheels: Iterable[Path],
+    tests: Mapping[str, str],
+    environment: str = "host",
 ) -> str:
     h = hashlib.sha256()
+    if environment != "host":  # (host hashes stay what they were)
+        h.update(f"{environment}\0".encode())
     h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
     h.update("\n".join(sorted(pins)).encode() + b"\0")
     for wheel in sorted(set(wheels), key=lambda p: p.name):
@@ -28,7 +36,7 @@ def set_hash(
     return h.hexdigest()
 
 
-def _load(wheelhouse: Path) -> dict[str, str]:
+def _load(wheelhouse: Path) -> dict[str, str | dict[str, str]]:
     try:
         data = json.loads((wheelhouse / RECORD).read_text())
     except (OSError, ValueError):
@@ -37,12 +45,16 @@ def _load(wheelhouse: Path) -> dict[str, str]:
 
 
 def is_verified(wheelhouse: Path, interp: Interpreter, digest: str) -> bool:
-    return _load(wheelhouse).get(str(interp.executable)) == digest
+    entry = _load(wheelhouse).get(str(interp.executable))
+    return (entry.get("digest") if isinstance(entry, dict) else entry) == digest
 
 
-def record(wheelhouse: Path, interp: Interpreter, digest: str) -> None:
+def record(wheelhouse: Path, interp: Interpreter, digest: str, environment: str = "host") -> None:
     """Remember a pass; written atomically (a rename), so a killed run leaves no half record."""
-    data = {**_load(wheelhouse), str(interp.executable): digest}
+    entry: str | dict[str, str] = digest
+    if environment != "host":
+        entry = {"digest": digest, "environment": environment}
+    data = {**_load(wheelhouse), str(interp.executable): entry}
     tmp = wheelhouse / (RECORD + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(wheelhouse / RECORD)

@@ -1,11 +1,12 @@
 """The gate before publishing: for each interpreter, a fresh virtual environment installs the
 whole pinned set from the wheelhouse only (wheels only: a ``--no-binary`` in
 requirements.txt named how to build, not what to install), then imports every built project (or runs
-the project's own test command, from its per-package override)."""
+the project's own test command, from its per-package override). The runner given is the
+clean one (``Runner.clean``): with containers, a fresh container that never ran
+build-setup.sh, so a library the build had but the wheel did not graft is missing."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,12 +77,11 @@ def verify(
     for module in sorted(modules):
         if runner.run([python, "-c", f"import {module}"], log, cwd=venv) != 0:
             failed.append(module)
-    activated = {
-        "VIRTUAL_ENV": str(venv),
-        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    # Activated inside the environment, on its own PATH (a container's is not the host's).
+    activate = 'PATH="$VIRTUAL_ENV/bin:$PATH"; export PATH; eval "$1"'
     for name, command in sorted(commands.items()):
-        if runner.run(["bash", "-c", command], log, activated, cwd=venv) != 0:
+        cmd = ["bash", "-c", activate, "wheelyard-test", command]
+        if runner.run(cmd, log, {"VIRTUAL_ENV": str(venv)}, cwd=venv) != 0:
             failed.append(f"{name} (test: {command})")
     text = log.read_text()
     return Verified(interp, not failed, log, tuple(failed), tuple(tail(text)) if failed else ())

@@ -17,11 +17,15 @@ from wheelyard.builder.portability import Portability
 from wheelyard.builder.progress import choose, final_table, write_report
 from wheelyard.builder.run import Outcome
 from wheelyard.builder.runners import DEFAULT, RUNNERS, Runner, make_runner
+from wheelyard.builder.runners.engines import ENGINES
+from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
+from wheelyard.builder.runners.images import PYPA
 from wheelyard.builder.secret import seal, upload_token
 from wheelyard.builder.settings import BuildSettings, load
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
 from wheelyard.config import Settings
+from wheelyard.errors import InvalidInput
 
 
 def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runner) -> int:
@@ -40,6 +44,17 @@ def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runn
     return 0
 
 
+def _swallowed_folder(args: argparse.Namespace) -> None:
+    """``--container`` takes an optional value, so ``--container FOLDER`` makes FOLDER the
+    image: say so rather than try to pull it."""
+    image = getattr(args, "container", None)
+    if image and args.folder == "." and (Path(image) / "requirements.txt").is_file():
+        raise InvalidInput(
+            f"--container took {image!r} as the image, but it is a requirements folder: "
+            f"write `wheelyard build {image} --container` or `--container=IMAGE`"
+        )
+
+
 def settings_of(args: argparse.Namespace) -> BuildSettings:
     cli = {
         "python": tuple(args.python or ()),
@@ -56,6 +71,9 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
         "strict": getattr(args, "strict", False),
         "resolver": getattr(args, "resolver", None),
         "strip": "false" if getattr(args, "no_strip", False) else None,
+        "container": getattr(args, "container", None),
+        "container_engine": getattr(args, "container_engine", None),
+        "verify_image": getattr(args, "verify_image", None),
     }
     return load(Path(args.folder), cli)
 
@@ -171,10 +189,11 @@ def _published(publication: Publication) -> None:
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
+    _swallowed_folder(args)
     # Before anything runs (an interpreter probe, pip, a build): see builder/secret.py.
     seal(getattr(args, "own_process", False), args.token_file)
     settings = settings_of(args)
-    with make_runner(settings.runner, os.environ) as runner:
+    with make_runner(settings, os.environ) as runner:
         if args.list_pythons:
             return list_pythons(args, settings, runner)
         request = Request(
@@ -242,6 +261,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--no-strip",
         action="store_true",
         help="keep debug information in extensions and grafted libraries (strip = false)",
+    )
+    p.add_argument(
+        "--container",
+        nargs="?",
+        const=DEFAULT_IMAGE,
+        metavar="IMAGE",
+        help=f"build, repair and verify in containers of IMAGE (WHEELYARD_CONTAINER; default "
+        f"{DEFAULT_IMAGE}; short names {', '.join(sorted(PYPA))} mean PyPA's images)",
+    )
+    p.add_argument(
+        "--container-engine",
+        choices=ENGINES,
+        help="docker or podman (WHEELYARD_CONTAINER_ENGINE; default: whichever answers)",
+    )
+    p.add_argument(
+        "--verify-image",
+        metavar="IMAGE",
+        help="verify in clean containers of this image (default: the build image)",
     )
     p.add_argument("--plat", help="the manylinux policy to repair to (default: the best one)")
     p.add_argument(

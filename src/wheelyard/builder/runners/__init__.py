@@ -1,12 +1,13 @@
 """Where interpreters live and commands run: the ``Runner`` protocol and the registry that
-picks an implementation by the ``runner`` setting (``--runner``, ``WHEELYARD_RUNNER``).
+picks an implementation by the ``runner`` setting (``--runner``, ``WHEELYARD_RUNNER``;
+``--container`` selects ``container``).
 
 Everything the builder runs — probing interpreters, resolving, building, repairing,
 verifying, build-setup.sh — goes through a runner passed in explicitly; nothing falls back to
 the host on its own. The planner only sees a runner's results as data (an interpreter's
-version, pip and platform tags). A new environment (a container with manylinux images, the
-project folder and the wheelhouse shared at the same paths) is one module implementing
-``Runner`` plus one entry in ``RUNNERS``, as cibuildwheel's platform modules are.
+version, pip and platform tags). A new environment is one module implementing ``Runner`` plus
+one entry in ``RUNNERS``, as cibuildwheel's platform modules are: ``host`` runs here,
+``container`` in a manylinux (or any) image through docker or podman.
 """
 
 from __future__ import annotations
@@ -18,34 +19,46 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.runners.host import HostRunner
+from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
 from wheelyard.builder.secret import SECRET_VARIABLES
+from wheelyard.builder.settings import BuildSettings
 from wheelyard.errors import InvalidInput
 
 __all__ = ["DEFAULT", "RUNNERS", "SECRET_VARIABLES", "Runner", "make_runner"]
 
 
 class Runner(Protocol):
-    """A build environment. Paths are shared: a folder passed to :meth:`share` (the project
-    folder, the wheelhouse) and a :meth:`scratch` folder mean the same files to commands run
-    here and to wheelyard, so nothing is copied in or out."""
+    """A build environment. Paths are mapped explicitly: callers write command lines, working
+    directories and variables with *host* paths of folders passed to :meth:`share` (the
+    project folder, the wheelhouse) or of a :meth:`scratch` folder; the runner rewrites them to
+    where its commands see those files (the host: the same paths; a container: its mounts),
+    and :meth:`outside` maps its paths in text read back to the host's. Files written there
+    are on the host at the host path; nothing else is shared. Interpreter executables are
+    the environment's own paths."""
 
     name: str
 
     def __enter__(self) -> Runner:
-        """Start the environment (the host: nothing to start)."""
+        """Get ready (the host: nothing to do; a container: find the engine)."""
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        """Stop it; what was written to shared folders stays."""
+        """Stop and remove what was started; what was written to shared folders stays."""
 
     def share(self, *folders: Path) -> None:
-        """Make host folders visible to commands at the same paths, before the first command
-        that uses them (the host sees everything already)."""
+        """Make host folders visible to commands, before the first command that uses them."""
 
     def scratch(self, prefix: str) -> AbstractContextManager[Path]:
-        """A temporary folder both sides see, removed when the block ends."""
+        """A temporary host folder commands see too, removed when the block ends."""
+
+    def outside(self, text: str) -> str:
+        """``text`` (a path or URL the environment printed or wrote) with the host's paths."""
+
+    def glob(self, pattern: str) -> list[Path]:
+        """Existing paths matching a shell pattern (or a plain path), as commands see them."""
 
     def run(
         self,
@@ -72,17 +85,46 @@ class Runner(Protocol):
     def repair_command(self) -> tuple[list[str], dict[str, str]]:
         """The auditwheel command line and the variables it needs (patchelf on PATH)."""
 
+    @property
+    def identity(self) -> str:
+        """What verification ran in, for its record (``host``, or engine, image and digest)."""
 
-# setting value → factory; a factory gets the variables commands start from.
-RUNNERS: dict[str, Callable[[Mapping[str, str]], Runner]] = {"host": HostRunner}
+    def variant(self, image: str) -> Runner:
+        """Where a package that names its own build image builds: for a container runner, a
+        second container of that image, started on first use and removed with this runner
+        (itself for the same image); the host has no images."""
+
+    def clean(self) -> AbstractContextManager[Runner]:
+        """Where to verify: an environment without what build-setup.sh installed (the host:
+        itself; a container runner: a fresh container of the verify image)."""
+
+
+def _host(settings: BuildSettings, environ: Mapping[str, str]) -> Runner:
+    return HostRunner(environ)
+
+
+def _container(settings: BuildSettings, environ: Mapping[str, str]) -> Runner:
+    return ContainerRunner(
+        environ,
+        settings.container or DEFAULT_IMAGE,
+        settings.container_engine,
+        settings.verify_image,
+    )
+
+
+# setting value → factory; a factory gets the settings and the variables commands start from.
+RUNNERS: dict[str, Callable[[BuildSettings, Mapping[str, str]], Runner]] = {
+    "host": _host,
+    "container": _container,
+}
 DEFAULT = "host"
 
 
-def make_runner(name: str, environ: Mapping[str, str]) -> Runner:
+def make_runner(settings: BuildSettings, environ: Mapping[str, str]) -> Runner:
     """The runner the ``runner`` setting names, starting commands from ``environ``."""
     try:
-        factory = RUNNERS[name]
+        factory = RUNNERS[settings.runner]
     except KeyError:
         known = ", ".join(sorted(RUNNERS))
-        raise InvalidInput(f"unknown runner {name!r} (known: {known})") from None
-    return factory(environ)
+        raise InvalidInput(f"unknown runner {settings.runner!r} (known: {known})") from None
+    return factory(settings, environ)

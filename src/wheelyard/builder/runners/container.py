@@ -1,0 +1,331 @@
+"""The container runner: everything the builder runs — interpreter probes, resolution,
+build-setup.sh, builds, repairs — runs in one container of a build image (a PyPA manylinux
+image by default), started on first use, reused for every command of the run and removed at
+the end (also on Ctrl-C, a failure or SIGTERM; if wheelyard is killed outright, the
+container's main process sees its stdin close and the engine removes it).
+
+Files move only through bind mounts named in a :class:`PathMap`: the project folder and the
+wheelhouse (``share``), a scratch folder of the run's own, and the host's CA bundle (read-only,
+for TLS-intercepting networks). Commands are written with host paths and rewritten to the
+container's. The container's environment holds only what a command is given plus pip's
+portable settings and proxy variables: never the upload token, and never a mount of the token
+file. Verification runs in a fresh container of the verify image (:meth:`clean`), without
+build-setup.sh, so a library that was installed for the build but not grafted is missing
+there."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from wheelyard.builder.runners import engines
+from wheelyard.builder.runners.engines import Engine
+from wheelyard.builder.runners.images import image_for
+from wheelyard.builder.runners.paths import PathMap
+from wheelyard.builder.secret import SECRET_VARIABLES, token_file
+from wheelyard.errors import EngineFailed, InvalidInput
+
+ROOT = "/wheelyard"
+CA_INSIDE = f"{ROOT}/ca-bundle.crt"
+LABEL = "io.wheelyard.run"
+_CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+_PASSED = {"SOURCE_DATE_EPOCH", "http_proxy", "https_proxy", "no_proxy"}
+_PASSED |= {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+_READY = "wheelyard-container-ready"
+_LIVE: set[ContainerRunner] = set()  # started containers, for a signal to remove at once
+
+
+def _portable(name: str, value: str, paths: PathMap) -> bool:
+    """Whether a host variable means the same inside: not a secret, and not naming a host
+    path the container cannot see (a pip.conf, --find-links folder or constraints file)."""
+    if name in SECRET_VARIABLES:
+        return False
+    if value.startswith("/") and value != "/dev/null":
+        return all(paths.covers(Path(part)) for part in value.split())
+    return True
+
+
+class ContainerRunner:
+    name = "container"
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        image: str,
+        engine: str | None = None,
+        verify_image: str | None = None,
+        *,
+        paths: PathMap | None = None,
+        found: Engine | None = None,
+        exchange: Path | None = None,
+        purpose: str = "build",
+    ) -> None:
+        self.environ = {k: v for k, v in environ.items() if k not in SECRET_VARIABLES}
+        self.image = image_for(image)
+        self.verify_image = image_for(verify_image) if verify_image else self.image
+        self.engine_choice = engine or self.environ.get(engines.VARIABLE) or None
+        self.engine = found
+        self.purpose = purpose
+        self.paths = paths or PathMap(ROOT)
+        self._owns_paths = paths is None
+        self._name = f"wheelyard-{purpose}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._exchange = exchange  # the host side of the scratch mount
+        self._variables: dict[str, str] = {}
+        self._image_id: str | None = None
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
+        self._variants: dict[str, ContainerRunner] = {}
+
+    # -- life cycle ------------------------------------------------------------------------
+    def __enter__(self) -> ContainerRunner:
+        if self.engine is None:
+            self.engine = engines.find(self.engine_choice, self.environ)
+        if self._owns_paths:
+            self._exchange = Path(tempfile.mkdtemp(prefix="wheelyard-container-"))
+            self.paths.add(self._exchange, inside=f"{ROOT}/scratch")
+            ca = next((self.environ[v] for v in _CA_VARIABLES if self.environ.get(v)), None)
+            if ca and Path(ca).is_file():
+                self.paths.add(Path(ca), read_only=True, inside=CA_INSIDE)
+            if threading.current_thread() is threading.main_thread():
+                # Ctrl-C or SIGTERM: containers go first, so builds running in them end now
+                # rather than when they finish; then the run unwinds as on Ctrl-C.
+                self._previous = {
+                    signum: signal.signal(signum, _interrupt)
+                    for signum in (signal.SIGINT, signal.SIGTERM)
+                    if signal.getsignal(signum) is not signal.SIG_IGN  # (nohup, background)
+                }
+        self._variables = self._base_variables()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            for variant in self._variants.values():
+                variant._remove()
+            self._remove()
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+            self._previous = {}
+            if self._exchange is not None and self._owns_paths:
+                shutil.rmtree(self._exchange, ignore_errors=True)
+
+    def _base_variables(self) -> dict[str, str]:
+        found = {
+            k: v
+            for k, v in self.environ.items()
+            if (k.startswith("PIP_") or k in _PASSED) and _portable(k, v, self.paths)
+        }
+        if any(m.inside.as_posix() == CA_INSIDE for m in self.paths.mounts):
+            found.update({v: CA_INSIDE for v in _CA_VARIABLES})
+        return found
+
+    def share(self, *folders: Path) -> None:
+        refused = token_file()
+        for folder in folders:
+            folder = Path(folder).absolute()
+            if refused is not None and (folder == refused or folder in refused.parents):
+                raise InvalidInput(
+                    f"the token file {refused} is inside {folder}, which the build container "
+                    "sees: keep the token file outside the project folder and the wheelhouse"
+                )
+            if self.paths.covers(folder):
+                continue
+            if self._process is not None:
+                raise EngineFailed(f"{folder} was shared after the container started")
+            folder.mkdir(parents=True, exist_ok=True)
+            self.paths.add(folder)
+        self._variables = self._base_variables()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                return
+            assert self.engine is not None, "enter the runner first"
+            image = self.verify_image if self.purpose == "verify" else self.image
+            args = ["run", "--rm", "-i", "--name", self._name, "--label", f"{LABEL}={os.getpid()}"]
+            for m in self.paths.mounts:
+                mode = ",ro" if m.read_only else ""
+                args += ["--mount", f"type=bind,source={m.host},target={m.inside}{mode}"]
+            # The main process lives as long as wheelyard holds its stdin open.
+            script = f"echo {_READY}; exec cat >/dev/null"
+            args += ["--entrypoint", "", image, "/bin/sh", "-c", script]
+            with tempfile.TemporaryFile() as errors:
+                process = subprocess.Popen(
+                    self.engine.command(*args),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=dict(self.engine.environ),
+                )
+                assert process.stdout is not None
+                line = process.stdout.readline().decode(errors="replace").strip()
+                if line != _READY:
+                    process.kill()
+                    process.wait()
+                    errors.seek(0)
+                    text = errors.read().decode(errors="replace")
+                    raise EngineFailed(engines.explain(self.engine.name, f"start {image}", text))
+            self._process = process
+            _LIVE.add(self)
+
+    def _remove(self) -> None:
+        process, self._process = self._process, None
+        _LIVE.discard(self)
+        if process is None or self.engine is None:
+            return
+        if self.engine.name == "docker" and os.getuid() != 0:
+            # A rootful daemon's root wrote these: give them back to the user who ran us
+            # (rootless podman maps its root to that user already).
+            writable = [str(m.inside) for m in self.paths.mounts if not m.read_only]
+            owner = f"{os.getuid()}:{os.getgid()}"
+            self.engine.call("exec", self._name, "chown", "-R", owner, *writable, timeout=300)
+        if process.stdin is not None:
+            process.stdin.close()
+        force = ["rm", "--force", self._name]
+        if self.engine.name == "podman":
+            force.insert(2, "--time=0")
+        self.engine.call(*force, timeout=60)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    # -- commands --------------------------------------------------------------------------
+    def _exec(self, cmd: list[str], env: Mapping[str, str] | None, cwd: Path | None) -> list[str]:
+        self._start()
+        assert self.engine is not None
+        merged = {**self._variables, **(env or {})}
+        args = ["exec", "-i", "--workdir", self.paths.inside(str(cwd)) if cwd else "/"]
+        for name, value in merged.items():
+            if name not in SECRET_VARIABLES:
+                args += ["--env", f"{name}={self.paths.inside(value)}"]
+        return self.engine.command(*args, self._name, *(self.paths.inside(a) for a in cmd))
+
+    def run(
+        self,
+        cmd: list[str],
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> int:
+        full = self._exec(cmd, env, cwd)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as fh:
+            fh.write(f"$ [{self._name}] {shlex.join(cmd)}\n".encode())
+            fh.flush()
+            return subprocess.run(
+                full,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=dict(self.engine.environ) if self.engine else None,
+                stdin=subprocess.DEVNULL,
+            ).returncode
+
+    def capture(
+        self,
+        cmd: list[str],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        full = self._exec(cmd, env, cwd)
+        result = subprocess.run(
+            full,
+            capture_output=True,
+            text=True,
+            env=dict(self.engine.environ) if self.engine else None,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return subprocess.CompletedProcess(
+            cmd, result.returncode, self.paths.outside(result.stdout), result.stderr
+        )
+
+    @contextmanager
+    def scratch(self, prefix: str) -> Iterator[Path]:
+        assert self._exchange is not None, "enter the runner first"
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=self._exchange) as tmp:
+            yield Path(tmp)
+
+    def outside(self, text: str) -> str:
+        return self.paths.outside(text)
+
+    def glob(self, pattern: str) -> list[Path]:
+        script = 'for f in $1; do [ -e "$f" ] && echo "$f"; done; true'
+        result = self.capture(["/bin/sh", "-c", script, "glob", pattern])
+        return [Path(line) for line in sorted(result.stdout.splitlines()) if line]
+
+    def interpreter_candidates(self) -> list[Path]:
+        """The manylinux layout (``/opt/python/<tag>/bin/python``), else ``python3``."""
+        return (
+            self.glob("/opt/python/*/bin/python")
+            or self.glob("/usr/local/bin/python3")
+            or (self.glob("/usr/bin/python3"))
+        )
+
+    def repair_command(self) -> tuple[list[str], dict[str, str]]:
+        return ["auditwheel"], {}  # the image's own: its policy is the image's
+
+    def variant(self, image: str) -> ContainerRunner:
+        reference = image_for(image)
+        if reference == self.image:
+            return self
+        with self._lock:
+            if reference not in self._variants:
+                other = ContainerRunner(
+                    self.environ,
+                    reference,
+                    paths=self.paths,
+                    found=self.engine,
+                    exchange=self._exchange,
+                )
+                self._variants[reference] = other.__enter__()
+            return self._variants[reference]
+
+    # -- verification ------------------------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        """The engine, the image and its digest (looked up once)."""
+        image = self.verify_image if self.purpose == "verify" else self.image
+        if self._image_id is None and self.engine is not None:
+            result = self.engine.call("image", "inspect", "--format", "{{.Id}}", image)
+            found = result.stdout.strip() if result.returncode == 0 else "unknown"
+            # docker prints the digest with its algorithm, podman without
+            self._image_id = found if ":" in found or found == "unknown" else f"sha256:{found}"
+        return f"{self.engine.name if self.engine else '?'} {image}@{self._image_id}"
+
+    @contextmanager
+    def clean(self) -> Iterator[ContainerRunner]:
+        """A fresh container of the verify image, seeing the same folders, without
+        build-setup.sh or anything it installed; removed when the block ends."""
+        fresh = ContainerRunner(
+            self.environ,
+            self.image,
+            verify_image=self.verify_image,
+            paths=self.paths,
+            found=self.engine,
+            exchange=self._exchange,
+            purpose="verify",
+        )
+        with fresh:
+            yield fresh
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    for runner in list(_LIVE):
+        runner._remove()
+    raise KeyboardInterrupt

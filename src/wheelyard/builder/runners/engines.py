@@ -1,0 +1,99 @@
+"""Container engines: the one to use (chosen, or the first of docker and podman that
+*answers*: a CLI without a running daemon does not count), and its known start-up failures
+turned into one line that names the fix."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wheelyard.errors import EngineFailed, InvalidInput
+
+ENGINES = ("docker", "podman")
+VARIABLE = "WHEELYARD_CONTAINER_ENGINE"
+# podman on hosts with a hybrid cgroup hierarchy and low hard limits (what CONTAINERS.md found)
+_PODMAN_FIX = (
+    "install runc and point CONTAINERS_CONF at a containers.conf with "
+    '`default_ulimits = []` under [containers] and `runtime = "runc"` under [engine] '
+    "(see the README's container section)"
+)
+_KNOWN = (
+    ("cgroups in hybrid mode not supported", "the default OCI runtime (crun) cannot run here"),
+    ("setrlimit", "the engine's default ulimits exceed this machine's hard limits"),
+    ("error setting rlimit", "the engine's default ulimits exceed this machine's hard limits"),
+)
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str  # docker or podman
+    executable: str
+    environ: Mapping[str, str]  # what every call of the engine gets (CONTAINERS_CONF …)
+
+    def command(self, *args: str) -> list[str]:
+        return [self.executable, *args]
+
+    def call(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args),
+            capture_output=True,
+            text=True,
+            env=dict(self.environ),
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def check(self, result: subprocess.CompletedProcess[str], doing: str) -> str:
+        """``result``'s stdout, or :class:`EngineFailed` saying what went wrong and, for a
+        known failure, how to fix it."""
+        if result.returncode == 0:
+            return result.stdout
+        raise EngineFailed(explain(self.name, doing, result.stderr or result.stdout))
+
+
+def explain(engine: str, doing: str, output: str) -> str:
+    """One line for a failed engine call: the known cause and its fix, else the last line."""
+    for marker, cause in _KNOWN:
+        if marker in output:
+            fix = _PODMAN_FIX if engine == "podman" else "lower the daemon's default ulimits"
+            return f"{engine} could not {doing}: {cause}; fix: {fix}"
+    last = next((line for line in reversed(output.strip().splitlines()) if line.strip()), "")
+    return f"{engine} could not {doing}: {last or 'no output'}"
+
+
+def _answers(name: str, executable: str, environ: Mapping[str, str]) -> str | None:
+    """None when ``<engine> info`` works, else why not."""
+    try:
+        result = subprocess.run(
+            [executable, "info"],
+            capture_output=True,
+            text=True,
+            env=dict(environ),
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if result.returncode == 0:
+        return None
+    return explain(name, "answer `info`", result.stderr or result.stdout)
+
+
+def find(chosen: str | None, environ: Mapping[str, str]) -> Engine:
+    """The engine ``chosen`` names (it must answer), or the first of :data:`ENGINES` that
+    answers. Raises :class:`EngineFailed` saying what was tried."""
+    if chosen is not None and chosen not in ENGINES:
+        raise InvalidInput(f"unknown container engine {chosen!r} (known: {', '.join(ENGINES)})")
+    tried = []
+    for name in (chosen,) if chosen else ENGINES:
+        executable = shutil.which(name, path=environ.get("PATH"))
+        if executable is None:
+            tried.append(f"{name}: not installed")
+            continue
+        why = _answers(name, executable, environ)
+        if why is None:
+            return Engine(name, executable, environ)
+        tried.append(why)
+    raise EngineFailed("no container engine answers (" + "; ".join(tried) + ")")
