@@ -102,7 +102,10 @@ def no_binary_warnings(requirements: Path) -> list[str]:
 def interpreters(settings: BuildSettings, runner: Runner) -> list[Interpreter]:
     """The interpreters the ``python`` setting selects among those ``runner`` has."""
     preflight.selectors(settings.python, runner)
-    return select(list(settings.python), runner)
+    wanted = list(settings.python)
+    # Interpreters named by path need no discovery (it probes every Python there is).
+    paths_only = bool(wanted) and all(Path(w).is_file() for w in wanted)
+    return select(wanted, runner, [] if paths_only else None)
 
 
 def resolve(
