@@ -101,11 +101,15 @@ def no_binary_warnings(requirements: Path) -> list[str]:
 
 def interpreters(settings: BuildSettings, runner: Runner) -> list[Interpreter]:
     """The interpreters the ``python`` setting selects among those ``runner`` has."""
-    preflight.selectors(settings.python, runner)
     wanted = list(settings.python)
+    preflight.selectors(wanted)
     # Interpreters named by path need no discovery (it probes every Python there is).
     paths_only = bool(wanted) and all(Path(w).is_file() for w in wanted)
-    return select(wanted, runner, [] if paths_only else None)
+    try:
+        return select(wanted, runner, [] if paths_only else None)
+    except InvalidInput:
+        preflight.old_paths(wanted, runner)  # a Python 2.7 path: say so rather than "not working"
+        raise
 
 
 def resolve(
