@@ -87,7 +87,7 @@ SETS = {
         },
         ["psycopg2", "pyyaml", "cffi"],
         "psycopg2, yaml, cffi, requests",
-        ("pyyaml", "6.0.1"),
+        ("cffi", "1.17.0"),  # PyYAML 6.0.1 no longer compiles on 3.13 (Cython 3)
     ),
 }
 PHASE_NAMES = ("resolve", "fetch", "build", "repair", "verify", "upload")
