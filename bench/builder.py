@@ -102,6 +102,7 @@ def clean_env(cache: Path, **extra: str) -> dict[str, str]:
         PIP_CONFIG_FILE="/dev/null",
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         PIP_CACHE_DIR=str(cache),
+        UV_CACHE_DIR=str(cache / "uv"),  # cold means uv's cache too
         CI="true",
         **extra,
     )
