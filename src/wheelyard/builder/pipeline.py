@@ -131,14 +131,21 @@ def resolve(
         requirements.txt may hold what only pip reads, such as per-line options)."""
         assert uv is not None, "preflight refuses interpreters no resolver can serve"
         try:
-            found = uvtool.resolve(
-                uv, interp, request.requirements, runner, request.environ, pip_args
+            found, kept = uvtool.resolve_kept(
+                uv,
+                interp,
+                request.requirements,
+                runner,
+                request.environ,
+                pip_args,
+                cache,
+                request.refresh,
             )
         except InvalidInput:
             if settings.resolver == "uv" or uvtool.needs_uv(interp):
                 raise
             return None
-        return Resolution(tuple(found), How.UV)
+        return Resolution(tuple(found), How.REUSED if kept else How.UV)
 
     def once(names: set[str]) -> dict[Interpreter, Resolution]:
         pip_args = ["--no-binary", ",".join(sorted(names))] if names else []
