@@ -14,3 +14,5 @@ def test_overlapping_spans_count_once() -> None:
     walls = phases.walls()
     assert walls["build"] == 13.0 and walls["fetch"] == 0.5
     assert walls["verify"] == 0.0 and walls["upload"] == 0.0
+    phases._spans["repair"] += [(11.0, 13.0), (30.0, 31.0)]
+    assert phases.walls()["build+repair"] == 15.0  # 0-13, 20-21, 30-31

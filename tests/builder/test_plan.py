@@ -110,9 +110,13 @@ def test_cli_plan_asks_the_yard(project: Path, yard: Yard, owner_name: str) -> N
     )
     assert "0 in the yard, 2 upstream wheels, 1 to build" in table.stdout
     missing = run(
-        [str(BIN / "wheelyard"), "build", str(project), "--plan", "--python", "2.1"], check=False
+        [str(BIN / "wheelyard"), "build", str(project), "--plan", "--python", "3.99"], check=False
     )
-    assert missing.returncode == 1 and "no Python matches '2.1'" in missing.stderr
+    assert missing.returncode == 1 and "no Python matches '3.99'" in missing.stderr
+    too_old = run(
+        [str(BIN / "wheelyard"), "build", str(project), "--plan", "--python", "2.7"], check=False
+    )
+    assert too_old.returncode == 1 and "Python 2.7 is not supported" in too_old.stderr
 
 
 @pytest.mark.e2e  # runs the wheelyard command

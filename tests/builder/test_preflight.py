@@ -85,9 +85,9 @@ def test_the_command_fails_first_in_one_line(tmp_path: Path, yard: Yard, owner_n
 def test_too_old_versions_are_named_as_such() -> None:
     for value in ("2.7", "3.5", "cp27", "cp35"):
         with pytest.raises(InvalidInput, match=r"is not supported: the oldest .* is 3.6"):
-            preflight.selectors([value], host())
-    preflight.selectors(["3.6", "cp313", "3.10-3.13"], host())  # supported: no complaint
+            preflight.selectors([value])
+    preflight.selectors(["3.6", "cp313", "3.10-3.13"])  # supported: no complaint
     pyenv_27 = Path.home() / ".pyenv" / "versions" / "2.7.18" / "bin" / "python2.7"
     if pyenv_27.is_file():  # a real Python 2.7, where this machine has one
         with pytest.raises(InvalidInput, match=r"Python 2.7 \(.*\) is not supported"):
-            preflight.selectors([str(pyenv_27)], host())
+            preflight.old_paths([str(pyenv_27)], host())

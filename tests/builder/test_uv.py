@@ -51,3 +51,25 @@ def test_uv_resolves_to_files_for_one_interpreter(tmp_path: Path) -> None:
     (found,) = uv.resolve(command, me, reqs, host(), {})
     assert (found.name, found.version, found.filename) == ("purepkg", "1.0", wheel.name)
     assert found.url.startswith("file://") and found.is_wheel
+
+
+def test_a_pinned_set_is_resolved_once_until_it_changes(tmp_path: Path) -> None:
+    me = probe(Path(sys.executable), host())
+    command = uv.find(host())
+    assert me is not None and command is not None
+    links = tmp_path / "links"
+    links.mkdir()
+    make_wheel(links, "purepkg", "1.0")
+    make_wheel(links, "purepkg", "1.1")
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("--no-index\n--find-links ./links\npurepkg==1.0\n")
+    cache = tmp_path / "cache"
+    args = (command, me, reqs, host(), {}, (), cache)
+    first, kept = uv.resolve_kept(*args, False)
+    assert not kept and [r.version for r in first] == ["1.0"]
+    again, kept = uv.resolve_kept(*args, False)
+    assert kept and again == first
+    assert not uv.resolve_kept(*args, True)[1]  # --refresh asks uv again
+    reqs.write_text("--no-index\n--find-links ./links\npurepkg==1.1\n")
+    moved, kept = uv.resolve_kept(*args, False)
+    assert not kept and [r.version for r in moved] == ["1.1"]

@@ -29,16 +29,20 @@ class Phases:
                 self._spans[phase].append((started, time.monotonic()))
 
     def walls(self) -> dict[str, float]:
-        """Phase → wall seconds during which it was running, rounded to 0.1 s."""
-        result = {}
+        """Phase → wall seconds during which it was running, rounded to 0.1 s; plus
+        ``build+repair``, the time either was (the compile work; the rest is overhead)."""
         with self._lock:
-            spans = {k: sorted(v) for k, v in self._spans.items()}
-        for phase in PHASES:
-            total, end = 0.0, float("-inf")
-            for start, stop in spans.get(phase, []):
-                if stop <= end:
-                    continue
-                total += stop - max(start, end)
-                end = stop
-            result[phase] = round(total, 1)
+            spans = {k: list(v) for k, v in self._spans.items()}
+        result = {phase: _union(spans.get(phase, [])) for phase in PHASES}
+        result["build+repair"] = _union(spans.get("build", []) + spans.get("repair", []))
         return result
+
+
+def _union(spans: list[tuple[float, float]]) -> float:
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return round(total, 1)

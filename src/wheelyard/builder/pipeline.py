@@ -101,8 +101,15 @@ def no_binary_warnings(requirements: Path) -> list[str]:
 
 def interpreters(settings: BuildSettings, runner: Runner) -> list[Interpreter]:
     """The interpreters the ``python`` setting selects among those ``runner`` has."""
-    preflight.selectors(settings.python, runner)
-    return select(list(settings.python), runner)
+    wanted = list(settings.python)
+    preflight.selectors(wanted)
+    # Interpreters named by path need no discovery (it probes every Python there is).
+    paths_only = bool(wanted) and all(Path(w).is_file() for w in wanted)
+    try:
+        return select(wanted, runner, [] if paths_only else None)
+    except InvalidInput:
+        preflight.old_paths(wanted, runner)  # a Python 2.7 path: say so rather than "not working"
+        raise
 
 
 def resolve(
@@ -124,14 +131,21 @@ def resolve(
         requirements.txt may hold what only pip reads, such as per-line options)."""
         assert uv is not None, "preflight refuses interpreters no resolver can serve"
         try:
-            found = uvtool.resolve(
-                uv, interp, request.requirements, runner, request.environ, pip_args
+            found, kept = uvtool.resolve_kept(
+                uv,
+                interp,
+                request.requirements,
+                runner,
+                request.environ,
+                pip_args,
+                cache,
+                request.refresh,
             )
         except InvalidInput:
             if settings.resolver == "uv" or uvtool.needs_uv(interp):
                 raise
             return None
-        return Resolution(tuple(found), How.UV)
+        return Resolution(tuple(found), How.REUSED if kept else How.UV)
 
     def once(names: set[str]) -> dict[Interpreter, Resolution]:
         pip_args = ["--no-binary", ",".join(sorted(names))] if names else []

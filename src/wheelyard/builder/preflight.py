@@ -39,14 +39,20 @@ def _refuse(minor: str, what: str) -> InvalidInput:
     )
 
 
-def selectors(wanted: Sequence[str], runner: Runner) -> None:
-    """``--python`` values that name a version older than :data:`OLDEST` (``2.7``, ``cp35``,
-    the path of such an interpreter) are refused as such, not as "no Python matches"."""
+def selectors(wanted: Sequence[str]) -> None:
+    """``--python`` versions older than :data:`OLDEST` (``2.7``, ``cp35``) are refused as
+    such, not as "no Python matches"."""
     for value in wanted:
-        if match := _VERSION.match(value):
-            if (int(match[1]), int(match[2])) < OLDEST:
-                raise _refuse(f"{match[1]}.{match[2]}", "")
-        elif Path(value).is_file():
+        match = _VERSION.match(value)
+        if match and (int(match[1]), int(match[2])) < OLDEST:
+            raise _refuse(f"{match[1]}.{match[2]}", "")
+
+
+def old_paths(wanted: Sequence[str], runner: Runner) -> None:
+    """Asked when a ``--python`` path did not probe as a working Python: refuse one older
+    than :data:`OLDEST` as such (the probe needs Python 3)."""
+    for value in wanted:
+        if Path(value).is_file():
             code = "import sys; print('%d.%d' % sys.version_info[:2])"
             try:
                 answer = runner.capture([value, "-c", code], timeout=20).stdout.strip()

@@ -17,17 +17,21 @@ matters, so it uses uv whenever there is one. uv is found through the runner: wh
 from __future__ import annotations
 
 import configparser
+import hashlib
+import json
 import os
 import sys
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from packaging.utils import canonicalize_name
 
 from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.pinned import context_key, read_pinned
 from wheelyard.builder.resolve import Resolved
 from wheelyard.builder.runners import Runner
 from wheelyard.errors import InvalidInput
@@ -164,6 +168,44 @@ def resolve(
         filename = unquote(Path(urlparse(url).path).name)
         resolved.append(Resolved(name, str(package["version"]), filename, url))
     return sorted(resolved, key=lambda r: r.name)
+
+
+def resolve_kept(
+    uv: Sequence[str],
+    interp: Interpreter,
+    requirements: Path,
+    runner: Runner,
+    env: Mapping[str, str],
+    pip_args: Sequence[str],
+    cache: Path,
+    refresh: bool,
+) -> tuple[list[Resolved], bool]:
+    """:func:`resolve`, kept in ``cache`` for a set pinned throughout (``pinned.py``: its
+    closure cannot change while the files, the options, the configuration and the
+    interpreter do not). The closure, and whether it was kept from an earlier run."""
+    pinned = read_pinned(requirements)
+    if pinned is None:
+        return resolve(uv, interp, requirements, runner, env, pip_args), False
+    key = hashlib.sha256(
+        "\0".join([context_key(interp, pinned, env, pip_args), *sorted(pinned.lines), *uv]).encode()
+    ).hexdigest()
+    entry = cache / f"uv-resolve-{interp.tag}.json"
+    try:
+        data = json.loads(entry.read_text()) if not refresh else {}
+    except (OSError, ValueError):
+        data = {}
+    if isinstance(data, dict) and data.get("key") == key:
+        try:
+            kept = [Resolved(**{**r, "requires": tuple(r["requires"])}) for r in data["closure"]]
+            return kept, True
+        except (TypeError, KeyError):
+            pass
+    found = resolve(uv, interp, requirements, runner, env, pip_args)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_name(entry.name + ".tmp")
+    tmp.write_text(json.dumps({"key": key, "closure": [asdict(r) for r in found]}))
+    tmp.replace(entry)
+    return found, False
 
 
 def _no_binary(pip_args: Sequence[str]) -> set[str]:
