@@ -29,7 +29,8 @@ def test_not_ready_without_its_bucket(s3_endpoint: str, tmp_path: Path) -> None:
         assert httpx.get(f"{server.url}/-/health").status_code == 200
         r = httpx.get(f"{server.url}/-/ready", timeout=30)
         assert r.status_code == 503
-        assert r.json() == {"ok": False, "database": "ok", "storage": "failed (NoSuchBucket)"}
+        storage = "failed: object storage failed while listing files (NoSuchBucket)"
+        assert r.json() == {"ok": False, "database": "ok", "storage": storage}
         # Uploads fail cleanly: 503 naming the storage, and nothing is listed.
         token = server.user("alice")
         (tmp_path / "w").mkdir()
@@ -38,5 +39,11 @@ def test_not_ready_without_its_bucket(s3_endpoint: str, tmp_path: Path) -> None:
         assert answer.status_code == 503
         assert "object storage failed while storing a file (NoSuchBucket)" in answer.text
         assert files_in(server, "alice", "main", "nowhere") == []
+        # The admin commands say so in one line, without a traceback.
+        for command in (["check"], ["check", "--repair"]):
+            done = server.cli(*command, check=False)
+            assert done.returncode == 1 and "Traceback" not in done.stderr
+            assert done.stderr.startswith("wheelyard: error: object storage failed while ")
+            assert "(NoSuchBucket)" in done.stderr
     finally:
         stop_yard(server)

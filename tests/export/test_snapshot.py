@@ -61,6 +61,9 @@ def test_a_snapshot_is_the_servers_pages_and_files(
 ) -> None:
     one = _add(session, store, tmp_path, "alpha", "1.0")
     two = _add(session, store, tmp_path, "Beta_Pkg", "2.0")
+    alice = accounts.get_owner(session, "alice")
+    label_ops.yank(session, alice, "main", "beta-pkg", "2.0", reason="broken")  # PEP 592 too
+    session.commit()
     out = tmp_path / "export"
     done = export_label(session, store, FolderTarget(out), "alice", "main")
     assert (done.projects, done.files) == (2, 4)  # two wheels, two metadata files
@@ -75,6 +78,7 @@ def test_a_snapshot_is_the_servers_pages_and_files(
         assert found is not None
         assert tree[f"simple/{project}/index.html"] == render.project_html(*found)
         assert tree[f"simple/{project}/index.json"] == render.project_json(*found)
+        assert found[1][0].yanked == (project == "beta-pkg")
         sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
         assert tree[f"files/{sha}/{wheel.name}"] == wheel.read_bytes()
         meta = tree[f"files/{sha}/{wheel.name}.metadata"]

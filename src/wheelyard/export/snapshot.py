@@ -84,7 +84,7 @@ def plan(
     session: Session, owner_name: str, label_name: str, include_private: bool
 ) -> tuple[dict[str, bytes], dict[str, _Blob], int]:
     """The pages (key → bytes) and files (key → blob) of the snapshot, and its project count."""
-    owner, label = _label(session, owner_name, label_name, include_private)
+    _owner, label = _label(session, owner_name, label_name, include_private)
     blob_keys = dict(
         session.execute(
             select(File.filename, File.blob_key)
@@ -95,14 +95,12 @@ def plan(
     pages: dict[str, bytes] = {}
     blobs: dict[str, _Blob] = {}
     listed: list[tuple[str, str]] = []
-    for name, display in catalog.project_names(session, label.id, include_private):
-        found = catalog.project_files(session, owner.id, label.id, name, include_private)
-        if found is None:
-            continue
-        shown, files = found
+    for name, (display, files) in catalog.label_projects(
+        session, label.id, include_private
+    ).items():
         listed.append((name, display))
-        pages[f"simple/{name}/index.html"] = render.project_html(shown, files)
-        pages[f"simple/{name}/index.json"] = render.project_json(shown, files)
+        pages[f"simple/{name}/index.html"] = render.project_html(display, files)
+        pages[f"simple/{name}/index.json"] = render.project_json(display, files)
         for f in files:
             key = f"files/{f.sha256}/{f.filename}"
             blobs[key] = _Blob(blob_keys[f.filename], f.sha256)

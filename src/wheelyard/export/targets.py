@@ -20,8 +20,8 @@ _CHUNK = 1024 * 1024
 
 
 class Target(Protocol):
-    def keys(self) -> dict[str, int]:
-        """Every object already there: ``/``-separated key → size in bytes."""
+    def keys(self) -> set[str]:
+        """Every object already there, as ``/``-separated keys."""
 
     def read(self, key: str) -> bytes | None:
         """A small object's bytes (the snapshot's manifest), or None when there is none."""
@@ -45,14 +45,15 @@ class FolderTarget:
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*key.split("/"))
 
-    def keys(self) -> dict[str, int]:
-        found: dict[str, int] = {}
+    def keys(self) -> set[str]:
+        found: set[str] = set()
+        top = len(str(self.root)) + 1
         for dirpath, _dirs, names in os.walk(self.root):
+            folder = dirpath[top:].replace(os.sep, "/")
             for name in names:
                 if name.endswith(".part"):
                     continue  # left by an export that was killed: overwritten or ignored
-                path = Path(dirpath) / name
-                found[path.relative_to(self.root).as_posix()] = path.stat().st_size
+                found.add(f"{folder}/{name}" if folder else name)
         return found
 
     def read(self, key: str) -> bytes | None:
@@ -108,12 +109,12 @@ class S3Target:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
-    def keys(self) -> dict[str, int]:
-        found: dict[str, int] = {}
+    def keys(self) -> set[str]:
+        found: set[str] = set()
         pages = self.client.get_paginator("list_objects_v2")
         for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix):
             for entry in page.get("Contents", []):
-                found[entry["Key"][len(self.prefix) :]] = int(entry["Size"])
+                found.add(entry["Key"][len(self.prefix) :])
         return found
 
     def read(self, key: str) -> bytes | None:

@@ -234,11 +234,12 @@ class S3Store:
 
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         pages = self.client.get_paginator("list_objects_v2")
-        for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
-            for entry in page.get("Contents", []):
-                relative = entry["Key"][len(self.prefix) :]
-                if relative and not _internal(relative):
-                    yield relative
+        with _faults("listing files"):
+            for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for entry in page.get("Contents", []):
+                    relative = entry["Key"][len(self.prefix) :]
+                    if relative and not _internal(relative):
+                        yield relative
 
     def url(self, key: str) -> str | None:
         if self.presign_seconds is None:
@@ -252,7 +253,8 @@ class S3Store:
     # Collectable: claims are delete markers on a versioned bucket.
 
     def _versioned(self) -> bool:
-        status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        with _faults("collecting garbage"):
+            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
         return status == "Enabled"
 
     @contextlib.contextmanager
@@ -263,24 +265,26 @@ class S3Store:
                 "(a claimed blob must be restorable)"
             )
         lock = self.prefix + _LOCK
-        while True:
-            try:
-                put = self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=lock,
-                    Body=str(time.time() + LOCK_LEASE).encode(),
-                    IfNoneMatch="*",
-                )
-                break
-            except ClientError as exc:
-                if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise
-            self._break_stale_lock(lock)
-            time.sleep(0.2)
+        with _faults("collecting garbage"):
+            while True:
+                try:
+                    put = self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=lock,
+                        Body=str(time.time() + LOCK_LEASE).encode(),
+                        IfNoneMatch="*",
+                    )
+                    break
+                except ClientError as exc:
+                    if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                        raise
+                self._break_stale_lock(lock)
+                time.sleep(0.2)
         try:
             yield
         finally:
-            self.client.delete_object(Bucket=self.bucket, Key=lock, VersionId=put["VersionId"])
+            with _faults("collecting garbage"):
+                self.client.delete_object(Bucket=self.bucket, Key=lock, VersionId=put["VersionId"])
 
     def _break_stale_lock(self, lock: str) -> None:
         try:
@@ -313,38 +317,42 @@ class S3Store:
         full = self._key(key)
         if not self.exists(key):
             return None
-        marker = self.client.delete_object(Bucket=self.bucket, Key=full)
-        if not marker.get("DeleteMarker") or not marker.get("VersionId"):
-            raise StorageError(f"bucket {self.bucket!r} did not keep a version of {key}")
-        return self._claim_of(key, str(marker["VersionId"]))
+        with _faults("collecting garbage"):
+            marker = self.client.delete_object(Bucket=self.bucket, Key=full)
+            if not marker.get("DeleteMarker") or not marker.get("VersionId"):
+                raise StorageError(f"bucket {self.bucket!r} did not keep a version of {key}")
+            return self._claim_of(key, str(marker["VersionId"]))
 
     def restore(self, claim: Claim) -> None:
         # Without its marker the claimed version is current again, or a newer publish stays so.
-        self.client.delete_object(
-            Bucket=self.bucket, Key=self._key(claim.key), VersionId=claim.handle
-        )
+        with _faults("collecting garbage"):
+            self.client.delete_object(
+                Bucket=self.bucket, Key=self._key(claim.key), VersionId=claim.handle
+            )
 
     def forget(self, claim: Claim) -> None:
         full = self._key(claim.key)
         # Every real version that is not current: beneath the marker, or beneath a publish made
         # after it (same content-derived bytes), so what the key shows is never removed.
-        for kind, entry in list(self._versions(full)):
-            if kind == "version" and not entry["IsLatest"]:
-                self.client.delete_object(
-                    Bucket=self.bucket, Key=full, VersionId=entry["VersionId"]
-                )
-        self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=claim.handle)
+        with _faults("collecting garbage"):
+            for kind, entry in list(self._versions(full)):
+                if kind == "version" and not entry["IsLatest"]:
+                    self.client.delete_object(
+                        Bucket=self.bucket, Key=full, VersionId=entry["VersionId"]
+                    )
+            self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=claim.handle)
 
     def pending_claims(self) -> Iterator[Claim]:
         pages = self.client.get_paginator("list_object_versions")
         markers: list[tuple[str, str]] = []
-        for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for entry in page.get("DeleteMarkers", []):
-                relative = entry["Key"][len(self.prefix) :]
-                if entry["IsLatest"] and relative and not _internal(relative):
-                    markers.append((relative, entry["VersionId"]))
-        for key, marker in sorted(markers):
-            yield self._claim_of(key, marker)
+        with _faults("collecting garbage"):
+            for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for entry in page.get("DeleteMarkers", []):
+                    relative = entry["Key"][len(self.prefix) :]
+                    if entry["IsLatest"] and relative and not _internal(relative):
+                        markers.append((relative, entry["VersionId"]))
+            claims = [self._claim_of(key, marker) for key, marker in sorted(markers)]
+        yield from claims
 
     def sweep_incomplete(self, older_than: float) -> int:
         cutoff = time.time() - older_than

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from wheelyard.errors import YardError
 from wheelyard.web.context import YardContext, ctx
 
 TIME_LIMIT = 5.0  # seconds each dependency has to answer
@@ -32,6 +33,8 @@ async def _probe(check: Callable[[YardContext], None], yard: YardContext) -> str
         await asyncio.wait_for(run_in_threadpool(check, yard), TIME_LIMIT)
     except asyncio.TimeoutError:
         return f"no answer within {TIME_LIMIT:.0f}s"
+    except YardError as exc:  # a message meant for users (storage faults)
+        return f"failed: {exc.message}"
     except Exception as exc:  # any failure means "not ready"; the kind is enough to say
         return f"failed ({type(exc).__name__})"
     return "ok"

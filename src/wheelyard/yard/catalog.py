@@ -101,6 +101,28 @@ def project_files(
     return package.display_name, [IndexFile(*r) for r in rows]
 
 
+def label_projects(
+    session: Session, label_id: int, include_private: bool
+) -> dict[str, tuple[str, list[IndexFile]]]:
+    """Every project under the label at once (normalised name → display name and files, as
+    ``project_files`` gives them): one query for a whole label, as an export needs."""
+    query = (
+        select(Package.name, Package.display_name, *_FILE_COLUMNS)
+        .add_columns(FileLabel.yanked, FileLabel.yanked_reason)
+        .join(Release, Release.id == File.release_id)
+        .join(Package, Package.id == Release.package_id)
+        .join(FileLabel, FileLabel.file_id == File.id)
+        .where(FileLabel.label_id == label_id)
+        .order_by(Package.name, File.filename)
+    )
+    if not include_private:
+        query = query.where(Package.private.is_(False))
+    projects: dict[str, tuple[str, list[IndexFile]]] = {}
+    for name, display, *fields in session.execute(query):
+        projects.setdefault(name, (display, []))[1].append(IndexFile(*fields))
+    return projects
+
+
 def file_in_label(
     session: Session, label_id: int, sha256: str, filename: str
 ) -> tuple[File, bool] | None:
