@@ -26,6 +26,7 @@ from tests.s3server import CREDENTIALS, new_bucket
 from tests.s3server import client as s3client
 from wheelyard.db.models import File
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import unit_of_work
 from wheelyard.errors import InvalidInput, StorageError
 from wheelyard.storage import open_store
 from wheelyard.storage.s3 import TRANSFER, S3Store
@@ -188,18 +189,20 @@ def test_garbage_collection_over_delete_markers(
     migrate(engine)
     sessions = make_sessionmaker(engine)
     store = _store(endpoint, new_bucket(endpoint))
-    with sessions() as s:
+    with unit_of_work(sessions) as unit:
+        s = unit.session
         alice = accounts.create_user(s, "alice", "long enough password")
-        s.commit()
         import_file(s, store, alice, ["main"], make_wheel(tmp_path, "kept", "1.0"))
         import_file(s, store, alice, ["main"], make_wheel(tmp_path, "gone", "1.0"))
+    with unit_of_work(sessions) as unit:
+        s = unit.session
         gone = [f for f in s.scalars(select(File)) if f.filename.startswith("gone")]
-        remove_files(s, store, alice, gone, "alice")
-        s.commit()
+        remove_files(s, store, accounts.get_owner(s, "alice"), gone, "alice")
     keys = sorted(store.iter_keys())
     kept = sorted(k for k in keys if "gone" not in k)
     assert len(keys) == 4 and len(kept) == 2  # wheel + metadata, each
-    with sessions() as s:
+    with unit_of_work(sessions) as unit:
+        s = unit.session
         assert integrity.collect_garbage(s, store, 3600).deleted == []  # all young
         assert sorted(store.iter_keys()) == keys
         later = time.time() + 7200  # S3 sets LastModified itself: move the collector's clock
