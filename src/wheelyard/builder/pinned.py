@@ -50,6 +50,7 @@ class How(Enum):
     LINE_BY_LINE = "line by line"  # every line asked alone (``--no-deps``)
     CHANGED = "changed"  # only the lines that changed since the last run asked
     UV = "resolved with uv"  # uv resolved the whole set (builder/uv.py)
+    YARD = "taken from the yard's build record"  # an earlier run's (builder/yardrecord.py)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def read_pinned(requirements: Path) -> Pinned | None:
     return pinned
 
 
-def _pip_configuration(env: Mapping[str, str]) -> str:
+def pip_configuration(env: Mapping[str, str]) -> str:
     """Everything of pip's configuration that could change a resolution."""
     parts = [f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("PIP_")]
     home = Path(env.get("HOME") or Path.home())
@@ -175,7 +176,7 @@ def context_key(
         h.update(f"{line}\0".encode())
     for name, text in sorted(pinned.texts.items()):
         h.update(f"{name}\0{text}\0".encode())
-    h.update(_pip_configuration(env).encode())
+    h.update(pip_configuration(env).encode())
     return h.hexdigest()
 
 

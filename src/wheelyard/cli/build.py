@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 from rich.table import Table
@@ -168,7 +169,10 @@ def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
             sep="",
         )
     else:
-        published = pipeline.publish(request, outcome.wheels)
+        kept = pipeline.record_of(planned, outcome)
+        published = pipeline.publish(
+            request, outcome.wheels, (planned.key, kept) if kept is not None else None
+        )
         _published(published)
         if not published.ok:
             status = 1
@@ -193,6 +197,7 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     # Before anything runs (an interpreter probe, pip, a build): see builder/secret.py.
     seal(getattr(args, "own_process", False), args.token_file)
     settings = settings_of(args)
+    started = time.monotonic()
     with make_runner(settings, os.environ) as runner:
         if args.list_pythons:
             return list_pythons(args, settings, runner)
@@ -206,7 +211,9 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
         )
         if args.plan:
             return plan(args, request, runner)
-        return build(args, request, runner)
+        status = build(args, request, runner)
+        out.print(f"finished in {time.monotonic() - started:.1f} s")
+        return status
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
