@@ -30,6 +30,7 @@ SHA = "0" * 64
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/"): ("public", "/"),
     ("GET", "/-/health"): ("public", "/-/health"),
+    ("GET", "/-/ready"): ("public", "/-/ready"),
     ("GET", "/api"): ("public", "/api"),
     ("GET", "/api/"): ("public", "/api/"),
     ("GET", "/api/build-records/{owner}/{label}/{key}"): (

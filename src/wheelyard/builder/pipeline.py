@@ -185,7 +185,7 @@ def record_label(request: Request) -> str | None:
     branch; None when neither is known (no records then)."""
     try:
         return request.settings.label or default_label(request.folder)
-    except InvalidInput:
+    except (InvalidInput, OSError):  # OSError: no git here
         return None
 
 
@@ -194,8 +194,10 @@ def stored_record(request: Request, key: str) -> Record | None:
     a yard or label, with --refresh, or when the yard has none (or cannot be asked: the run
     then simply does the work)."""
     settings = request.settings
+    if request.refresh or not (settings.url and settings.owner):
+        return None
     label = record_label(request)
-    if request.refresh or not (settings.url and settings.owner and label):
+    if label is None:
         return None
     try:
         with YardClient(settings.url, request.token()) as yard:
