@@ -304,7 +304,7 @@ class _Run:
         runner = self.runner_for(task.project)
         with self.job.phases.timing("build"):
             result = build_one(runner, task, self.job.wheelhouse, self.shared_for(runner))
-        row = self.show(row, seconds=result.seconds, log=str(result.log))
+        row = self.show(row, seconds=result.seconds, cpu=result.cpu, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)
             self.show(row, state="failed", detail=result.hint or "build failed")
