@@ -37,6 +37,8 @@ def test_the_key_follows_every_input(tmp_path: Path) -> None:
     # Where results go or how fast they come is not an input.
     fast = dataclasses.replace(settings, jobs=7, label="x", url="http://y", owner="z")
     assert inputs_key(tmp_path, fast, "host", [me], env) == base
+    cached = {**env, "PIP_CACHE_DIR": "/fresh/every/run", "PIP_NO_CACHE_DIR": "1"}
+    assert inputs_key(tmp_path, settings, "host", [me], cached) == base
     changed = {
         inputs_key(tmp_path, dataclasses.replace(settings, plat="manylinux_2_28_x86_64"),
                    "host", [me], env),

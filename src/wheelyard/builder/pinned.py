@@ -146,7 +146,7 @@ def read_pinned(requirements: Path) -> Pinned | None:
     return pinned
 
 
-def pip_configuration(env: Mapping[str, str]) -> str:
+def _pip_configuration(env: Mapping[str, str]) -> str:
     """Everything of pip's configuration that could change a resolution."""
     parts = [f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("PIP_")]
     home = Path(env.get("HOME") or Path.home())
@@ -176,7 +176,7 @@ def context_key(
         h.update(f"{line}\0".encode())
     for name, text in sorted(pinned.texts.items()):
         h.update(f"{name}\0{text}\0".encode())
-    h.update(pip_configuration(env).encode())
+    h.update(_pip_configuration(env).encode())
     return h.hexdigest()
 
 

@@ -3,7 +3,8 @@ pip cache, no ``.cache/``) skips what an earlier run already did: each interpret
 resolution and the verification record are stored beside the label the run published
 (``/api/build-records``), under a hash of every input of the run — the requirements folder's
 files, the settings, where it runs (the host, or the engine, image and its digest), every
-interpreter's path, version and platforms, and pip's configuration. Same key, same answers:
+interpreter's path, version and platforms, and pip's configuration (less what changes no
+resolution, such as its cache folder). Same key, same answers:
 a rerun asks the yard once and neither resolves nor verifies again.
 
 A resolution is taken from the record only for a set pinned throughout (a range may pick a
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from wheelyard.builder.interpreters import Interpreter
-from wheelyard.builder.pinned import How, Resolution, pip_configuration
+from wheelyard.builder.pinned import How, Resolution
 from wheelyard.builder.resolve import Resolved
 from wheelyard.builder.settings import BuildSettings
+from wheelyard.builder.uv import HARMLESS, pip_settings
 
 FORMAT = 1
 # Files of the requirements folder that feed a run (requirements, constraints, build
@@ -75,7 +77,10 @@ def inputs_key(
     for interp in sorted(interpreters):
         version = ".".join(map(str, interp.version))
         h.update(f"{interp.executable}\0{version}\0{' '.join(interp.platforms)}\0".encode())
-    h.update(pip_configuration(environ).encode())
+    # pip's configuration, files and PIP_* variables, but not what changes no resolution (a
+    # CI's fresh PIP_CACHE_DIR, say)
+    pip = {k: v for k, v in pip_settings(environ).items() if k not in HARMLESS}
+    h.update(json.dumps(pip, sort_keys=True).encode())
     return h.hexdigest()
 
 
