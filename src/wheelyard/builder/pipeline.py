@@ -297,6 +297,7 @@ class Publication:
     label: str
     results: tuple[Published, ...]
     url: str = ""  # the label's index, what pip is given to install from it
+    note: str = ""  # something the user should know that did not fail the publication
 
     def summary(self) -> str:
         """ "3 uploaded, 12 already on main", as counts of each action."""
@@ -342,7 +343,12 @@ def publish(
         index = f"{yard.url}/{settings.owner}/label/{label}/simple/"
         publication = Publication(settings.owner, label, tuple(results), index)
         if record is not None and publication.ok:
-            yard.put_build_record(settings.owner, label, record[0], record[1].to_json())
+            try:
+                yard.put_build_record(settings.owner, label, record[0], record[1].to_json())
+            except ClientError as exc:  # the wheels are published; the next run just works more
+                publication = dataclasses.replace(
+                    publication, note=f"the build record was not stored: {exc}"
+                )
     return publication
 
 

@@ -191,6 +191,8 @@ def _published(publication: Publication) -> None:
     owner, label = publication.owner, publication.label
     out.print(f"label {label} of {owner}: {publication.summary() or 'nothing to publish'}")
     out.print(f"published to {publication.url}")
+    if publication.note:
+        out.print(Text.assemble(styled("warning", "yellow"), f": {shown(publication.note)}"))
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
