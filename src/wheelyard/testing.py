@@ -167,10 +167,11 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     libs = ["-l" + lib for lib in LIBS]
     subprocess.run(cmd + libs + LINK, check=True, stdout=sys.stderr)
     tag = sys.implementation.cache_tag.replace("cpython-", "cp")
+    abi = tag + ("m" if sys.version_info < (3, 8) else "")  # pymalloc builds before 3.8
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
     with open(so, "rb") as fh:
         files = {{f"{{DIST}}/__init__.py": b"from ._ext import version\\n", so: fh.read()}}
-    return _write_wheel(wheel_directory, f"{{tag}}-{{tag}}-{{plat}}", "false", files)
+    return _write_wheel(wheel_directory, f"{{tag}}-{{abi}}-{{plat}}", "false", files)
 """
 
 _YAML_EXT = """\
