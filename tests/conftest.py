@@ -39,6 +39,12 @@ settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
 
+# `wheelyard build` builds in containers wherever docker or podman answers (the default runner,
+# builder/runners/__init__.py). Tests build on the host unless they say otherwise (--container
+# on the command line beats this; the container tests pass it), in this process and in every
+# command they start.
+os.environ["WHEELYARD_RUNNER"] = "host"
+
 # Fixtures that start a server: a test using one (directly or through another fixture) must be
 # marked e2e. Servers started inside a test or by a dynamic getfixturevalue are caught at run
 # time by helpers.require_e2e.

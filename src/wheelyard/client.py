@@ -210,6 +210,19 @@ class YardClient:
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", path, **kwargs)
 
+    def build_record(self, owner: str, label: str, key: str) -> dict[str, Any] | None:
+        """The builder's record stored under ``key`` beside ``owner``'s ``label``; None when
+        there is none (or the label is not readable: they answer alike)."""
+        response = self.get(f"/api/build-records/{owner}/{label}/{key}")
+        if response.status_code == 404:
+            return None
+        data = self.check(response).json()
+        return data if isinstance(data, dict) else None
+
+    def put_build_record(self, owner: str, label: str, key: str, data: Mapping[str, Any]) -> None:
+        """Store the builder's record under ``key`` beside ``owner``'s ``label``."""
+        self.check(self.request("PUT", f"/api/build-records/{owner}/{label}/{key}", json=data))
+
     def check(self, response: httpx.Response, *ok: int) -> httpx.Response:
         """``response``, or :class:`YardRefused` when its status is not one of ``ok`` (any 2xx
         when none is given)."""

@@ -44,6 +44,9 @@ def test_builds_continue_past_a_failure(tmp_path: Path, monkeypatch: pytest.Monk
     wheel = results[0].wheel
     assert wheel is not None and wheel.name == "goodpkg-1.0-py3-none-any.whl"
     assert "goodpkg/__init__.py" in zipfile.ZipFile(wheel).namelist()
+    # Each build's CPU time (its pip and backend), measured where it ran and read from its log.
+    assert all(0 < r.cpu < 120 for r in results)
+    assert "# wheelyard: build cpu seconds " in results[0].log.read_text()
     failed = results[1]
     assert failed.log.is_file() and failed.log.name == f"badpkg-1.0-{me.tag}.log"
     assert any("yaml.h" in line for line in failed.tail)

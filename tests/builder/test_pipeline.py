@@ -136,14 +136,16 @@ def test_a_platform_result_queues_the_others_by_how_long_it_took() -> None:
 
 def test_the_runner_setting_picks_from_the_registry(tmp_path: Path) -> None:
     assert set(RUNNERS) >= {"host", "container"}
-    settings = load(tmp_path, {}, environ={})
+    settings = load(tmp_path, {"runner": "host"}, environ={})
     runner = make_runner(settings, {"PATH": "/usr/bin", "WHEELYARD_TOKEN": "wy_x"})
     assert isinstance(runner, HostRunner) and runner.name == "host"
     assert "WHEELYARD_TOKEN" not in runner.base  # never handed to what it runs
     (tmp_path / "wheelyard.toml").write_text('[build]\nrunner = "podman"\n')
     chosen = load(tmp_path, {}, environ={}).runner
     assert chosen == "podman"
-    with pytest.raises(InvalidInput, match=r"unknown runner 'podman' \(known: container, host\)"):
+    with pytest.raises(
+        InvalidInput, match=r"unknown runner 'podman' \(known: auto, container, host\)"
+    ):
         make_runner(load(tmp_path, {}, environ={}), {})
     assert load(tmp_path, {"runner": "host"}, environ={"WHEELYARD_RUNNER": "x"}).runner == "host"
 

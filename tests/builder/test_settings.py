@@ -89,7 +89,7 @@ def test_settings_in_two_files_are_refused(tmp_path: Path) -> None:
 
 
 def test_naming_an_image_selects_the_container_runner(tmp_path: Path) -> None:
-    assert load(tmp_path, {}, environ={}).runner == "host"
+    assert load(tmp_path, {}, environ={}).runner == "auto"  # the default: builder.runners.decide
     chosen = load(tmp_path, {"container": "manylinux2014"}, environ={})
     assert (chosen.runner, chosen.container) == ("container", "manylinux2014")
     (tmp_path / "wheelyard.toml").write_text(

@@ -33,6 +33,14 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/-/ready"): ("public", "/-/ready"),
     ("GET", "/api"): ("public", "/api"),
     ("GET", "/api/"): ("public", "/api/"),
+    ("GET", "/api/build-records/{owner}/{label}/{key}"): (
+        "read",
+        f"/api/build-records/{OWN}/main/{SHA}",
+    ),
+    ("PUT", "/api/build-records/{owner}/{label}/{key}"): (
+        "upload",
+        f"/api/build-records/{OWN}/main/{SHA}",
+    ),
     ("GET", "/api/authentication-type"): ("public", "/api/authentication-type"),
     ("GET", "/api/scopes"): ("public", "/api/scopes"),
     ("POST", "/api/authentications"): ("login", "/api/authentications"),

@@ -59,10 +59,40 @@ class BuildResult:
     seconds: float
     tail: tuple[str, ...] = ()
     hint: str | None = None
+    cpu: float = 0.0  # CPU seconds (user + system) of the build's processes
 
     @property
     def ok(self) -> bool:
         return self.wheel is not None
+
+
+# Runs a build command and then writes the CPU time of everything it ran to the log, in the
+# build environment itself (the host or a container: the engine's processes are no children of
+# ours). Python 3.6 syntax: it runs under the interpreter being built for.
+_CPU_LINE = "# wheelyard: build cpu seconds "
+_CPU = (
+    "import resource, subprocess, sys; status = subprocess.call(sys.argv[1:]); "
+    "used = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    f"print('{_CPU_LINE}%.3f' % (used.ru_utime + used.ru_stime), flush=True); "
+    "sys.exit(status)"
+)
+
+
+def _timed(task: BuildTask, cmd: list[str]) -> list[str]:
+    """``cmd`` run under :data:`_CPU`, which writes its CPU seconds to the log."""
+    return [str(task.interpreter.executable), "-c", _CPU, *cmd]
+
+
+def _cpu(text: str) -> float:
+    """The CPU seconds the build's commands wrote to its log, summed."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(_CPU_LINE):
+            try:
+                total += float(line[len(_CPU_LINE) :])
+            except ValueError:
+                continue
+    return total
 
 
 def _pip(task: BuildTask) -> list[str]:
@@ -71,7 +101,7 @@ def _pip(task: BuildTask) -> list[str]:
 
 def _isolated(runner: Runner, task: BuildTask, source: str, out: Path, log: Path) -> int:
     cmd = [*_pip(task), "wheel", "--no-deps", "-w", str(out), source]
-    return runner.run(cmd, log, task.environment)
+    return runner.run(_timed(task, cmd), log, task.environment)
 
 
 def build_one(
@@ -100,7 +130,7 @@ def build_one(
     )
     if pip is not None and sdist is not None:
         cmd = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)]
-        status = runner.run(cmd, log, task.environment, cwd=work)
+        status = runner.run(_timed(task, cmd), log, task.environment, cwd=work)
     if status != 0 and not task.prepared:
         # A backend may ask for more than it declares (get_requires_for_build_wheel): pip's
         # own isolation installs that too.
@@ -111,10 +141,10 @@ def build_one(
         status = _isolated(runner, task, str(sdist or task.source), out, log)
     seconds = time.perf_counter() - started
     wheels = sorted(out.glob("*.whl"))
-    if status == 0 and wheels:
-        return BuildResult(task, wheels[0], log, seconds)
     text = log.read_text(errors="replace")
-    return BuildResult(task, None, log, seconds, tuple(tail(text)), hint(text))
+    if status == 0 and wheels:
+        return BuildResult(task, wheels[0], log, seconds, cpu=_cpu(text))
+    return BuildResult(task, None, log, seconds, tuple(tail(text)), hint(text), _cpu(text))
 
 
 def build_all(

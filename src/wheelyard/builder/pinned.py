@@ -50,6 +50,7 @@ class How(Enum):
     LINE_BY_LINE = "line by line"  # every line asked alone (``--no-deps``)
     CHANGED = "changed"  # only the lines that changed since the last run asked
     UV = "resolved with uv"  # uv resolved the whole set (builder/uv.py)
+    YARD = "taken from the yard's build record"  # an earlier run's (builder/yardrecord.py)
 
 
 @dataclass(frozen=True)

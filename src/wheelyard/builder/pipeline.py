@@ -19,7 +19,7 @@ from wheelyard.builder import preflight
 from wheelyard.builder import uv as uvtool
 from wheelyard.builder.interpreters import Interpreter, select
 from wheelyard.builder.phases import Phases
-from wheelyard.builder.pinned import How, Resolution, resolve_all
+from wheelyard.builder.pinned import How, Resolution, read_pinned, resolve_all
 from wheelyard.builder.plan import Plan, make_plan
 from wheelyard.builder.progress import Reporter
 from wheelyard.builder.publish import Published, default_label
@@ -28,7 +28,8 @@ from wheelyard.builder.run import Job, Outcome, execute
 from wheelyard.builder.runners import Runner
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.yardquery import held_files
-from wheelyard.client import YardClient
+from wheelyard.builder.yardrecord import Record, inputs_key
+from wheelyard.client import ClientError, YardClient
 from wheelyard.errors import InvalidInput
 
 REQUIREMENTS = "requirements.txt"
@@ -76,6 +77,8 @@ class Planned:
     held: Held
     plan: Plan
     warnings: tuple[str, ...] = ()  # things the user should change, said before the run
+    key: str = ""  # the hash of every input of the run (builder/yardrecord.py)
+    record: Record | None = None  # what the yard kept under that key from an earlier run
 
     def notes(self) -> list[tuple[Interpreter, Resolution]]:
         """Resolutions worth telling the user about: all but a plain full resolution."""
@@ -191,6 +194,33 @@ def held(request: Request, projects: Iterable[str]) -> dict[str, dict[str, str]]
         return held_files(yard, settings.owner, projects)
 
 
+def record_label(request: Request) -> str | None:
+    """The label whose build records the run reads and writes: the setting, else the git
+    branch; None when neither is known (no records then)."""
+    try:
+        return request.settings.label or default_label(request.folder)
+    except (InvalidInput, OSError):  # OSError: no git here
+        return None
+
+
+def stored_record(request: Request, key: str) -> Record | None:
+    """The yard's record of an earlier run with the same inputs (one request); None without
+    a yard or label, with --refresh, or when the yard has none (or cannot be asked: the run
+    then simply does the work)."""
+    settings = request.settings
+    if request.refresh or not (settings.url and settings.owner):
+        return None
+    label = record_label(request)
+    if label is None:
+        return None
+    try:
+        with YardClient(settings.url, request.token()) as yard:
+            data = yard.build_record(settings.owner, label, key)
+    except ClientError:
+        return None
+    return Record.from_json(data) if data else None
+
+
 def plan_from(
     settings: BuildSettings, resolutions: Mapping[Interpreter, Resolution], in_yard: Held
 ) -> Plan:
@@ -221,16 +251,38 @@ def plan(
     runner.share(request.folder.absolute(), request.wheelhouse)
     interps = interpreters(settings, runner)
     preflight.interpreters(interps, settings.resolver, request.environ, runner)
+    key = inputs_key(request.folder, settings, runner.identity, interps, request.environ)
+    record = stored_record(request, key)
+    # A recorded resolution stands only for a set pinned throughout (a range may pick a newer
+    # release today).
+    pinned = record is not None and read_pinned(request.requirements) is not None
+    kept = record.resolutions_for(interps) if record is not None and pinned else None
     with request.phases.timing("resolve"):
-        resolutions = resolve(request, interps, runner)
+        resolutions = kept or resolve(request, interps, runner)
     warnings = tuple(no_binary_warnings(request.requirements))
-    planned = Planned(request, tuple(interps), resolutions, {}, Plan(()), warnings)
+    planned = Planned(request, tuple(interps), resolutions, {}, Plan(()), warnings, key, record)
     if on_resolved is not None:
         on_resolved(planned)
+    in_yard, result = _against_yard(request, resolutions)
+    if kept is not None and any(step.source != "yard" for step in result.steps):
+        # The yard no longer holds everything the recorded run published: resolve as usual
+        # (the record's URLs may name another machine's folders).
+        with request.phases.timing("resolve"):
+            resolutions = resolve(request, interps, runner)
+        planned = dataclasses.replace(planned, resolutions=resolutions)
+        if on_resolved is not None:
+            on_resolved(planned)
+        in_yard, result = _against_yard(request, resolutions)
+    return dataclasses.replace(planned, held=in_yard, plan=result)
+
+
+def _against_yard(
+    request: Request, resolutions: Mapping[Interpreter, Resolution]
+) -> tuple[dict[str, dict[str, str]], Plan]:
+    """What the owner holds of the closures' projects, and the plan that follows."""
     projects = {r.name for res in resolutions.values() for r in res.closure}
     in_yard = held(request, projects)
-    result = plan_from(request.settings, resolutions, in_yard)
-    return dataclasses.replace(planned, held=in_yard, plan=result)
+    return in_yard, plan_from(request.settings, resolutions, in_yard)
 
 
 def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
@@ -247,6 +299,7 @@ def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
         uv=tuple(uv) if (uv := uvtool.find(runner)) else None,
         direct=uvtool.choose(request.settings.resolver, request.environ, runner) is not None,
         phases=request.phases,
+        passed=planned.record.verified if planned.record else {},
     )
     runner.share(job.folder, job.wheelhouse)
     return execute(planned.plan, job, runner, reporter)
@@ -258,6 +311,7 @@ class Publication:
     label: str
     results: tuple[Published, ...]
     url: str = ""  # the label's index, what pip is given to install from it
+    note: str = ""  # something the user should know that did not fail the publication
 
     def summary(self) -> str:
         """ "3 uploaded, 12 already on main", as counts of each action."""
@@ -274,8 +328,23 @@ class Publication:
         return not any(p.action in ("conflict", "failed") for p in self.results)
 
 
-def publish(request: Request, wheels: list[Path]) -> Publication:
-    """Publish ``wheels`` to the label (the setting, else the git branch) of the owner."""
+def record_of(planned: Planned, outcome: Outcome) -> Record | None:
+    """What the yard should keep of this run for the next one; None when it keeps that
+    already (an unchanged rerun writes nothing) or the run failed."""
+    if not outcome.ok:
+        return None
+    record = Record(
+        {str(i.executable): r.closure for i, r in planned.resolutions.items()},
+        dict(outcome.digests),
+    )
+    return None if record == planned.record else record
+
+
+def publish(
+    request: Request, wheels: list[Path], record: tuple[str, Record] | None = None
+) -> Publication:
+    """Publish ``wheels`` to the label (the setting, else the git branch) of the owner, then,
+    if that went well, store ``record`` (key, record) beside the label."""
     settings = request.settings
     if not (settings.url and settings.owner):
         raise InvalidInput("--upload needs --url and --owner")
@@ -286,7 +355,15 @@ def publish(request: Request, wheels: list[Path]) -> Publication:
     with YardClient(settings.url, token) as yard, request.phases.timing("upload"):
         results = publish_files(yard, settings.owner, label, wheels)
         index = f"{yard.url}/{settings.owner}/label/{label}/simple/"
-    return Publication(settings.owner, label, tuple(results), index)
+        publication = Publication(settings.owner, label, tuple(results), index)
+        if record is not None and publication.ok:
+            try:
+                yard.put_build_record(settings.owner, label, record[0], record[1].to_json())
+            except ClientError as exc:  # the wheels are published; the next run just works more
+                publication = dataclasses.replace(
+                    publication, note=f"the build record was not stored: {exc}"
+                )
+    return publication
 
 
 def report(outcome: Outcome, ok: bool, published: Publication | None) -> dict[str, object]:

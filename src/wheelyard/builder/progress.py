@@ -41,6 +41,7 @@ class Row:
     tag: str = ""  # the platform tag / manylinux policy, "pure" for pure wheels
     grafted: tuple[str, ...] = ()
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of its build's processes (a built row; --report only)
     log: str = ""
     detail: str = ""
     size: int = 0  # bytes of the wheel, once there is one

@@ -55,6 +55,8 @@ class Job:
     uv: tuple[str, ...] | None = None  # the uv command line, for verification venvs
     direct: bool = False  # upstream wheels downloaded by URL (uv resolved: no pip config)
     phases: Phases = field(default_factory=Phases, compare=False)
+    # interpreter path → hash of the wheel set that passed, as the yard recorded it
+    passed: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Outcome:
     setup_failed: SetupFailed | None = None
     wheels: list[Path] = field(default_factory=list)  # the wheelhouse's share of this run
     phases: Phases = field(default_factory=Phases)  # wall time per phase
+    digests: dict[str, str] = field(default_factory=dict)  # interpreter path → set that passed
 
     @property
     def ok(self) -> bool:
@@ -301,7 +304,7 @@ class _Run:
         runner = self.runner_for(task.project)
         with self.job.phases.timing("build"):
             result = build_one(runner, task, self.job.wheelhouse, self.shared_for(runner))
-        row = self.show(row, seconds=result.seconds, log=str(result.log))
+        row = self.show(row, seconds=result.seconds, cpu=result.cpu, log=str(result.log))
         if result.wheel is None:
             self.outcome.failed_builds.append(result)
             self.show(row, state="failed", detail=result.hint or "build failed")
@@ -409,7 +412,10 @@ class _Run:
             def one(interp: Interpreter) -> Verified:
                 digest = digests[interp.minor]
                 log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
-                if not self.job.refresh and record.is_verified(self.job.wheelhouse, interp, digest):
+                if not self.job.refresh and (
+                    record.is_verified(self.job.wheelhouse, interp, digest)
+                    or self.job.passed.get(str(interp.executable)) == digest
+                ):
                     self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
                     return Verified(interp, True, log, skipped=True)
                 there = counterpart(clean, interp) if clean is not self.runner else interp
@@ -432,8 +438,10 @@ class _Run:
             with self.pool() as pool:
                 self.outcome.verified = list(pool.map(one, self.job.interpreters))
         for v in self.outcome.verified:
-            if v.ok and not v.skipped:
+            if v.ok:
                 digest = digests[v.interpreter.minor]
+                self.outcome.digests[str(v.interpreter.executable)] = digest
+            if v.ok and not v.skipped:
                 record.record(self.job.wheelhouse, v.interpreter, digest, where)
         shutil.rmtree(work, ignore_errors=True)
 

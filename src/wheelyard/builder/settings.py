@@ -45,7 +45,9 @@ class BuildSettings:
     url: str | None = None
     owner: str | None = None
     label: str | None = None
-    runner: str = "host"  # where builds run: a key of builder.runners.RUNNERS
+    # where builds run: a key of builder.runners.RUNNERS, or "auto" (a container where an
+    # engine answers, else the host: builder.runners.decide)
+    runner: str = "auto"
     target: str = DEFAULT_TARGET  # the policy every platform wheel should install on
     strict: bool = False  # a wheel above the target fails the run (else: a warning)
     resolver: str = "auto"  # "pip", "uv", or "auto": uv when pip's configuration allows it
@@ -250,11 +252,13 @@ def load(
     # Naming an image anywhere means building in containers (per package: the others in
     # the default image).
     imaged = sorted(n for n, o in packages.items() if o.container)
-    if (values.get("container") or imaged) and "runner" not in values:
+    # (--container on the command line beats a runner named in the file or the environment)
+    named_on_command_line = cli.get("container") and not cli.get("runner")
+    if (values.get("container") or imaged) and ("runner" not in values or named_on_command_line):
         values["runner"] = "container"
     if imaged and values.get("runner") != "container":
         raise InvalidInput(
             f"{source}: packages.{imaged[0]}.container names an image, but the runner is "
-            f"{values.get('runner', 'host')!r}: build with --container"
+            f"{values.get('runner', 'auto')!r}: build with --container"
         )
     return BuildSettings(**values, packages=packages, source=source)

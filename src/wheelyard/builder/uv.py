@@ -43,7 +43,7 @@ else:  # pragma: no cover
 
 REPORT_PIP = (22, 2)  # the first pip with ``install --dry-run --report``
 # pip settings that change nothing about which files a resolution picks.
-_HARMLESS = {
+HARMLESS = {
     "cache-dir", "no-cache-dir", "disable-pip-version-check", "default-timeout", "timeout",
     "retries", "progress-bar", "quiet", "verbose", "no-color", "no-input", "root-user-action",
     "break-system-packages", "config-file", "cert", "require-virtualenv", "user",
@@ -117,7 +117,7 @@ def choose(setting: str, env: Mapping[str, str], runner: Runner) -> list[str] | 
         if uv is None:
             raise InvalidInput("resolver = uv, but uv is not installed: pip install uv")
         return uv
-    changing = set(pip_settings(env)) - _HARMLESS
+    changing = set(pip_settings(env)) - HARMLESS
     return uv if not changing else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 from rich.table import Table
@@ -16,7 +17,7 @@ from wheelyard.builder.pipeline import Planned, Publication, Request
 from wheelyard.builder.portability import Portability
 from wheelyard.builder.progress import choose, final_table, write_report
 from wheelyard.builder.run import Outcome
-from wheelyard.builder.runners import DEFAULT, RUNNERS, Runner, make_runner
+from wheelyard.builder.runners import AUTO, DEFAULT, RUNNERS, Runner, decide, make_runner
 from wheelyard.builder.runners.engines import ENGINES
 from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
 from wheelyard.builder.runners.images import PYPA
@@ -146,11 +147,12 @@ def _portable(outcome: Outcome, settings: BuildSettings, runner: Runner) -> Port
     return result
 
 
-def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
+def build(args: argparse.Namespace, request: Request, runner: Runner, why: str = "") -> int:
+    """``why``: the reason the default runner chose ``runner`` ("" when it was named)."""
     planned = pipeline.plan(request, runner, _notes)
     settings = request.settings
     if runner.name == "host" and planned.plan.by_source("build"):
-        err.print(portability.host_note(settings.target), markup=False)
+        err.print(portability.host_note(settings.target, why), markup=False)
     with choose(out) as reporter:
         outcome = pipeline.run(planned, runner, reporter)
     out.print(final_table(outcome.rows))
@@ -168,7 +170,10 @@ def build(args: argparse.Namespace, request: Request, runner: Runner) -> int:
             sep="",
         )
     else:
-        published = pipeline.publish(request, outcome.wheels)
+        kept = pipeline.record_of(planned, outcome)
+        published = pipeline.publish(
+            request, outcome.wheels, (planned.key, kept) if kept is not None else None
+        )
         _published(published)
         if not published.ok:
             status = 1
@@ -186,13 +191,18 @@ def _published(publication: Publication) -> None:
     owner, label = publication.owner, publication.label
     out.print(f"label {label} of {owner}: {publication.summary() or 'nothing to publish'}")
     out.print(f"published to {publication.url}")
+    if publication.note:
+        out.print(Text.assemble(styled("warning", "yellow"), f": {shown(publication.note)}"))
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
     _swallowed_folder(args)
     # Before anything runs (an interpreter probe, pip, a build): see builder/secret.py.
     seal(getattr(args, "own_process", False), args.token_file)
-    settings = settings_of(args)
+    settings, why = decide(settings_of(args), os.environ)
+    if why and settings.runner != "host":
+        err.print(f"note: building in containers ({why}); --runner host builds on this machine")
+    started = time.monotonic()
     with make_runner(settings, os.environ) as runner:
         if args.list_pythons:
             return list_pythons(args, settings, runner)
@@ -206,7 +216,9 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
         )
         if args.plan:
             return plan(args, request, runner)
-        return build(args, request, runner)
+        status = build(args, request, runner, why)
+        out.print(f"finished in {time.monotonic() - started:.1f} s")
+        return status
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -248,8 +260,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--jobs", type=int, help="parallel builds (default: CPU count)")
     p.add_argument(
         "--runner",
-        choices=sorted(RUNNERS),
-        help=f"where builds run (WHEELYARD_RUNNER; default {DEFAULT})",
+        choices=sorted([*RUNNERS, AUTO]),
+        help=f"where builds run (WHEELYARD_RUNNER; default {DEFAULT}: in containers where docker "
+        "or podman answers, else on the host)",
     )
     p.add_argument(
         "--resolver",

@@ -226,3 +226,17 @@ class DownloadCount(Base):
     )
     label_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BuildRecord(Base):
+    """What ``wheelyard build`` needs to skip work on an unchanged rerun (each interpreter's
+    resolution, the verification record), kept beside the label it published, under a hash
+    of every input of the run (yard/buildrecords.py)."""
+
+    __tablename__ = "build_records"
+    __table_args__ = (UniqueConstraint("label_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

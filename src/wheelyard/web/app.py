@@ -20,7 +20,7 @@ from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.errors import StorageError
 from wheelyard.storage import open_store
 from wheelyard.storage.staging import sweep_staging
-from wheelyard.web import alllabels, anaconda, files, ready, simple, ui, upload
+from wheelyard.web import alllabels, anaconda, buildrecords, files, ready, simple, ui, upload
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
@@ -71,6 +71,8 @@ def routes() -> list[BaseRoute]:
         Route("/-/health", health),
         Route("/-/ready", ready.ready),
         Route("/api", anaconda.api_root, methods=["GET", "HEAD"]),
+        Route("/api/build-records/{owner}/{label}/{key}", buildrecords.show, methods=["GET"]),
+        Route("/api/build-records/{owner}/{label}/{key}", buildrecords.store, methods=["PUT"]),
         Mount("/api", routes=anaconda.routes()),
         Mount("/t/{token}", routes=list(owner_scoped)),
         *ui.routes(),  # before the owner-scoped index routes, which take POSTs to the same paths

@@ -382,3 +382,33 @@ def test_a_verify_image_without_the_manylinux_layout_is_matched_by_version(
             assert there is not None and there.executable != PYTHON
             verdict = verify(clean, there, ["yamlext==1.0"], house, [wheel], house / ".v")
     assert verdict.ok, verdict.tail
+
+
+def test_the_same_sdist_builds_to_the_same_bytes_in_containers(
+    test_image: str, tmp_path: Path
+) -> None:
+    """#10 item 5, the container half: the same sdist, image and settings, built in two runs
+    (two containers, two wheelhouses), gives byte-identical repaired wheels."""
+    from wheelyard.digest import file_sha256
+
+    folder = tmp_path / "project"
+    dists = folder / "dists"
+    dists.mkdir(parents=True)
+    make_c_sdist(dists, "yamlext", "1.0")
+    (folder / "requirements.txt").write_text("--no-index\n--find-links ./dists\nyamlext==1.0\n")
+    (folder / "build-setup.sh").write_text(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+        "apt-get install -y -qq libyaml-dev >/dev/null\n"
+    )
+    wheels = []
+    for house in ("one", "two"):
+        command = _command(folder, test_image, "--python", "3.11")
+        command[command.index("--wheelhouse") + 1] = str(tmp_path / house)
+        result = subprocess.run(command, capture_output=True, text=True, env=engine_env())
+        assert result.returncode == 0, result.stdout + result.stderr
+        [wheel] = (tmp_path / house).glob("yamlext-1.0-cp311-*.whl")
+        wheels.append(wheel)
+    assert wheels[0].name == wheels[1].name
+    assert file_sha256(wheels[0]) == file_sha256(wheels[1])
+    # Really built twice: each wheelhouse has its own build log.
+    assert all(list((tmp_path / h / "logs").glob("yamlext-1.0-*.log")) for h in ("one", "two"))

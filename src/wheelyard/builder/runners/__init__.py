@@ -1,6 +1,7 @@
 """Where interpreters live and commands run: the ``Runner`` protocol and the registry that
 picks an implementation by the ``runner`` setting (``--runner``, ``WHEELYARD_RUNNER``;
-``--container`` selects ``container``).
+``--container`` selects ``container``). The default, ``auto``, builds in a container where
+docker or podman answers and on the host only where none does (:func:`decide`, which says why).
 
 Everything the builder runs — probing interpreters, resolving, building, repairing,
 verifying, build-setup.sh — goes through a runner passed in explicitly; nothing falls back to
@@ -12,6 +13,7 @@ one entry in ``RUNNERS``, as cibuildwheel's platform modules are: ``host`` runs 
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -19,14 +21,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from wheelyard.builder.runners import engines
 from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.runners.host import HostRunner
 from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
 from wheelyard.builder.secret import SECRET_VARIABLES
 from wheelyard.builder.settings import BuildSettings
-from wheelyard.errors import InvalidInput
+from wheelyard.errors import EngineFailed, InvalidInput
 
-__all__ = ["DEFAULT", "RUNNERS", "SECRET_VARIABLES", "Runner", "make_runner"]
+__all__ = ["AUTO", "DEFAULT", "RUNNERS", "SECRET_VARIABLES", "Runner", "decide", "make_runner"]
 
 
 class Runner(Protocol):
@@ -117,14 +120,36 @@ RUNNERS: dict[str, Callable[[BuildSettings, Mapping[str, str]], Runner]] = {
     "host": _host,
     "container": _container,
 }
-DEFAULT = "host"
+AUTO = "auto"
+DEFAULT = AUTO
+
+
+def decide(settings: BuildSettings, environ: Mapping[str, str]) -> tuple[BuildSettings, str]:
+    """``settings`` with ``runner = "auto"`` made concrete — ``container`` when docker or podman
+    (or the named engine) answers, else ``host`` — and one line saying why ("" when the runner
+    was named)."""
+    if settings.runner != AUTO:
+        return settings, ""
+    try:
+        engine = engines.find(settings.container_engine, environ)
+    except EngineFailed:
+        which = settings.container_engine or "docker or podman"
+        why = (
+            f"no {which} answers here"
+            if not settings.container_engine
+            else f"{which} does not answer here"
+        )
+        return dataclasses.replace(settings, runner="host"), why
+    return dataclasses.replace(settings, runner="container"), f"{engine.name} answers here"
 
 
 def make_runner(settings: BuildSettings, environ: Mapping[str, str]) -> Runner:
-    """The runner the ``runner`` setting names, starting commands from ``environ``."""
+    """The runner the ``runner`` setting names (``auto``: see :func:`decide`), starting
+    commands from ``environ``."""
+    settings, _why = decide(settings, environ)
     try:
         factory = RUNNERS[settings.runner]
     except KeyError:
-        known = ", ".join(sorted(RUNNERS))
+        known = ", ".join(sorted([*RUNNERS, AUTO]))
         raise InvalidInput(f"unknown runner {settings.runner!r} (known: {known})") from None
     return factory(settings, environ)
