@@ -30,7 +30,8 @@ def get_label(session: Session, owner: Owner, name: str, create: bool = False) -
             raise NotFound(f"owner {owner.name!r} has no label {name!r}")
         # Two first uploads to a new label race to create it: the loser takes the winner's.
         row = Label(owner_id=owner.id, name=check_label_name(name), serial=0)
-        label, _created = insert_or_find(session, row, lambda: find_label(session, owner, row.name))
+        made, _created = insert_or_find(session, row, lambda: find_label(session, owner, row.name))
+        return made
     return label
 
 

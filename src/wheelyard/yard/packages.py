@@ -48,11 +48,10 @@ def release_row(session: Session, package: Package, version: str) -> Release:
         )
 
     release = find()
-    if release is None:
-        release, _created = insert_or_find(
-            session, Release(package_id=package.id, version=version), find
-        )
-    return release
+    if release is not None:
+        return release
+    made, _created = insert_or_find(session, Release(package_id=package.id, version=version), find)
+    return made
 
 
 def ensure_package(
