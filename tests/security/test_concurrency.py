@@ -434,3 +434,127 @@ def test_parallel_uploads_removals_copies_and_reads_lose_nothing(
     assert journal.failures == [], "\n".join(journal.failures[:20])
     assert checked.returncode == 0, checked.stdout  # every row's blob present, right hash
     assert not re.search(r"^(missing|size|hash):", checked.stdout, re.M)
+
+
+# ---------------------------------------------------------------- first uploads at once
+
+FIRST_TAGS = [f"cp3{minor}-cp3{minor}-manylinux_2_17_x86_64" for minor in range(8, 16)]
+
+
+def _together(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run every call at the same moment, one thread each (as twine or the builder do)."""
+    barrier = threading.Barrier(len(calls))
+    answers: list[httpx.Response | BaseException] = [RuntimeError("no answer")] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait(60)
+        try:
+            answers[i] = calls[i]()
+        except httpx.HTTPError as exc:
+            answers[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+        assert not t.is_alive(), "a request hung"
+    out = []
+    for a in answers:
+        assert isinstance(a, httpx.Response), repr(a)
+        out.append(a)
+    return out
+
+
+def _at_once(token: str, jobs: list[tuple[str, Path]]) -> list[httpx.Response]:
+    """Legacy-API uploads (what twine sends) of every (upload URL, file), all at once."""
+
+    def upload(url: str, path: Path) -> Callable[[], httpx.Response]:
+        body = path.read_bytes()
+        return lambda: httpx.post(
+            url,
+            auth=("__token__", token),
+            files={"content": (path.name, body)},
+            data={":action": "file_upload"},
+            timeout=120,
+        )
+
+    return _together([upload(url, p) for url, p in jobs])
+
+
+def _listed(y: Yard, path: str) -> set[str]:
+    r = httpx.get(f"{y.url}{path}", headers=JSON, timeout=30)
+    assert r.status_code == 200, (path, r.status_code, r.text)
+    return {f["filename"] for f in r.json()["files"]}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_concurrent_first_uploads_of_a_new_project_all_succeed(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The builder uploads every wheel of a release at once, to a project and label that do
+    not exist yet: each distinct file is stored (never a 500), and a real clash is a 409."""
+    env = {}
+    if backend == "postgres":
+        env["WHEELYARD_DATABASE_URL"] = new_database(request.getfixturevalue("postgres"))
+    y = start_yard(tmp_path / "data", env)
+    try:
+        token = y.user("builder")
+        wheels = tmp_path / "wheels"
+        wheels.mkdir()
+
+        # One new project, one new release, eight wheels, on the default label.
+        one = [make_wheel(wheels, "fresh", "1.0", tag=t) for t in FIRST_TAGS]
+        answers = _at_once(token, [(f"{y.url}/builder/", w) for w in one])
+        assert [(r.status_code, r.text) for r in answers] == [(200, r.text) for r in answers], (
+            "a first upload of a distinct file failed"
+        )
+        assert _listed(y, "/builder/simple/fresh/") == {w.name for w in one}
+
+        # Several new projects at once, with two versions each, onto a label not made yet.
+        many = [
+            make_wheel(wheels, f"proj{p}", version, tag=t)
+            for p in range(3)
+            for version in ("2.0", "2.1")
+            for t in FIRST_TAGS[:2]
+        ]
+        label_url = f"{y.url}/builder/label/nightly/"
+        answers = _at_once(token, [(label_url, w) for w in many])
+        assert [r.status_code for r in answers] == [200] * len(many), [
+            r.text for r in answers if r.status_code != 200
+        ]
+        for p in range(3):
+            expected = {w.name for w in many if w.name.startswith(f"proj{p}-")}
+            assert _listed(y, f"/builder/label/nightly/simple/proj{p}/") == expected
+
+        # One new file name, different bytes each time: exactly one is stored, the rest clash.
+        clash = []
+        for i in range(6):
+            d = tmp_path / f"clash{i}"
+            d.mkdir()
+            clash.append(make_wheel(d, "clash", "1.0", module_body=f"variant = {i}\n"))
+        answers = _at_once(token, [(f"{y.url}/builder/", w) for w in clash])
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [200] + [409] * 5, [(r.status_code, r.text) for r in answers]
+        winner = clash[[r.status_code for r in answers].index(200)]
+        page = httpx.get(f"{y.url}/builder/simple/clash/", headers=JSON, timeout=30).json()
+        [stored] = page["files"]
+        assert stored["hashes"]["sha256"] == hashlib.sha256(winner.read_bytes()).hexdigest()
+
+        # anaconda-client's first steps for a new package, from several uploads at once.
+        api = {"Authorization": f"token {token}"}
+        for path in ("/api/package/builder/condanew", "/api/release/builder/condanew/1.0"):
+            answers = _together(
+                [
+                    lambda path=path: httpx.post(f"{y.url}{path}", headers=api, json={}, timeout=60)
+                    for _ in range(8)
+                ]
+            )
+            assert [r.status_code for r in answers] == [200] * 8, [
+                r.text for r in answers if r.status_code != 200
+            ]
+        r = httpx.get(f"{y.url}/api/release/builder/condanew/1.0", headers=api, timeout=30)
+        assert r.status_code == 200 and r.json()["version"] == "1.0", r.text
+    finally:
+        stop_yard(y)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wheelyard.db.unit import guard
@@ -53,6 +54,30 @@ def savepoint(session: Session) -> Iterator[None]:
     lock_for_write(session)
     with session.begin_nested():
         yield
+
+
+Row = TypeVar("Row")
+
+
+def insert_or_find(session: Session, row: Row, find: Callable[[], Row | None]) -> tuple[Row, bool]:
+    """Add ``row`` (a create-if-missing row: package, release, label); if a concurrent unit
+    added its twin first, that twin instead. Returns the row and whether we created it.
+
+    The caller has just looked with ``find`` and seen nothing, but on PostgreSQL another
+    transaction may have inserted the same key and not yet committed: our INSERT then waits
+    for it and fails on the unique constraint once it commits. Only the savepoint is lost; a
+    fresh look (READ COMMITTED: each statement sees what is committed) finds the winner's row.
+    """
+    try:
+        with savepoint(session):
+            session.add(row)
+            session.flush()
+        return row, True
+    except IntegrityError:
+        found = find()
+        if found is None:  # not a lost race: some other constraint refused the row
+            raise
+        return found, False
 
 
 def _refuse_nul(

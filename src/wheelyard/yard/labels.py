@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
-from wheelyard.db.session import lock_for_write
+from wheelyard.db.session import insert_or_find, lock_for_write
 from wheelyard.errors import InvalidInput, Locked, NotFound
 from wheelyard.storage import BlobStore
 from wheelyard.yard.events import record
@@ -28,9 +28,10 @@ def get_label(session: Session, owner: Owner, name: str, create: bool = False) -
     if label is None:
         if not create:
             raise NotFound(f"owner {owner.name!r} has no label {name!r}")
-        label = Label(owner_id=owner.id, name=check_label_name(name), serial=0)
-        session.add(label)
-        session.flush()
+        # Two first uploads to a new label race to create it: the loser takes the winner's.
+        row = Label(owner_id=owner.id, name=check_label_name(name), serial=0)
+        made, _created = insert_or_find(session, row, lambda: find_label(session, owner, row.name))
+        return made
     return label
 
 

@@ -130,8 +130,9 @@ def store_upload(
                 session.flush()  # a lost race shows here, inside the savepoint
             return stored
         except IntegrityError:
-            # A concurrent upload won a unique constraint (label, file name, package or
-            # release): start again from the savepoint and meet its committed state.
+            # A concurrent upload of the same file name won its unique constraint (label,
+            # package and release rows settle such races themselves: insert_or_find): start
+            # again from the savepoint and meet its committed state (same bytes or a 409).
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
