@@ -189,5 +189,24 @@ def test_sqlite_folder_to_postgres_s3_and_back(
             _same_yard(src, back, tokens, src_env, back_env)
         finally:
             stop_yard(back)
+        # The restored PostgreSQL yard goes on: new ids come after the restored ones.
+        restored.cli("user", "create", "carol", "--password-stdin", input=PASSWORD + "\n")
+        carol = restored.token("carol", "t0", "pypi:upload pypi:download")
+        later = tmp_path / "later"
+        later.mkdir()
+        upload(restored, "carol", carol, make_wheel(later, "delta", "1.0"))
+        assert "delta-1.0" in httpx.get(f"{restored.url}/carol/simple/delta/").text
+        # An incomplete backup (no manifest) is refused with one line, and makes no yard.
+        (folder / "manifest.json").unlink()
+        code, said = _cli(
+            {"WHEELYARD_DATA_DIR": str(tmp_path / "none")},
+            "import",
+            "--from",
+            str(folder),
+            "--create",
+            ok=False,
+        )
+        assert code == 1 and "not a complete wheelyard backup" in said
+        assert len(said.strip().splitlines()) == 1 and not (tmp_path / "none").exists()
     finally:
         stop_yard(restored)

@@ -11,7 +11,7 @@ from wheelyard.cli.common import Subcommands, add_command, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.db.models import Owner
 from wheelyard.errors import InvalidInput, YardError
-from wheelyard.export.restore import restore_yard
+from wheelyard.export.restore import read_manifest, restore_yard
 from wheelyard.export.targets import open_target
 from wheelyard.yard import accounts
 from wheelyard.yard.importer import find_dists, import_file
@@ -22,6 +22,7 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
     if args.owner or args.paths or args.label:
         raise InvalidInput("import --from restores a whole backup: give no OWNER, PATH or --label")
     source = open_target(args.source)
+    read_manifest(source, args.source)  # an incomplete backup is refused before --create acts
     # One unit of work: the restored yard is committed whole, or not at all.
     with open_yard(settings, args.create) as yard:
         done = restore_yard(yard.session, yard.store, source, args.source, settings.staging)
