@@ -62,8 +62,8 @@ def test_a_snapshot_is_the_servers_pages_and_files(
     one = _add(session, store, tmp_path, "alpha", "1.0")
     two = _add(session, store, tmp_path, "Beta_Pkg", "2.0")
     alice = accounts.get_owner(session, "alice")
-    label_ops.yank(session, alice, "main", "beta-pkg", "2.0", reason="broken")  # PEP 592 too
-    session.commit()
+    with transaction(session):
+        label_ops.yank(session, alice, "main", "beta-pkg", "2.0", reason="broken")  # PEP 592 too
     out = tmp_path / "export"
     done = export_label(session, store, FolderTarget(out), "alice", "main")
     assert (done.projects, done.files) == (2, 4)  # two wheels, two metadata files

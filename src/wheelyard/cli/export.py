@@ -1,4 +1,5 @@
-"""``wheelyard export OWNER LABEL --to DIR|s3://BUCKET/PREFIX``: a static snapshot of a label."""
+"""``wheelyard export OWNER LABEL --to DIR|s3://BUCKET/PREFIX``: a static snapshot of a label;
+``wheelyard export --all --to …``: a backup of the whole yard (``wheelyard import --from``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,27 @@ import argparse
 
 from wheelyard.cli.common import open_yard, out
 from wheelyard.config import Settings
+from wheelyard.errors import InvalidInput
+from wheelyard.export.backup import backup_yard
 from wheelyard.export.snapshot import export_label
 from wheelyard.export.targets import open_target
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.all:
+        if args.owner or args.label or args.include_private:
+            raise InvalidInput("export --all backs up the whole yard: give no OWNER or LABEL")
+        target = open_target(args.to)
+        with open_yard(settings) as yard:
+            backed = backup_yard(yard.session, yard.store, target)
+        out.print(
+            f"backed up the yard to {args.to}: {sum(backed.rows.values())} row(s) in "
+            f"{len(backed.rows)} table(s), {backed.blobs} blob(s), {backed.bytes} bytes",
+            markup=False,
+        )
+        return 0
+    if not (args.owner and args.label):
+        raise InvalidInput("export needs OWNER and LABEL (or --all for a backup of the yard)")
     target = open_target(args.to)
     with open_yard(settings) as yard:
         done = export_label(
@@ -27,16 +44,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "export",
-        help="write a static index of a label to a folder or an S3 bucket",
+        help="write a static index of a label, or a backup of the yard, to a folder or S3",
         description="Write a static, complete index of OWNER's LABEL (PEP 503 HTML, PEP 691 "
         "JSON, PEP 658 metadata, the files) that any static host serves: "
         "pip install -i URL/simple. Run it again to bring the snapshot up to date: only what "
         "changed is written, and what left the label is deleted, after the new pages are in "
-        "place. S3 destinations use WHEELYARD_S3_ENDPOINT_URL and the AWS variables.",
+        "place. With --all instead: a backup of the whole yard (every owner, token hash, "
+        "label, file, yank and event, and every blob) into a new folder or S3 prefix, which "
+        "wheelyard import --from restores into an empty yard on any backend. "
+        "S3 destinations use WHEELYARD_S3_ENDPOINT_URL and the AWS variables.",
     )
-    p.add_argument("owner", help="the user or organisation")
-    p.add_argument("label", help="the label to export (e.g. main)")
+    p.add_argument("owner", nargs="?", help="the user or organisation")
+    p.add_argument("label", nargs="?", help="the label to export (e.g. main)")
     p.add_argument("--to", required=True, metavar="DIR|s3://BUCKET/PREFIX", help="destination")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="back up the whole yard (tables and blobs) instead of one label's static index",
+    )
     p.add_argument(
         "--include-private",
         action="store_true",

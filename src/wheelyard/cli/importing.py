@@ -1,4 +1,5 @@
-"""``wheelyard import``: store local wheels/sdists for an owner under labels, without HTTP."""
+"""``wheelyard import OWNER PATH…``: store local wheels/sdists for an owner under labels,
+without HTTP; ``wheelyard import --from DIR|s3://…``: restore a backup (``export --all``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,35 @@ from pathlib import Path
 from wheelyard.cli.common import Subcommands, add_command, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.db.models import Owner
-from wheelyard.errors import YardError
+from wheelyard.errors import InvalidInput, YardError
+from wheelyard.export.restore import read_manifest, restore_yard
+from wheelyard.export.targets import open_target
 from wheelyard.yard import accounts
 from wheelyard.yard.importer import find_dists, import_file
 from wheelyard.yard.names import DEFAULT_LABEL, check_label_name
 
 
+def restore(args: argparse.Namespace, settings: Settings) -> int:
+    if args.owner or args.paths or args.label:
+        raise InvalidInput("import --from restores a whole backup: give no OWNER, PATH or --label")
+    source = open_target(args.source)
+    read_manifest(source, args.source)  # an incomplete backup is refused before --create acts
+    # One unit of work: the restored yard is committed whole, or not at all.
+    with open_yard(settings, args.create) as yard:
+        done = restore_yard(yard.session, yard.store, source, args.source, settings.staging)
+    out.print(
+        f"restored {args.source}: {sum(done.rows.values())} row(s) in {len(done.rows)} "
+        f"table(s), {done.blobs} blob(s) ({done.bytes} bytes), every sha256 checked",
+        markup=False,
+    )
+    return 0
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.source:
+        return restore(args, settings)
+    if not args.owner or not args.paths:
+        raise InvalidInput("import needs OWNER and PATH… (or --from DIR|s3://… for a backup)")
     labels = [check_label_name(lb) for lb in (args.label or [DEFAULT_LABEL])]
     counts: Counter[str] = Counter()
     with open_yard(settings, args.create) as yard:
@@ -42,8 +65,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: Subcommands) -> None:
-    p = add_command(sub, "import", "store local wheels and sdists (files or folders)")
-    p.add_argument("owner")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p = add_command(
+        sub,
+        "import",
+        "store local wheels and sdists (files or folders), or restore a backup (--from)",
+    )
+    p.add_argument("owner", nargs="?")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help="restore a backup made by export --all into this yard, which must be empty "
+        "(give --create for a new one)",
+    )
     p.add_argument("-l", "--label", action="append", help="label(s) to attach (default: main)")
     p.set_defaults(func=run)

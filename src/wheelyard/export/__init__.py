@@ -3,4 +3,7 @@
 
 ``targets`` writes into a folder or an S3 bucket; ``snapshot`` decides what to write, in which
 order, and what to delete, so that a second export only changes what changed.
+
+``export --all`` / ``import --from`` back up and restore the whole yard: ``dumpformat`` is the
+versioned format, ``backup`` writes it, ``restore`` loads it into an empty yard.
 """

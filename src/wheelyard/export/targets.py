@@ -26,6 +26,9 @@ class Target(Protocol):
     def read(self, key: str) -> bytes | None:
         """A small object's bytes (the snapshot's manifest), or None when there is none."""
 
+    def open(self, key: str) -> BinaryIO:
+        """A streamed reader over one object (a backup's blob); FileNotFoundError if none."""
+
     def put_bytes(self, key: str, data: bytes, media_type: str) -> None:
         """Write (or replace) one small object atomically."""
 
@@ -61,6 +64,9 @@ class FolderTarget:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             return None
+
+    def open(self, key: str) -> BinaryIO:
+        return self._path(key).open("rb")
 
     @contextlib.contextmanager
     def _atomic(self, key: str) -> Iterator[BinaryIO]:
@@ -124,6 +130,13 @@ class S3Target:
             return None
         with got["Body"] as body:
             return body.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            got = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(key) from None
+        return got["Body"]  # type: ignore[return-value]  # a streamed body: read() and close()
 
     def put_bytes(self, key: str, data: bytes, media_type: str) -> None:
         self.client.put_object(
