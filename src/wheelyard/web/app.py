@@ -107,4 +107,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     app = Starlette(routes=routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.yard = build_context(settings)
     fast = FastIndex(app, app.state.yard, ChangeProbe(settings.database_url))
-    return Metrics(fast, app.routes, log_json if settings.log_format == "json" else None)
+    json_log = settings.log_format == "json"
+    if settings.metrics == "off" and not json_log:
+        return fast  # nothing to measure or log: no middleware on the hot path at all
+    return Metrics(fast, app.routes, log_json if json_log else None)

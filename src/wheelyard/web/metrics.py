@@ -73,6 +73,22 @@ def template(scope: Scope, table: dict[int, str]) -> str:
     return found
 
 
+Bound = tuple[
+    Callable[[], None], Callable[[float], None], Callable[[float], None], Callable[[], None] | None
+]
+
+
+def _bind(method: str, route: str, status: int) -> Bound:
+    """The metric children one (method, route, status) updates."""
+    upload = 200 <= status < 300 and (method, route.removeprefix(TOKEN_PREFIX)) in UPLOAD_ROUTES
+    return (
+        REQUESTS.labels(method, route, str(status)).inc,
+        LATENCY.labels(method, route).observe,
+        BYTES.labels(route).inc,
+        UPLOADS.labels(route).inc if upload else None,
+    )
+
+
 class Observed:
     """What the middleware saw of one request, handed to the access log."""
 
@@ -95,6 +111,8 @@ class Metrics:
         self.app = app
         self.table = route_table(routes)
         self.log = log
+        # Bounded: route templates × methods × statuses, all finite.
+        self.bound: dict[tuple[str, str, int], Bound] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,12 +133,17 @@ class Metrics:
         finally:
             duration = time.perf_counter() - start
             method, route = scope["method"], template(scope, self.table)
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(duration)
+            key = (method, route, status)
+            bound = self.bound.get(key)
+            if bound is None:  # labels() is slow on the hot path: bind once per key
+                bound = self.bound[key] = _bind(method, route, status)
+            count, observe, sent, uploaded = bound
+            count()
+            observe(duration)
             if size:
-                BYTES.labels(route).inc(size)
-            if 200 <= status < 300 and (method, route.removeprefix(TOKEN_PREFIX)) in UPLOAD_ROUTES:
-                UPLOADS.labels(route).inc()
+                sent(size)
+            if uploaded is not None:
+                uploaded()
             if self.log is not None:
                 self.log(Observed(scope, route, status, size, duration))
         return None
