@@ -41,6 +41,14 @@ def _number(env: dict[str, str], name: str, default: float, kind: type = int) ->
     return value  # type: ignore[no-any-return]
 
 
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` from ``env[name]`` (the first when unset); a clear error otherwise."""
+    text = (env.get(name) or choices[0]).strip().lower()
+    if text not in choices:
+        raise InvalidInput(f"{name} must be one of {', '.join(choices)}, not {text!r}")
+    return text
+
+
 def _folder(text: str | None) -> Path | None:
     return Path(text).absolute() if text else None
 
@@ -71,6 +79,10 @@ class Settings:
     removal_delay: float = 60.0
     # Where uploads are staged before publishing; None: chosen from the storage URL.
     staging_dir: Path | None = None
+    # Who may read /-/metrics (off | public | token; the rule is yard.access.may_read_metrics).
+    metrics: str = "public"
+    # Access log lines: "text" (uvicorn's) or "json" (one object per request, web/accesslog.py).
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -96,6 +108,8 @@ class Settings:
             blob_grace=_number(env, "WHEELYARD_BLOB_GRACE", 3600.0, float),
             removal_delay=_number(env, "WHEELYARD_REMOVAL_DELAY", 60.0, float),
             staging_dir=_folder(env.get("WHEELYARD_STAGING_DIR")),
+            metrics=_choice(env, "WHEELYARD_METRICS", ("public", "off", "token")),
+            log_format=_choice(env, "WHEELYARD_LOG_FORMAT", ("text", "json")),
         )
 
     @property

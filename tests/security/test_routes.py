@@ -31,6 +31,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/"): ("public", "/"),
     ("GET", "/-/health"): ("public", "/-/health"),
     ("GET", "/-/ready"): ("public", "/-/ready"),
+    # WHEELYARD_METRICS: public by default; off / token are tested in tests/web/test_metrics.py
+    ("GET", "/-/metrics"): ("public", "/-/metrics"),
     ("GET", "/api"): ("public", "/api"),
     ("GET", "/api/"): ("public", "/api/"),
     ("GET", "/api/build-records/{owner}/{label}/{key}"): (

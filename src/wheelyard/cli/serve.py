@@ -7,6 +7,9 @@ import asyncio
 import os
 import secrets
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -22,14 +25,40 @@ DEMO_USER = "demo"
 
 
 def log_config() -> dict[str, object]:
-    """uvicorn's logging, plus a filter that redacts path tokens in every worker."""
+    """uvicorn's logging, plus a filter that redacts path tokens in every worker, and the JSON
+    access log's logger (web/accesslog.py: the line is already JSON, written as it is)."""
     config: dict[str, object] = {**LOGGING_CONFIG}
     config["filters"] = {"redact": {"()": "wheelyard.web.redact.RedactingFilter"}}
     handlers = {
         name: {**h, "filters": ["redact"]} for name, h in LOGGING_CONFIG["handlers"].items()
     }
+    handlers["json"] = {
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+        "formatter": "bare",
+        "filters": ["redact"],
+    }
     config["handlers"] = handlers
+    config["formatters"] = {**LOGGING_CONFIG["formatters"], "bare": {"format": "%(message)s"}}
+    loggers = {**LOGGING_CONFIG["loggers"]}
+    loggers["wheelyard.access"] = {"handlers": ["json"], "level": "INFO", "propagate": False}
+    config["loggers"] = loggers
     return config
+
+
+@contextmanager
+def metrics_dir(workers: int) -> Iterator[None]:
+    """Several workers: prometheus_client's multiprocess mode, in a fresh folder each run (its
+    files must not outlive the processes that wrote them). One set by the user is kept."""
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="wheelyard-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def prepare_demo(settings: Settings, base: str) -> None:
@@ -75,6 +104,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["WHEELYARD_DATA_DIR"] = str(settings.data_dir)
     os.environ.setdefault("WHEELYARD_DATABASE_URL", settings.database_url)
     os.environ.setdefault("WHEELYARD_STORAGE_URL", settings.storage_url)
+    if args.log_format:
+        os.environ["WHEELYARD_LOG_FORMAT"] = args.log_format  # read by each worker's app
+    if args.no_access_log:
+        os.environ["WHEELYARD_LOG_FORMAT"] = "text"  # the app writes only the JSON log
+    json_log = (args.log_format or settings.log_format) == "json"
+    with metrics_dir(args.workers):
+        _run_uvicorn(args, settings, access_log=not args.no_access_log and not json_log)
+    sys.stdout.flush()
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings, access_log: bool) -> None:
     uvicorn.run(
         "wheelyard.web.app:create_app",
         factory=True,
@@ -82,7 +123,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         workers=args.workers,
         log_config=log_config(),
-        access_log=not args.no_access_log,
+        access_log=access_log,  # with --log-format json the app writes the access log
         timeout_graceful_shutdown=5,
         # Bounded resources: header size/time (http_protocol), idle keep-alive, connections.
         http=http_protocol(),
@@ -90,8 +131,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         timeout_keep_alive=settings.keep_alive,  # type: ignore[arg-type]
         limit_concurrency=settings.max_connections,
     )
-    sys.stdout.flush()
-    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -101,4 +140,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--demo", action="store_true", help="create a demo owner and print a token")
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="access log lines: text (default) or one JSON object per request",
+    )
     p.set_defaults(func=run)

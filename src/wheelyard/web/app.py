@@ -21,10 +21,13 @@ from wheelyard.errors import StorageError
 from wheelyard.storage import open_store
 from wheelyard.storage.staging import sweep_staging
 from wheelyard.web import alllabels, anaconda, buildrecords, files, ready, simple, ui, upload
+from wheelyard.web.accesslog import log_json
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.errors import HANDLERS
 from wheelyard.web.fastpath import FastIndex
 from wheelyard.web.housekeeping import lifespan
+from wheelyard.web.metrics import Metrics
+from wheelyard.web.metricspage import metrics
 from wheelyard.yard.throttle import AuthThrottle
 
 
@@ -70,6 +73,7 @@ def routes() -> list[BaseRoute]:
         Route("/", ui.browsing.home, methods=["GET", "HEAD"]),
         Route("/-/health", health),
         Route("/-/ready", ready.ready),
+        Route("/-/metrics", metrics),
         Route("/api", anaconda.api_root, methods=["GET", "HEAD"]),
         Route("/api/build-records/{owner}/{label}/{key}", buildrecords.show, methods=["GET"]),
         Route("/api/build-records/{owner}/{label}/{key}", buildrecords.store, methods=["PUT"]),
@@ -102,4 +106,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings.from_env()
     app = Starlette(routes=routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.yard = build_context(settings)
-    return FastIndex(app, app.state.yard, ChangeProbe(settings.database_url))
+    fast = FastIndex(app, app.state.yard, ChangeProbe(settings.database_url))
+    json_log = settings.log_format == "json"
+    if settings.metrics == "off" and not json_log:
+        return fast  # nothing to measure or log: no middleware on the hot path at all
+    return Metrics(fast, app.routes, log_json if json_log else None)

@@ -34,7 +34,7 @@ class YardContext:
     pages: PageCache = field(default_factory=PageCache)
     downloads: DownloadTally = field(default_factory=DownloadTally)
     # The web UI's anonymous pages, reused while the database is unchanged (SQLite only).
-    ui_pages: PageCache = field(default_factory=lambda: PageCache(2_000))
+    ui_pages: PageCache = field(default_factory=lambda: PageCache(2_000, "ui"))
     ui_probe: ChangeProbe | None = None
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:

@@ -16,10 +16,17 @@ from wheelyard.db.changes import ChangeProbe
 from wheelyard.errors import YardError
 from wheelyard.web import render
 from wheelyard.web.context import YardContext
+from wheelyard.web.metrics import ROUTE_KEY
 from wheelyard.web.pagecache import PageCache
 from wheelyard.web.simple import build_page, page_headers
 from wheelyard.yard.names import DEFAULT_LABEL
 
+_TEMPLATES = {
+    (False, False): "/{owner}/simple/",
+    (False, True): "/{owner}/simple/{project}/",
+    (True, False): "/{owner}/label/{label}/simple/",
+    (True, True): "/{owner}/label/{label}/simple/{project}/",
+}
 _PATH = re.compile(r"^/([^/]+)/(?:label/([^/]+)/)?simple/(?:([^/]+)/)?$")
 
 
@@ -28,7 +35,7 @@ class FastIndex:
         self.app = app
         self.yard = yard
         self.probe = probe
-        self.pages = PageCache()
+        self.pages = PageCache(name="fast")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -77,6 +84,8 @@ class FastIndex:
                 return await self.app(scope, receive, send)
             self.pages.put(key, version, page)
 
+        # Answered here, outside the router: name the route template for /-/metrics.
+        scope[ROUTE_KEY] = _TEMPLATES[(label is not None, project is not None)]
         headers = [(k.lower().encode(), v.encode()) for k, v in page_headers(page, False).items()]
         if page.status == 200 and etags and page.etag in etags:
             await send({"type": "http.response.start", "status": 304, "headers": headers})

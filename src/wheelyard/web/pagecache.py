@@ -11,6 +11,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from wheelyard.web.metrics import cache_counters
+
 
 @dataclass(frozen=True)
 class Page:
@@ -25,8 +27,9 @@ def make_page(body: bytes, media_type: str, status: int = 200) -> Page:
 
 
 class PageCache:
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(self, capacity: int = 20_000, name: str = "pages") -> None:
         self.capacity = capacity
+        self._hit, self._miss = cache_counters(name)  # /-/metrics: wheelyard_page_cache
         self._items: OrderedDict[tuple[object, ...], tuple[int, Page]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -34,9 +37,11 @@ class PageCache:
         with self._lock:
             hit = self._items.get(key)
             if hit is None or hit[0] != serial:
+                self._miss()
                 return None
             self._items.move_to_end(key)
-            return hit[1]
+        self._hit()
+        return hit[1]
 
     def put(self, key: tuple[object, ...], serial: int, page: Page) -> None:
         with self._lock:

@@ -234,3 +234,13 @@ def readable_package(session: Session, view: View, name: str, package: Package |
     if package is None or not view.sees_package(package):
         raise missing_package(view.owner, name)
     return package
+
+
+def may_read_metrics(mode: str, principal: Principal | None) -> None:
+    """Who may read the server's metrics (``WHEELYARD_METRICS``): nobody (``off``: the route
+    answers like a missing page), anyone (``public``, the default: metrics carry route
+    templates and counts, never owner names or paths), or any valid token (``token``)."""
+    if mode == "off":
+        raise NotFound("no such page")
+    if mode == "token" and principal is None:
+        raise Unauthenticated("reading metrics needs a token")
