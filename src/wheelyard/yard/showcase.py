@@ -152,6 +152,18 @@ class FileRow:
         parts = self.file.filename[: -len(".whl")].split("-")
         return (parts[-3], parts[-2], parts[-1])
 
+    @property
+    def policy(self) -> list[str] | None:
+        """The wheel's manylinux/musllinux tags; None when not derived yet."""
+        value = self.file.platform_policy
+        return None if value is None else value.split()
+
+    @property
+    def grafted(self) -> list[str] | None:
+        """Libraries auditwheel grafted into the wheel; None when not derived yet."""
+        value = self.file.grafted_libs
+        return None if value is None else value.splitlines()
+
 
 @dataclass
 class VersionRow:
