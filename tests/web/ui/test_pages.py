@@ -212,6 +212,13 @@ def test_package_page_shows_policy_and_grafted_libraries(site: Site, tmp_path: P
     assert '<td class="policy">manylinux2014_x86_64, manylinux_2_17_x86_64</td>' in cells
     assert "<li>libz-a1b2c3d4.so.1.2.13</li>" in cells
     assert '<td class="policy"></td>' in rows[pure.name]
+    release = api.get("/api/release/carol/grafty/1.0").json()
+    attrs = {f["basename"]: f["attrs"] for f in release["distributions"]}
+    assert attrs[built.name]["manylinux_policy"] == [
+        "manylinux2014_x86_64",
+        "manylinux_2_17_x86_64",
+    ]
+    assert attrs[built.name]["grafted_libraries"] == ["libz-a1b2c3d4.so.1.2.13"]
     assert '<td class="grafted"></td>' in rows[pure.name]
 
 
