@@ -44,10 +44,10 @@ def _shown(session: Session, view: View, package: Package) -> bool:
         return False  # no query for what the reader may not see anyway
     if view.privileged:
         return True
-    return view.shows_package(package, _file_label_ids(session, [package.id])[package.id])
+    return view.shows_package(package, file_label_ids(session, [package.id])[package.id])
 
 
-def _file_label_ids(session: Session, package_ids: list[int]) -> dict[int, list[int | None]]:
+def file_label_ids(session: Session, package_ids: list[int]) -> dict[int, list[int | None]]:
     """Per package, the label of each (file, label) link of its files (None: no label)."""
     found: dict[int, list[int | None]] = {pid: [] for pid in package_ids}
     if not package_ids:
@@ -173,7 +173,7 @@ def packages_of(session: Session, owner: Owner, view: View | None = None) -> lis
     if view is None or view.privileged:
         return list(rows)
     seen = [p for p in rows if view.sees_package(p)]
-    links = _file_label_ids(session, [p.id for p in seen])  # one query, not one per package
+    links = file_label_ids(session, [p.id for p in seen])  # one query, not one per package
     return [p for p in seen if view.shows_package(p, links[p.id])]
 
 
