@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import transaction
 from wheelyard.yard.access import owner_view
 from wheelyard.yard.accounts import create_user
 from wheelyard.yard.search import search
@@ -88,7 +89,6 @@ def build(session: Session, projects: int, versions: int, big: int) -> None:
     links = [{"file_id": fid, "label_id": main.id} for fid, _pid in fids]
     links += [{"file_id": fid, "label_id": dev.id} for fid, pid in fids if pid % 5 == 0]
     session.execute(insert(FileLabel), links)
-    session.commit()
 
 
 def timed(fn: Callable[[], object], rounds: int) -> tuple[float, float]:
@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         sessions = make_sessionmaker(engine)
         started = time.perf_counter()
         with sessions() as session:
-            build(session, args.projects, args.versions, args.big_versions)
+            with transaction(session):  # services only flush; the unit commits
+                build(session, args.projects, args.versions, args.big_versions)
             owners = dict(session.execute(select(Owner.name, Owner.id)).all())
         built = time.perf_counter() - started
         readers = {

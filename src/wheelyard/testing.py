@@ -50,11 +50,13 @@ def make_wheel(
     padding: int = 0,
     description: str = "",
     description_type: str = "text/markdown",
+    extra: dict[str, bytes] | None = None,
 ) -> Path:
     """Write ``{name}-{version}-{tag}.whl`` holding one importable module; return its path.
 
     ``padding`` adds that many bytes of incompressible data, for large-upload tests;
-    ``description`` becomes the metadata's body (its long description).
+    ``description`` becomes the metadata's body (its long description); ``extra`` adds
+    members by path (say ``<name>.libs/libfoo.so``, as auditwheel grafts them).
     """
     dist = canonicalize_name(name).replace("-", "_")
     info = f"{dist}-{version}.dist-info"
@@ -74,6 +76,7 @@ def make_wheel(
         f"{info}/WHEEL": (
             f"Wheel-Version: 1.0\nGenerator: wheelyard.testing\nRoot-Is-Purelib: true\nTag: {tag}\n"
         ).encode(),
+        **(extra or {}),
     }
     path = directory / f"{dist}-{version}-{tag}.whl"
     record = [f"{n},{_record_hash(d)},{len(d)}" for n, d in files.items()]

@@ -9,6 +9,7 @@ from wheelyard.config import Settings
 from wheelyard.storage.staging import sweep_staging
 from wheelyard.yard.integrity import check, collect_garbage, effective_grace
 from wheelyard.yard.stages import expire_stages
+from wheelyard.yard.wheelfacts import fill_missing
 
 STAGING_GRACE = 6 * 3600  # an upload still streaming after 6 hours is abandoned
 
@@ -31,6 +32,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 f"deleted {len(collected.deleted)} orphan blob(s) older than {grace:.0f}s",
                 markup=False,
             )
+            with yard.unit() as unit:
+                filled, unreadable = fill_missing(unit.session, yard.store)
+            if filled:
+                out.print(f"derived the wheel facts of {filled} file(s)", markup=False)
+            for line in unreadable:
+                problems += 1
+                out.print(f"facts: {line}", markup=False)
         for problem in check(yard.session, yard.store, not args.quick, grace):
             problems += 1
             out.print(f"{problem.kind}: {problem.key}: {problem.detail}", markup=False)
@@ -51,6 +59,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument(
         "--repair",
         action="store_true",
-        help="delete orphan blobs older than the grace period (safe while the server runs)",
+        help="delete orphan blobs older than the grace period and derive the manylinux policy "
+        "and grafted libraries of files stored before they were recorded (safe while the "
+        "server runs)",
     )
     p.set_defaults(func=run)

@@ -141,6 +141,9 @@ class File(Base):
     requires_python: Mapped[str | None] = mapped_column(String(200))
     upload_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("owners.id", ondelete="SET NULL"))
+    # Derived from the wheel when stored (yard/wheelfacts.py); NULL: not derived yet.
+    platform_policy: Mapped[str | None] = mapped_column(String(400))
+    grafted_libs: Mapped[str | None] = mapped_column(Text)
 
 
 class FileLabel(Base):

@@ -39,19 +39,29 @@ def get_package(session: Session, owner: Owner, name: str, view: View | None = N
 
 
 def _shown(session: Session, view: View, package: Package) -> bool:
-    """A reader sees a package it may see that has a file it may see, or no files at all
-    (an empty package reveals nothing private)."""
+    """Whether ``view`` shows the package: ``View.shows_package`` on its file labels."""
     if not view.sees_package(package):
-        return False
+        return False  # no query for what the reader may not see anyway
     if view.privileged:
         return True
+    return view.shows_package(package, file_label_ids(session, [package.id])[package.id])
+
+
+def file_label_ids(session: Session, package_ids: list[int]) -> dict[int, list[int | None]]:
+    """Per package, the label of each (file, label) link of its files (None: no label)."""
+    found: dict[int, list[int | None]] = {pid: [] for pid in package_ids}
+    if not package_ids:
+        return found
     rows = session.execute(
-        select(File.id, FileLabel.label_id)
-        .join(Release, Release.id == File.release_id)
+        select(Release.package_id, FileLabel.label_id)
+        .join(File, File.release_id == Release.id)
         .outerjoin(FileLabel, FileLabel.file_id == File.id)
-        .where(Release.package_id == package.id)
+        .where(Release.package_id.in_(package_ids))
+        .distinct()
     ).all()
-    return not rows or any(lid in view.labels for _fid, lid in rows)
+    for pid, lid in rows:
+        found[pid].append(lid)
+    return found
 
 
 def normal_version(version: str) -> str:
@@ -160,7 +170,11 @@ def packages_of(session: Session, owner: Owner, view: View | None = None) -> lis
     rows = session.scalars(
         select(Package).where(Package.owner_id == owner.id).order_by(Package.name)
     ).all()
-    return [p for p in rows if view is None or _shown(session, view, p)]
+    if view is None or view.privileged:
+        return list(rows)
+    seen = [p for p in rows if view.sees_package(p)]
+    links = file_label_ids(session, [p.id for p in seen])  # one query, not one per package
+    return [p for p in seen if view.shows_package(p, links[p.id])]
 
 
 def files_in_label(

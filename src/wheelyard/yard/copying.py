@@ -87,6 +87,7 @@ def _lock_pair(session: Session, src: File, target: Owner) -> File | None:
 
 # A copy is the same file (same stored bytes) under another owner and release.
 _SAME_FILE = "filename kind sha256 size blob_key metadata_sha256 requires_python uploader_id"
+_SAME_FILE += " platform_policy grafted_libs"
 
 
 def _clone(session: Session, src: File, target: Owner) -> File:

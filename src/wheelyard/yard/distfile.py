@@ -27,6 +27,7 @@ from packaging.version import Version
 
 from wheelyard.errors import InvalidInput
 from wheelyard.yard.names import MAX_PROJECT, MAX_VERSION
+from wheelyard.yard.wheelfacts import WheelFacts, facts_of
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a METADATA larger than this is not a real one
 MAX_FILENAME = 400  # width of files.filename and stages.basename
@@ -50,6 +51,7 @@ class DistFile:
     requires_python: str | None
     summary: str | None
     tags: frozenset[Tag]
+    facts: WheelFacts  # manylinux policy and grafted libraries ("" each for an sdist)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ def _parse_metadata(filename: str, raw: bytes) -> Metadata:
     raise InvalidInput(f"{filename}: invalid core metadata: {detail}")
 
 
-def _read_wheel_metadata(path: Path, filename: str) -> bytes:
+def _read_wheel_metadata(path: Path, filename: str) -> tuple[bytes, list[str]]:
+    """The wheel's METADATA and the names of its members."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, *_ARCHIVE_ERRORS):
@@ -160,7 +163,7 @@ def _read_wheel_metadata(path: Path, filename: str) -> bytes:
         if entry.file_size > MAX_METADATA_BYTES:
             raise InvalidInput(f"{filename}: METADATA is implausibly large")
         try:
-            return archive.read(entry)
+            return archive.read(entry), names
         except (zipfile.BadZipFile, *_ARCHIVE_ERRORS) as exc:
             raise InvalidInput(f"{filename}: cannot read {info}/METADATA: {exc}") from None
 
@@ -190,8 +193,9 @@ def _read_sdist_metadata(path: Path, filename: str) -> bytes:
 def inspect_file(path: Path, filename: str) -> DistFile:
     """Validate the staged file at ``path`` uploaded as ``filename``; raise InvalidInput if bad."""
     parsed = parse_filename(filename)
+    names: list[str] = []
     if parsed.kind == "wheel":
-        raw = _read_wheel_metadata(path, filename)
+        raw, names = _read_wheel_metadata(path, filename)
     else:
         raw = _read_sdist_metadata(path, filename)
     meta = _parse_metadata(filename, raw)
@@ -221,4 +225,5 @@ def inspect_file(path: Path, filename: str) -> DistFile:
         requires_python=requires_python,
         summary=meta.summary,
         tags=parsed.tags,
+        facts=facts_of(filename, names),
     )

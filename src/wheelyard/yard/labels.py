@@ -61,22 +61,31 @@ def list_labels(
 ) -> list[LabelSummary]:
     """Every label of the owner with its file count (only files of public packages, for a
     reader who may not see private ones)."""
-    counted = select(FileLabel.label_id, FileLabel.file_id)
-    if public_packages_only:
-        counted = (
-            counted.join(File, File.id == FileLabel.file_id)
+    labels = session.scalars(
+        select(Label).where(Label.owner_id == owner.id).order_by(Label.name)
+    ).all()
+    ids = [lb.id for lb in labels]
+    counts = dict(
+        session.execute(
+            select(FileLabel.label_id, func.count())
+            .where(FileLabel.label_id.in_(ids))
+            .group_by(FileLabel.label_id)
+        ).all()
+    )
+    if public_packages_only and ids:
+        # All links minus those of private packages: an index-only count plus a join over the
+        # (few) private packages' files, instead of joining every file to its package.
+        hidden = session.execute(
+            select(FileLabel.label_id, func.count())
+            .join(File, File.id == FileLabel.file_id)
             .join(Release, Release.id == File.release_id)
             .join(Package, Package.id == Release.package_id)
-            .where(Package.private.is_(False))
+            .where(Package.owner_id == owner.id, Package.private.is_(True))
+            .group_by(FileLabel.label_id)
         )
-    files = counted.subquery()
-    rows = session.execute(
-        select(Label, func.count(files.c.file_id))
-        .outerjoin(files, files.c.label_id == Label.id)
-        .where(Label.owner_id == owner.id)
-        .group_by(Label.id)
-        .order_by(Label.name)
-    )
+        for label_id, n in hidden:
+            counts[label_id] = counts.get(label_id, 0) - n
+    rows = [(lb, counts.get(lb.id, 0)) for lb in labels]
     return [LabelSummary(lb.name, n, lb.private, lb.locked) for lb, n in rows]
 
 

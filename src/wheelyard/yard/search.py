@@ -9,15 +9,15 @@ per package.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from wheelyard.db.models import File, FileLabel, Owner, Package, Release
+from wheelyard.db.models import Owner, Package
 from wheelyard.yard.access import View, knows_owner, view_of
+from wheelyard.yard.browse import file_label_ids
 from wheelyard.yard.tokens import Principal
 
 MAX_QUERY = 200
@@ -75,7 +75,7 @@ def search(
             if owner.id not in views:
                 known = knows_owner(session, principal, owner)
                 views[owner.id] = view_of(session, principal, owner) if known else None
-        links = _links(session, [p.id for p, o, _r in rows if _needs_links(views[o.id])])
+        links = file_label_ids(session, [p.id for p, o, _r in rows if _needs_links(views[o.id])])
         for package, owner, position in rows:
             view = views[owner.id]
             if view is None or not view.shows_package(package, links.get(package.id, ())):
@@ -87,22 +87,3 @@ def search(
 
 def _needs_links(view: View | None) -> bool:
     return view is not None and not view.privileged
-
-
-def _links(session: Session, package_ids: list[int]) -> dict[int, list[int | None]]:
-    """The label of each (file, label) link of each package's files (None: an unlabelled
-    file), as ``View.shows_package`` takes them."""
-    links: dict[int, list[int | None]] = defaultdict(list)
-    if not package_ids:
-        return links
-    rows = session.execute(
-        select(Release.package_id, FileLabel.label_id)
-        .select_from(File)
-        .join(Release, Release.id == File.release_id)
-        .outerjoin(FileLabel, FileLabel.file_id == File.id)
-        .where(Release.package_id.in_(package_ids))
-        .distinct()
-    )
-    for package_id, label_id in rows:
-        links[package_id].append(label_id)
-    return links

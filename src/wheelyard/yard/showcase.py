@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from wheelyard.db.models import File, FileLabel, Label, Membership, Owner, Package, Release
 from wheelyard.errors import Forbidden, NotFound, Unauthenticated
 from wheelyard.yard import browse, downloads
-from wheelyard.yard.access import View, missing_label, require_write
+from wheelyard.yard.access import View, missing_label, missing_package, require_write
 from wheelyard.yard.labels import list_labels
 from wheelyard.yard.scopes import WRITE
 from wheelyard.yard.tokens import Principal
@@ -152,6 +152,18 @@ class FileRow:
         parts = self.file.filename[: -len(".whl")].split("-")
         return (parts[-3], parts[-2], parts[-1])
 
+    @property
+    def policy(self) -> list[str] | None:
+        """The wheel's manylinux/musllinux tags; None when not derived yet."""
+        value = self.file.platform_policy
+        return None if value is None else value.split()
+
+    @property
+    def grafted(self) -> list[str] | None:
+        """Libraries auditwheel grafted into the wheel; None when not derived yet."""
+        value = self.file.grafted_libs
+        return None if value is None else value.splitlines()
+
 
 @dataclass
 class VersionRow:
@@ -218,13 +230,16 @@ def package_page(session: Session, view: View, name: str, number: int = 1) -> Pa
     Which files a reader sees is ``View.sees_file`` (as ``browse.files_of`` applies it); it
     is applied here to id rows, so only the shown versions' files are loaded in full.
     """
-    package = browse.get_package(session, view.owner, name, view)
+    package = browse.get_package(session, view.owner, name)
     rows = session.execute(
         select(File.id, Release.version, File.upload_time, File.kind, FileLabel.label_id)
         .join(Release, Release.id == File.release_id)
         .outerjoin(FileLabel, FileLabel.file_id == File.id)
         .where(Release.package_id == package.id)
     ).all()
+    # The rule of browse.get_package, fed these rows rather than a second query over them.
+    if not view.shows_package(package, [row.label_id for row in rows]):
+        raise missing_package(view.owner, name)
     label_ids: dict[int, list[int]] = defaultdict(list)
     about: dict[int, tuple[str, datetime, str]] = {}
     names: dict[tuple[int, ...], tuple[str, ...]] = {}  # most files share a few label sets

@@ -194,6 +194,8 @@ def _store_locked(
         metadata_sha256=_sha256(dist.metadata) if dist.kind == "wheel" else None,
         requires_python=dist.requires_python,
         uploader_id=uploader_id,
+        platform_policy=dist.facts.policy,
+        grafted_libs=dist.facts.grafted,
     )
     session.add(file)
     session.flush()

@@ -186,6 +186,42 @@ def test_package_page_shows_versions_files_and_install(site: Site) -> None:
     assert "machine testserver" not in page  # a public label needs no .netrc
 
 
+def test_package_page_shows_policy_and_grafted_libraries(site: Site, tmp_path: Path) -> None:
+    token = site.cli("token", "create", "--user", "carol", "--name", "up", "--scopes", "all")
+    tag = "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"
+    libs = {"grafty.libs/libz-a1b2c3d4.so.1.2.13": b"\x7fELF"}
+    built = make_wheel(tmp_path, "grafty", "1.0", tag=tag, extra=libs)
+    pure = make_wheel(tmp_path, "grafty", "1.0")
+    api = TestClient(site.app)  # type: ignore[arg-type]
+    for wheel in (built, pure):
+        r = api.post(
+            "/carol/",
+            headers={"Authorization": f"token {token.strip()}"},
+            files={"content": (wheel.name, wheel.read_bytes())},
+            data={":action": "file_upload"},
+        )
+        assert r.status_code == 200, r.text
+    page = site.client().get("/carol/package/grafty/").text
+    valid_html(page)
+    rows = {
+        row.split('<td class="name">')[1].split("<")[0]: row
+        for row in page.split("<tr>")
+        if '<td class="name">' in row
+    }
+    cells = rows[built.name]
+    assert '<td class="policy">manylinux2014_x86_64, manylinux_2_17_x86_64</td>' in cells
+    assert "<li>libz-a1b2c3d4.so.1.2.13</li>" in cells
+    assert '<td class="policy"></td>' in rows[pure.name]
+    release = api.get("/api/release/carol/grafty/1.0").json()
+    attrs = {f["basename"]: f["attrs"] for f in release["distributions"]}
+    assert attrs[built.name]["manylinux_policy"] == [
+        "manylinux2014_x86_64",
+        "manylinux_2_17_x86_64",
+    ]
+    assert attrs[built.name]["grafted_libraries"] == ["libz-a1b2c3d4.so.1.2.13"]
+    assert '<td class="grafted"></td>' in rows[pure.name]
+
+
 def test_script_and_javascript_links_in_a_description_are_inert(site: Site) -> None:
     page = site.client().get("/alice/package/some-thing/").text
     description = page.split('<div class="description">')[1].split("</div>")[0]

@@ -68,6 +68,9 @@ def _attrs(file: File) -> dict[str, Any]:
         "abi": None if parts[-2] == "none" else parts[-2],
         "platform": parts[-1],
         "build_no": build,
+        # wheelyard's own: None until derived for a file stored before they were recorded
+        "manylinux_policy": None if file.platform_policy is None else file.platform_policy.split(),
+        "grafted_libraries": None if file.grafted_libs is None else file.grafted_libs.splitlines(),
     }
 
 
