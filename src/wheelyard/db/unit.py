@@ -19,14 +19,19 @@ service that commits fails loudly instead of splitting its caller's unit in two.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("wheelyard.db")
+T = TypeVar("T")
 
 _UNIT = "wheelyard.unit"
 _COMMITTING = "wheelyard.unit.committing"
@@ -109,6 +114,36 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Unit]:
     """A new session and one unit of work on it, closed at the end."""
     with sessions() as session, transaction(session) as unit:
         yield unit
+
+
+# PostgreSQL's answers that mean "this transaction lost to another one; run it again":
+# deadlock_detected and serialization_failure. Its manual asks applications to retry them.
+TRANSIENT = frozenset({"40P01", "40001"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a conflict between transactions that a new attempt resolves."""
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) in TRANSIENT
+
+
+def run_unit(
+    sessions: sessionmaker[Session], fn: Callable[..., T], *args: object, attempts: int = 3
+) -> T:
+    """``fn(session, *args)`` as one unit of work, run again (after a short random pause) when
+    the database chose it as the loser of a deadlock or serialization conflict: the whole unit
+    was rolled back, so running it again is safe. Other failures propagate at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with unit_of_work(sessions) as unit:
+                return fn(unit.session, *args)
+        except OperationalError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            log.info(
+                "unit of work lost a database conflict; attempt %d of %d", attempt + 1, attempts
+            )
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def _refuse_stray_commit(session: Session) -> None:

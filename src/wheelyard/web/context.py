@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from wheelyard.config import Settings
 from wheelyard.db.changes import ChangeProbe
-from wheelyard.db.unit import unit_of_work
+from wheelyard.db.unit import run_unit
 from wheelyard.storage import BlobStore
 from wheelyard.web.pagecache import PageCache
 from wheelyard.yard.downloads import DownloadTally
@@ -40,13 +40,10 @@ class YardContext:
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(session, *args)`` in a worker thread as one unit of work: committed when
         it returns, rolled back when it raises (``db.unit``). The services it calls only
-        flush; a handler that needs two units (see ``anaconda.transfer``) calls ``run`` twice."""
+        flush; a handler that needs two units (see ``anaconda.transfer``) calls ``run`` twice.
+        A unit PostgreSQL rolled back as a deadlock's loser runs again (``db.unit.run_unit``)."""
 
-        def call() -> T:
-            with unit_of_work(self.sessions) as unit:
-                return fn(unit.session, *args)
-
-        return await run_in_threadpool(call)
+        return await run_in_threadpool(run_unit, self.sessions, fn, *args)
 
 
 def ctx(request: Request) -> YardContext:
