@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from wheelyard.storage.local import LocalStore
+from wheelyard.web.context import YardContext
 
 BIN = Path(sys.executable).parent
 REMOVAL_DELAY = 2.0
@@ -278,3 +279,13 @@ class ProtocolOnly:
         self.delete = inner.delete
         self.iter_keys = inner.iter_keys
         self.url = inner.url
+
+
+def yard_of(app: object) -> YardContext:
+    """The yard context of an app from ``create_app``, under its middleware layers (metrics,
+    the fast path), for in-process tests that seed or flush it directly."""
+    while True:
+        found = getattr(app, "yard", None) or getattr(getattr(app, "state", None), "yard", None)
+        if isinstance(found, YardContext):
+            return found
+        app = app.app  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from tests.helpers import yard_of
 from wheelyard.config import Settings
 from wheelyard.db.unit import transaction
 from wheelyard.errors import InvalidInput
@@ -525,7 +526,7 @@ def live(
 
         env["WHEELYARD_DATABASE_URL"] = new_database(request.getfixturevalue("postgres"))
     app = create_app(Settings.from_env(env))
-    yard: YardContext = app.yard  # type: ignore[attr-defined]  # FastIndex in front
+    yard = yard_of(app)
     with yard.sessions() as session, transaction(session):
         alice = accounts.create_user(session, "alice", PASSWORD)
         bob = accounts.create_user(session, "bob", PASSWORD)

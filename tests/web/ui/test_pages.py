@@ -16,11 +16,11 @@ from pathlib import Path
 import html5lib
 import pytest
 
+from tests.helpers import yard_of
 from wheelyard.cli.main import main as wheelyard
 from wheelyard.config import Settings
 from wheelyard.testing import make_wheel
 from wheelyard.web.app import create_app
-from wheelyard.web.context import YardContext
 from wheelyard.web.housekeeping import flush_downloads
 
 with warnings.catch_warnings():
@@ -386,16 +386,6 @@ def test_browsers_get_html_errors_and_clients_json(site: Site) -> None:
     assert client.status_code == 404 and client.json()["error"]
 
 
-def _yard_of(app: object) -> YardContext:
-    """The yard context under the middleware layers (metrics, the fast path) of the app."""
-    while not isinstance(getattr(app, "yard", None), YardContext):
-        state = getattr(app, "state", None)
-        if state is not None and isinstance(getattr(state, "yard", None), YardContext):
-            return state.yard  # type: ignore[no-any-return]
-        app = app.app  # type: ignore[attr-defined]
-    return app.yard  # type: ignore[attr-defined,no-any-return]
-
-
 def test_downloads_are_counted_and_shown(site: Site) -> None:
     api = TestClient(site.app)  # type: ignore[arg-type]
     files = api.get(
@@ -404,7 +394,7 @@ def test_downloads_are_counted_and_shown(site: Site) -> None:
     url = "/alice/simple/thing-helper/" + files[0]["url"]
     for _ in range(3):
         assert api.get(url).status_code == 200
-    flush_downloads(_yard_of(site.app))
+    flush_downloads(yard_of(site.app))
     package = site.client().get("/alice/package/thing-helper/").text
     assert "<td>3</td>" in package
     described = api.get("/api/package/alice/thing-helper").json()
