@@ -80,7 +80,7 @@ class Settings:
     # Where uploads are staged before publishing; None: chosen from the storage URL.
     staging_dir: Path | None = None
     # Who may read /-/metrics (off | public | token; the rule is yard.access.may_read_metrics).
-    metrics: str = "public"
+    metrics: str = "off"  # opt-in: measuring halves req/s at low concurrency (bench)
     # Access log lines: "text" (uvicorn's) or "json" (one object per request, web/accesslog.py).
     log_format: str = "text"
 
@@ -108,7 +108,7 @@ class Settings:
             blob_grace=_number(env, "WHEELYARD_BLOB_GRACE", 3600.0, float),
             removal_delay=_number(env, "WHEELYARD_REMOVAL_DELAY", 60.0, float),
             staging_dir=_folder(env.get("WHEELYARD_STAGING_DIR")),
-            metrics=_choice(env, "WHEELYARD_METRICS", ("public", "off", "token")),
+            metrics=_choice(env, "WHEELYARD_METRICS", ("off", "public", "token")),
             log_format=_choice(env, "WHEELYARD_LOG_FORMAT", ("text", "json")),
         )
 

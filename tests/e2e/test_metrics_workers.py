@@ -27,7 +27,7 @@ FILES = "/{owner}/files/{sha256}/{filename}"
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[Yard]:
     data, log, port = tmp_path / "data", tmp_path / "serve.log", free_port()
-    env = {"WHEELYARD_DATA_DIR": str(data)}
+    env = {"WHEELYARD_DATA_DIR": str(data), "WHEELYARD_METRICS": "public"}
     yard = Yard(f"http://127.0.0.1:{port}", data, None, log, env)  # type: ignore[arg-type]
     cmd = [str(BIN / "wheelyard"), "serve", "--port", str(port), "--workers", "2"]
     with log.open("wb") as fh:

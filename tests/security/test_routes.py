@@ -31,7 +31,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/"): ("public", "/"),
     ("GET", "/-/health"): ("public", "/-/health"),
     ("GET", "/-/ready"): ("public", "/-/ready"),
-    # WHEELYARD_METRICS: public by default; off / token are tested in tests/web/test_metrics.py
+    # WHEELYARD_METRICS: off by default (404, as here), public or token: tests/web/test_metrics.py
     ("GET", "/-/metrics"): ("public", "/-/metrics"),
     ("GET", "/api"): ("public", "/api"),
     ("GET", "/api/"): ("public", "/api/"),

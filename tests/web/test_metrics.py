@@ -38,7 +38,8 @@ class Yard:
     wheel: Path
 
     def client(self, **env: str) -> TestClient:
-        settings = Settings.from_env({"WHEELYARD_DATA_DIR": str(self.data), **env})
+        base = {"WHEELYARD_DATA_DIR": str(self.data), "WHEELYARD_METRICS": "public"}
+        settings = Settings.from_env({**base, **env})
         return TestClient(create_app(settings))
 
 
@@ -157,5 +158,6 @@ def test_text_format_writes_no_json(metered: Yard, caplog: pytest.LogCaptureFixt
 def test_bad_setting_is_one_line() -> None:
     from wheelyard.errors import InvalidInput
 
+    assert Settings.from_env({}).metrics == "off"  # opt-in: nothing measured by default
     with pytest.raises(InvalidInput, match="WHEELYARD_METRICS must be one of"):
         Settings.from_env({"WHEELYARD_METRICS": "sometimes"})
