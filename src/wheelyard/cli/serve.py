@@ -47,10 +47,11 @@ def log_config() -> dict[str, object]:
 
 
 @contextmanager
-def metrics_dir(workers: int) -> Iterator[None]:
-    """Several workers: prometheus_client's multiprocess mode, in a fresh folder each run (its
-    files must not outlive the processes that wrote them). One set by the user is kept."""
-    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def metrics_dir(workers: int, measured: bool) -> Iterator[None]:
+    """Several workers that measure: prometheus_client's multiprocess mode, in a fresh folder
+    each run (its files must not outlive the processes that wrote them). One set by the user
+    is kept. With metrics off, no folder: every page-cache count would be an mmap write."""
+    if not measured or workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         yield
         return
     with tempfile.TemporaryDirectory(prefix="wheelyard-metrics-") as folder:
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_access_log:
         os.environ["WHEELYARD_LOG_FORMAT"] = "text"  # the app writes only the JSON log
     json_log = (args.log_format or settings.log_format) == "json"
-    with metrics_dir(args.workers):
+    with metrics_dir(args.workers, settings.metrics != "off"):
         _run_uvicorn(args, settings, access_log=not args.no_access_log and not json_log)
     sys.stdout.flush()
     return 0
