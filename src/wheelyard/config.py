@@ -67,6 +67,7 @@ class Settings:
     max_form_field: int = 1024 * 1024
     max_header: int = 64 * 1024
     header_timeout: float = 10.0
+    body_timeout: float = 60.0  # longest pause while a request body arrives
     keep_alive: float = 5.0
     max_connections: int = 1000
     # Failed-authentication throttle: distinct bad credentials per window, per client / user.
@@ -100,6 +101,7 @@ class Settings:
             max_form_field=parse_size(env.get("WHEELYARD_MAX_FORM_FIELD") or "1M"),
             max_header=parse_size(env.get("WHEELYARD_MAX_HEADER") or "64K"),
             header_timeout=_number(env, "WHEELYARD_HEADER_TIMEOUT", 10.0, float),
+            body_timeout=_number(env, "WHEELYARD_BODY_TIMEOUT", 60.0, float),
             keep_alive=_number(env, "WHEELYARD_KEEP_ALIVE", 5.0, float),
             max_connections=int(_number(env, "WHEELYARD_MAX_CONNECTIONS", 1000)),
             auth_failures_per_client=int(_number(env, "WHEELYARD_AUTH_FAILURES_PER_CLIENT", 30)),

@@ -25,8 +25,10 @@ from wheelyard.testing import make_wheel
 pytestmark = pytest.mark.e2e
 
 HEADER_TIMEOUT = 2.0
+BODY_TIMEOUT = 2.0
 LIMITS = {
     "WHEELYARD_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
+    "WHEELYARD_BODY_TIMEOUT": str(BODY_TIMEOUT),
     "WHEELYARD_MAX_HEADER": "8K",
     "WHEELYARD_MAX_FORM_PARTS": "20",
     "WHEELYARD_MAX_FORM_FIELD": "4K",
@@ -283,6 +285,49 @@ def test_idle_connection_is_closed(limited: Yard) -> None:
     with socket.create_connection(address(limited), timeout=10) as sock:
         answer = read_answer(sock, 8)
     assert status_of(answer) == 408 and time.monotonic() - started < HEADER_TIMEOUT + 2.5
+
+
+def test_body_that_stops_arriving_is_cut_off(limited: Yard) -> None:
+    """Headers announce 1,000 bytes, 10 arrive, then nothing: 408 after the body's idle limit,
+    instead of a connection (and a worker's task) held for as long as the client likes."""
+    started = time.monotonic()
+    answer = raw_request(
+        limited,
+        head(
+            limited,
+            "POST",
+            "/api/authentications",
+            "Content-Type: application/json",
+            "Content-Length: 1000",
+        ),
+        b'{"note": "',
+    )
+    elapsed = time.monotonic() - started
+    assert status_of(answer) == 408
+    assert BODY_TIMEOUT - 0.5 < elapsed < BODY_TIMEOUT + 2.5
+
+
+def test_slow_but_steady_body_is_read_to_the_end(limited: Yard) -> None:
+    """The gap between reads counts, not the total: five pieces half the limit apart take
+    longer than the limit in all and still reach the route."""
+    body = b'{"note": "' + b"x" * 20 + b'"}'
+    pieces = [body[i : i + 7] for i in range(0, len(body), 7)]
+    request = head(
+        limited,
+        "POST",
+        "/api/authentications",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    )
+    started = time.monotonic()
+    with socket.create_connection(address(limited), timeout=10) as sock:
+        sock.sendall(request.replace("\n", "\r\n").encode() + b"\r\n")
+        for piece in pieces:
+            time.sleep(BODY_TIMEOUT / 2)
+            sock.sendall(piece)
+        answer = read_answer(sock, 5)
+    assert time.monotonic() - started > BODY_TIMEOUT * 1.5
+    assert status_of(answer) == 401  # the whole body was read and the route ran
 
 
 def test_oversized_headers_are_refused(limited: Yard) -> None:
