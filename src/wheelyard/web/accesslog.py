@@ -27,7 +27,8 @@ def record(seen: Observed) -> dict[str, object]:
         "bytes": seen.bytes,
         "duration": round(seen.duration, 6),
         "client": client[0] if client else None,
-        "user": getattr(principal, "user_name", None),
+        # A token's user, or a browser session's (web/ui/visitors.py).
+        "user": getattr(principal, "user_name", None) or scope.get("wheelyard.visitor_user"),
     }
 
 

@@ -23,8 +23,15 @@ FORM_COOKIE = "wy_form"
 FIELD = "csrf"
 
 
+VISITOR_USER = "wheelyard.visitor_user"  # scope key: the access log names the logged-in user
+
+
 def visitor(session: Session, request: Request) -> Visitor | None:
-    return visitor_of(session, request.cookies.get(SESSION_COOKIE))
+    who = visitor_of(session, request.cookies.get(SESSION_COOKIE))
+    if who is not None:
+        # Only the access log reads this; the session never authenticates an API request.
+        request.scope[VISITOR_USER] = who.user.name
+    return who
 
 
 def _secure(request: Request) -> bool:
