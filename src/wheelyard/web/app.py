@@ -28,6 +28,7 @@ from wheelyard.web.fastpath import FastIndex
 from wheelyard.web.housekeeping import lifespan
 from wheelyard.web.metrics import Metrics
 from wheelyard.web.metricspage import metrics
+from wheelyard.web.routing import by_method
 from wheelyard.yard.throttle import AuthThrottle
 
 
@@ -75,8 +76,11 @@ def routes() -> list[BaseRoute]:
         Route("/-/ready", ready.ready),
         Route("/-/metrics", metrics),
         Route("/api", anaconda.api_root, methods=["GET", "HEAD"]),
-        Route("/api/build-records/{owner}/{label}/{key}", buildrecords.show, methods=["GET"]),
-        Route("/api/build-records/{owner}/{label}/{key}", buildrecords.store, methods=["PUT"]),
+        *by_method(
+            "/api/build-records/{owner}/{label}/{key}",
+            GET=buildrecords.show,
+            PUT=buildrecords.store,
+        ),
         Mount("/api", routes=anaconda.routes()),
         Mount("/t/{token}", routes=list(owner_scoped)),
         *ui.routes(),  # before the owner-scoped index routes, which take POSTs to the same paths

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from wheelyard.db.models import DownloadCount, File
 
@@ -65,25 +65,22 @@ def flush(session: Session, counts: Counter[tuple[int, int]]) -> None:
 
 def per_file(session: Session, file_ids: Iterable[int]) -> dict[int, int]:
     """Total downloads of each file, through any label or none."""
-    ids = list(file_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(DownloadCount.file_id, func.sum(DownloadCount.count))
-        .where(DownloadCount.file_id.in_(ids))
-        .group_by(DownloadCount.file_id)
-    )
-    return {file_id: int(n) for file_id, n in rows}
+    return _totals(session, DownloadCount.file_id, file_ids)
 
 
 def per_label(session: Session, label_ids: Iterable[int]) -> dict[int, int]:
     """Downloads made through each label."""
-    ids = list(label_ids)
-    if not ids:
+    return _totals(session, DownloadCount.label_id, label_ids)
+
+
+def _totals(
+    session: Session, column: InstrumentedAttribute[int], ids: Iterable[int]
+) -> dict[int, int]:
+    """The summed counts of the rows whose ``column`` is one of ``ids``, per value of it."""
+    wanted = list(ids)
+    if not wanted:
         return {}
     rows = session.execute(
-        select(DownloadCount.label_id, func.sum(DownloadCount.count))
-        .where(DownloadCount.label_id.in_(ids))
-        .group_by(DownloadCount.label_id)
+        select(column, func.sum(DownloadCount.count)).where(column.in_(wanted)).group_by(column)
     )
-    return {label_id: int(n) for label_id, n in rows}
+    return {key: int(n) for key, n in rows}

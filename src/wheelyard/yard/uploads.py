@@ -49,6 +49,17 @@ Incoming = StagedFile | DurableBlob
 
 
 @dataclass(frozen=True)
+class _Upload:
+    """What one call of ``store_upload`` stores: whose, under which labels, which bytes."""
+
+    owner: Owner
+    labels: list[str]
+    staged: Incoming
+    dist: DistFile
+    uploader_id: int | None
+
+
+@dataclass(frozen=True)
 class Stored:
     outcome: Outcome
     file_id: int
@@ -117,6 +128,7 @@ def store_upload(
     commits within ``PUBLISH_DEADLINE`` of the publish (see ``yard.integrity``).
     """
     started = time.monotonic()
+    upload = _Upload(owner, labels, staged, dist, uploader_id)
     key: str | None = None
     if _existing(session, owner, dist.filename) is None:
         # Most likely a new file: publish before taking the write lock (fsync is slow).
@@ -124,9 +136,7 @@ def store_upload(
     for attempt in (1, 2):
         try:
             with savepoint(session):  # takes the write lock (SQLite) first
-                stored = _store_locked(
-                    session, store, owner, labels, staged, dist, uploader_id, started, key
-                )
+                stored = _store_locked(session, store, upload, started, key)
                 session.flush()  # a lost race shows here, inside the savepoint
             return stored
         except IntegrityError:
@@ -149,16 +159,10 @@ def _publish(store: BlobStore, staged: Incoming, dist: DistFile) -> str:
 
 
 def _store_locked(
-    session: Session,
-    store: BlobStore,
-    owner: Owner,
-    labels: list[str],
-    staged: Incoming,
-    dist: DistFile,
-    uploader_id: int | None,
-    started: float,
-    key: str | None,
+    session: Session, store: BlobStore, upload: _Upload, started: float, key: str | None
 ) -> Stored:
+    owner, labels, staged, dist = upload.owner, upload.labels, upload.staged, upload.dist
+    uploader_id = upload.uploader_id
     label_rows = [get_label(session, owner, name, create=True) for name in labels]
     for label in label_rows:
         require_unlocked(label, owner)

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from wheelyard.web.anaconda import accounts, channels, events, packages, transfer
+from wheelyard.web.routing import by_method
 
 
 async def api_root(request: Request) -> Response:
@@ -21,9 +22,12 @@ def routes() -> list[BaseRoute]:
         Route("/", api_root, methods=["GET", "HEAD"]),
         Route("/authentication-type", accounts.authentication_type),
         Route("/scopes", accounts.scopes),
-        Route("/authentications", accounts.create_token, methods=["POST"]),
-        Route("/authentications", accounts.list_tokens, methods=["GET"]),
-        Route("/authentications", accounts.remove_token, methods=["DELETE"]),
+        *by_method(
+            "/authentications",
+            POST=accounts.create_token,
+            GET=accounts.list_tokens,
+            DELETE=accounts.remove_token,
+        ),
         Route("/authentications/name/{name}", accounts.remove_token, methods=["DELETE"]),
         Route("/authentications/org/{org}/name/{name}", accounts.remove_token, methods=["DELETE"]),
         Route("/authentication", accounts.current_token),
@@ -33,16 +37,21 @@ def routes() -> list[BaseRoute]:
         Route("/users/{owner}/orgs", accounts.orgs),
         Route("/events/{owner}", events.list_events),
         Route("/packages/{owner}", packages.list_packages),
-        Route("/package/{owner}/{package}", packages.show_package, methods=["GET"]),
-        Route("/package/{owner}/{package}", packages.create_package, methods=["POST"]),
-        Route("/package/{owner}/{package}", packages.patch, methods=["PATCH"]),
-        Route("/package/{owner}/{package}", packages.remove, methods=["DELETE"]),
-        Route("/release/{owner}/{package}/{version}", packages.show_release, methods=["GET"]),
-        Route("/release/{owner}/{package}/{version}", packages.create_release, methods=["POST"]),
-        Route("/release/{owner}/{package}/{version}", packages.patch, methods=["PATCH"]),
-        Route("/release/{owner}/{package}/{version}", packages.remove, methods=["DELETE"]),
-        Route(f"/dist/{fileparts}", packages.show_file, methods=["GET"]),
-        Route(f"/dist/{fileparts}", packages.remove_file, methods=["DELETE"]),
+        *by_method(
+            "/package/{owner}/{package}",
+            GET=packages.show_package,
+            POST=packages.create_package,
+            PATCH=packages.patch,
+            DELETE=packages.remove,
+        ),
+        *by_method(
+            "/release/{owner}/{package}/{version}",
+            GET=packages.show_release,
+            POST=packages.create_release,
+            PATCH=packages.patch,
+            DELETE=packages.remove,
+        ),
+        *by_method(f"/dist/{fileparts}", GET=packages.show_file, DELETE=packages.remove_file),
         Route(f"/download/{fileparts}", packages.download),
         Route(f"/stage/{fileparts}", transfer.stage, methods=["POST"]),
         Route(
@@ -50,9 +59,12 @@ def routes() -> list[BaseRoute]:
         ),
         Route(f"/commit/{fileparts}", transfer.commit, methods=["POST"]),
         Route("/channels/{owner}", channels.list_labels),
-        Route("/channels/{owner}/{label}", channels.show_label, methods=["GET"]),
-        Route("/channels/{owner}/{label}", channels.remove_label, methods=["DELETE"]),
-        Route("/channels/{owner}/{label}", channels.tag_files, methods=["POST"]),
+        *by_method(
+            "/channels/{owner}/{label}",
+            GET=channels.show_label,
+            DELETE=channels.remove_label,
+            POST=channels.tag_files,
+        ),
         Route("/channels/{owner}/{label}/copy/{target}", channels.copy_label, methods=["POST"]),
         Route("/channels/{owner}/{label}/lock", channels.lock, methods=["POST", "DELETE"]),
         Route(

@@ -13,6 +13,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from wheelyard.web.routing import by_method
 from wheelyard.web.ui import account, activity, browsing, labelactions, tokens
 
 STATIC = Path(__file__).with_name("static")
@@ -21,19 +22,17 @@ STATIC = Path(__file__).with_name("static")
 def routes() -> list[BaseRoute]:
     return [
         Route("/-/search", browsing.search_page, methods=["GET"]),
-        Route("/-/login", account.login_form, methods=["GET"]),
-        Route("/-/login", account.login, methods=["POST"]),
+        *by_method("/-/login", GET=account.login_form, POST=account.login),
         Route("/-/logout", account.logout, methods=["POST"]),
-        Route("/-/tokens", tokens.tokens, methods=["GET"]),
-        Route("/-/tokens", tokens.create, methods=["POST"]),
-        Route("/-/tokens/revoke", tokens.confirm_revoke, methods=["GET"]),
-        Route("/-/tokens/revoke", tokens.revoke, methods=["POST"]),
+        *by_method("/-/tokens", GET=tokens.tokens, POST=tokens.create),
+        *by_method("/-/tokens/revoke", GET=tokens.confirm_revoke, POST=tokens.revoke),
         Mount("/-/static", StaticFiles(directory=STATIC), name="static"),
         Route("/{owner}", browsing.owner_slash, methods=["GET"]),
         Route("/{owner}/", browsing.owner, methods=["GET"]),
         Route("/{owner}/-/activity", activity.activity, methods=["GET"]),
         Route("/{owner}/package/{package}/", browsing.package_canonical, methods=["GET"]),
         Route("/{owner}/label/{label}/", browsing.label, methods=["GET"]),
-        Route("/{owner}/label/{label}/-/{action}", labelactions.confirm, methods=["GET"]),
-        Route("/{owner}/label/{label}/-/{action}", labelactions.act, methods=["POST"]),
+        *by_method(
+            "/{owner}/label/{label}/-/{action}", GET=labelactions.confirm, POST=labelactions.act
+        ),
     ]
