@@ -8,6 +8,7 @@ import json
 import shlex
 import subprocess
 import sys
+import tarfile
 from importlib import metadata
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from tests.helpers import client_env
 from wheelyard.ci.templates import RELEASE_INSTALL, render, vcs_requirement
+from wheelyard.testing import make_sdist
 
 
 def _vcs(url: str) -> dict[str, object]:
@@ -78,13 +80,10 @@ def test_the_requirement_renders_as_one_pip_argument(tmp_path: Path) -> None:
 def test_pip_installed_from_git_gives_that_commit(tmp_path: Path) -> None:
     """Real pip, real git: what pip records for a package installed from a git URL is read
     back as the requirement of that very commit."""
-    repo = tmp_path / "repo"
-    (repo / "gitpkg").mkdir(parents=True)
-    (repo / "gitpkg" / "__init__.py").write_text("")
-    (repo / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "gitpkg"\nversion = "1.0"\n'
-    )
+    # a project with an in-tree build backend (no build requirements: no index needed)
+    with tarfile.open(make_sdist(tmp_path, "gitpkg", "1.0")) as sdist:
+        sdist.extractall(tmp_path, filter="data")
+    repo = tmp_path / "gitpkg-1.0"
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run([*git, "add", "."], check=True)
@@ -93,19 +92,9 @@ def test_pip_installed_from_git_gives_that_commit(tmp_path: Path) -> None:
         [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            f"git+file://{repo}",
-        ],
+        [*pip, "--target", str(target), f"git+file://{repo}"],
         env=client_env(),
         check=True,
         capture_output=True,

@@ -9,6 +9,7 @@ One build per engine and transfer mode serves several tests (module fixture ``bu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.builder import host
-from tests.builder.runners.conftest import EngineUnderTest, engine_env
+from tests.builder.runners.conftest import IMAGES, EngineUnderTest, engine_env
 from tests.builder.test_repair import needs_toolchain
 from tests.helpers import BIN, Yard, start_yard, stop_yard
 from wheelyard.builder.interpreters import discover, probe
@@ -376,15 +377,13 @@ def test_a_verify_image_without_the_manylinux_layout_is_matched_by_version(
     """``verify-image`` names another image: the Debian root file system the test image is
     made from has python3 but no /opt/python, auditwheel or compiler; its Python 3.11
     verifies the wheel built in the test image."""
-    listed = subprocess.run(
-        ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-        capture_output=True,
-        text=True,
-        env=engine_env(),
-        check=True,
-    ).stdout.split()
-    rootfs = next((n for n in listed if n.startswith("localhost/wheelyard-test-rootfs:")), None)
-    if rootfs is None:
+    # build.sh tags it by a hash of its package list (other images may share the name)
+    recipe = (IMAGES / "build.sh").read_text()
+    packages = re.search(r'^PACKAGES="([^"]+)"', recipe, re.MULTILINE)
+    assert packages is not None
+    tag = hashlib.sha256(f"{packages.group(1)}\n".encode()).hexdigest()[:12]
+    rootfs = f"localhost/wheelyard-test-rootfs:{tag}"
+    if subprocess.run(["podman", "image", "exists", rootfs], env=engine_env()).returncode != 0:
         pytest.skip("the test image's root file system image was removed")
     [wheel] = built.wheelhouse.glob("yamlext-1.0-cp311-*.whl")
     house = tmp_path / "house"

@@ -227,18 +227,10 @@ class Copier:
             info.mtime = int(info.mtime)
             return info
 
-        with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen(
-                self.engine.command("cp", "-", f"{self.container}:/"),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-                env=dict(self.engine.environ),
-            )
-            assert process.stdin is not None
+        with _Piped(self.engine, ["cp", "-", f"{self.container}:/"], into=True) as piped:
             try:
                 with tarfile.open(
-                    fileobj=process.stdin, mode="w|", format=tarfile.PAX_FORMAT
+                    fileobj=piped.stream, mode="w|", format=tarfile.PAX_FORMAT
                 ) as tar:
                     for parent in parents:
                         info = tarfile.TarInfo(parent.lstrip("/"))
@@ -263,16 +255,12 @@ class Copier:
             except BrokenPipeError:
                 pass  # the engine stopped reading: its status and message say why
             except OSError as exc:  # a file shrank or became unreadable while it was sent
-                process.kill()
+                piped.process.kill()
                 raise EngineFailed(f"could not copy {exc.filename or 'a file'} in: {exc}") from None
-            finally:
-                with contextlib.suppress(BrokenPipeError):
-                    process.stdin.close()
-            status = process.wait()
-            if status != 0:
-                errors.seek(0)
-                text = errors.read().decode(errors="replace")
-                raise EngineFailed(explain(self.engine.name, "copy files into the container", text))
+        if piped.status != 0:
+            raise EngineFailed(
+                explain(self.engine.name, "copy files into the container", piped.errors)
+            )
         for inside, sig in sent.items():
             self._known[inside] = sig
             self._mark(inside, sig, now, now, hashes.get(inside))
@@ -357,28 +345,16 @@ class Copier:
     def _receive(self, batch: list[str], host_now: int, inside_now: int) -> None:
         relative = [p.lstrip("/") for p in batch]
         wanted = set(relative)
-        command = self.engine.command("exec", self.container, "tar", "-cf", "-", "-C", "/")
-        with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen(
-                [*command, *relative],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                env=dict(self.engine.environ),
-            )
-            assert process.stdout is not None
+        command = ["exec", self.container, "tar", "-cf", "-", "-C", "/", *relative]
+        with _Piped(self.engine, command, into=False) as piped:
             try:
-                with tarfile.open(fileobj=process.stdout, mode="r|") as tar:
+                with tarfile.open(fileobj=piped.stream, mode="r|") as tar:
                     for member in tar:
                         if member.name in wanted:
                             self._write(tar, member, host_now, inside_now)
             except tarfile.ReadError:
                 pass  # an empty or cut stream: tar's status and message say why
-            finally:
-                process.stdout.close()
-            status = process.wait()
-            errors.seek(0)
-            text = errors.read().decode(errors="replace")
+        status, text = piped.status, piped.errors
         # A file that changed or vanished while tar read it (another command still runs) is
         # caught up with by the next copy; anything else is a failure.
         if status != 0 and not all(_RACE.search(line) for line in text.splitlines()):
@@ -439,6 +415,38 @@ class Copier:
                     host.rmdir()
             else:
                 host.unlink(missing_ok=True)
+
+
+class _Piped:
+    """An engine command with a tar stream on its stdin (``into``) or stdout; its exit status
+    and what it wrote to stderr are there once the block ends."""
+
+    def __init__(self, engine: Engine, args: list[str], into: bool) -> None:
+        self.engine, self.args, self.into = engine, args, into
+        self.status = -1
+        self.errors = ""
+
+    def __enter__(self) -> _Piped:
+        self._errors = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            self.engine.command(*self.args),
+            stdin=subprocess.PIPE if self.into else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if self.into else subprocess.PIPE,
+            stderr=self._errors,
+            env=dict(self.engine.environ),
+        )
+        stream = self.process.stdin if self.into else self.process.stdout
+        assert stream is not None
+        self.stream: IO[bytes] = stream
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            self.stream.close()
+        self.status = self.process.wait()
+        self._errors.seek(0)
+        self.errors = self._errors.read().decode(errors="replace")
+        self._errors.close()
 
 
 class _Hashing:
