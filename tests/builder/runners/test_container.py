@@ -52,7 +52,8 @@ export YAML_FROM_SETUP=1
   grep -r . /wheelyard 2>/dev/null
   dpkg -s libyaml-dev | head -2
 } >/tmp/seen.txt 2>&1 || true
-cp /tmp/seen.txt "$PWD/seen-$(hostname).txt"
+# (named at random: with --network host, every container has the host's hostname)
+cp /tmp/seen.txt "$PWD/seen-$(cat /proc/sys/kernel/random/uuid).txt"
 """
 
 
@@ -130,7 +131,8 @@ def built(
     (folder / "wheelyard.toml").write_text(f'[build.packages.srcpkg]\ncontainer = "{alias}"\n')
     # build-setup.sh runs in the container; what it saw is copied into the project folder.
     (folder / "build-setup.sh").write_text(SETUP)
-    token = yard.user("containeruser")
+    owner = f"builder-{engine.name}-{transfer}"  # (one yard serves every variant)
+    token = yard.user(owner)
     token_file = base / "secret" / "token"
     token_file.parent.mkdir()
     token_file.write_text(token)
@@ -145,7 +147,7 @@ def built(
         "--url",
         yard.url,
         "--owner",
-        "containeruser",
+        owner,
         "--upload",
         "--label",
         "dev",
@@ -177,7 +179,7 @@ def test_built_repaired_grafted_and_verified_in_containers(built: Built) -> None
     libs = [n for n in zipfile.ZipFile(wheel).namelist() if ".libs/libyaml" in n]
     assert libs, "libyaml was not grafted"
     assert "verify Python 3.11: ok" in result.stdout
-    assert "label dev of containeruser: 2 uploaded" in result.stdout
+    assert f"label dev of builder-{engine.name}-{built.transfer}: 2 uploaded" in result.stdout
     # The verification record names the verify image and its digest.
     record = json.loads((built.wheelhouse / ".verified.json").read_text())
     entry = record[str(PYTHON)]

@@ -6,6 +6,7 @@ same second at the same size), deleted, executable, symbolic links — and nothi
 from __future__ import annotations
 
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,22 @@ def test_a_link_out_of_the_folder_is_not_followed(engine: EngineUnderTest, tmp_p
         assert runner.capture(["sh", "-c", script], cwd=folder).returncode == 0
     assert os.readlink(folder / "d") == str(outside)
     assert (outside / "keep").read_text() == "mine\n"
+
+
+@pytest.mark.e2e
+def test_every_archive_length_is_copied_in(engine: EngineUnderTest, tmp_path: Path) -> None:
+    """podman cp stops reading a tar stream at its end marker, and failed ("write on closed
+    pipe") on the padding tarfile writes after it for archives ending at some 10 KiB records
+    (the 51st, 54th, 57th, 60th … here): files that end the archive at each of 16 records
+    all arrive."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    with _copying(engine) as runner:
+        runner.share(folder)
+        for record in range(48, 64):
+            # the archive: a folder's header, the file's, its data; then the end marker
+            size = record * tarfile.RECORDSIZE - 2 * tarfile.BLOCKSIZE
+            (folder / "big").write_bytes(b"x" * size)
+            result = runner.capture(["wc", "-c", str(folder / "big")])
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.split()[0] == str(size)

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, cast
 
 from wheelyard.builder.runners.engines import Engine, explain
 from wheelyard.builder.runners.paths import Mount, PathMap
@@ -229,9 +229,9 @@ class Copier:
 
         with _Piped(self.engine, ["cp", "-", f"{self.container}:/"], into=True) as piped:
             try:
-                with tarfile.open(
-                    fileobj=piped.stream, mode="w|", format=tarfile.PAX_FORMAT
-                ) as tar:
+                capped = _Capped(piped.stream)
+                out = cast(IO[bytes], capped)  # (all tarfile uses of it: write and tell)
+                with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
                     for parent in parents:
                         info = tarfile.TarInfo(parent.lstrip("/"))
                         info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
@@ -252,6 +252,9 @@ class Copier:
                         sig = _info_sig(info)
                         if sig is not None:
                             sent[inside] = sig
+                    # The archive ends with two empty blocks: podman cp stops reading there and
+                    # fails on the padding tarfile writes after them ("write on closed pipe").
+                    capped.limit = tar.offset + 2 * tarfile.BLOCKSIZE
             except BrokenPipeError:
                 pass  # the engine stopped reading: its status and message say why
             except OSError as exc:  # a file shrank or became unreadable while it was sent
@@ -441,12 +444,34 @@ class _Piped:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if not self.into:  # read to the end: tar's padding, so it does not fail writing it
+            while self.stream.read(1 << 16):
+                pass
         with contextlib.suppress(BrokenPipeError):
             self.stream.close()
         self.status = self.process.wait()
         self._errors.seek(0)
         self.errors = self._errors.read().decode(errors="replace")
         self._errors.close()
+
+
+class _Capped:
+    """A pipe tarfile writes to (it asks where it is), which takes nothing past ``limit``."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.written = 0
+        self.limit: int | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.limit is not None:
+            data = data[: max(0, self.limit - self.written)]
+        self.raw.write(data)
+        self.written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.written
 
 
 class _Hashing:
