@@ -134,3 +134,30 @@ def test_every_archive_length_is_copied_in(engine: EngineUnderTest, tmp_path: Pa
             result = runner.capture(["wc", "-c", str(folder / "big")])
             assert result.returncode == 0, result.stderr
             assert result.stdout.split()[0] == str(size)
+
+
+def test_the_network_setting_reaches_the_runner(tmp_path: Path) -> None:
+    """``container-network`` (e.g. ``host`` for a daemon without a bridge, as .ci/run starts
+    dockerd) from the file, the environment or the flag; the docker e2e tests build with it."""
+    from wheelyard.builder.runners import make_runner
+
+    assert load(tmp_path, {}, environ={}).container_network is None
+    env = {"WHEELYARD_CONTAINER_NETWORK": "host"}
+    settings = load(tmp_path, {"container": "img"}, environ=env)
+    assert settings.container_network == "host"
+    runner = make_runner(settings, {"PATH": "/nonexistent"})
+    assert isinstance(runner, ContainerRunner) and runner.network == "host"
+    assert ContainerRunner(env, "img").network == "host"  # as wheelyard's own environment
+    (tmp_path / "wheelyard.toml").write_text('[build]\ncontainer-network = "wheelyard-net"\n')
+    assert load(tmp_path, {}, environ={}).container_network == "wheelyard-net"
+
+
+def test_the_flags_set_them(tmp_path: Path) -> None:
+    from wheelyard.cli.build import settings_of
+    from wheelyard.cli.main import build_parser
+
+    argv = ["build", str(tmp_path), "--container-transfer", "copy", "--container-network", "host"]
+    settings = settings_of(build_parser().parse_args(argv))
+    assert (settings.container_transfer, settings.container_network) == ("copy", "host")
+    with pytest.raises(SystemExit):  # argparse: one line naming the choices, exit 2
+        build_parser().parse_args(["build", "--container-transfer", "rsync"])
