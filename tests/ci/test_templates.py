@@ -207,3 +207,19 @@ def test_write_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     write("travis", tmp_path, "second\n", force=True)
     assert target.read_text() == "second\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".travis.yml"]  # no temp file left
+
+
+def test_gitlab_copies_files_into_docker_in_docker() -> None:
+    """The dind daemon cannot see the job's folders: the template asks for copies, and the
+    DOCKER_HOST it sets would make ``auto`` choose them too."""
+    from wheelyard.builder.runners.engines import Engine
+    from wheelyard.builder.runners.transfer import choose
+    from wheelyard.builder.settings import load
+
+    for mode in MODES:
+        variables = _parsed("gitlab", mode)["variables"]
+        assert variables["WHEELYARD_CONTAINER_TRANSFER"] == "copy"
+        assert variables["DOCKER_HOST"].startswith("tcp://docker:")
+        assert load(Path("/nonexistent"), {}, environ=variables).container_transfer == "copy"
+        dind = Engine("docker", "/usr/bin/docker", variables)
+        assert choose("auto", dind) == "copy"

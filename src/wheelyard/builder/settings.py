@@ -55,6 +55,11 @@ class BuildSettings:
     container: str | None = None  # the build image (a PyPA short name or any reference)
     container_engine: str | None = None  # docker or podman (default: whichever answers)
     verify_image: str | None = None  # where to verify (default: a clean container of the image)
+    # how files reach containers: bind mounts, copies (docker-in-docker), or auto (copies for
+    # a remote engine: builder.runners.transfer)
+    container_transfer: str = "auto"
+    # the containers' network (--network), e.g. "host" where the daemon has no bridge
+    container_network: str | None = None
     packages: Mapping[str, PackageOverride] = field(default_factory=dict)
     source: str = "defaults"  # where the file settings came from, for messages
 
@@ -87,8 +92,11 @@ _SCALARS = {
     "container": "container",
     "container-engine": "container_engine",
     "verify-image": "verify_image",
+    "container-transfer": "container_transfer",
+    "container-network": "container_network",
 }
 RESOLVERS = ("auto", "pip", "uv")
+TRANSFERS = ("auto", "bind", "copy")  # how files reach containers: builder.runners.transfer
 _PACKAGE_KEYS = {"environment", "build-requires", "no-binary", "exclude", "test", "container"}
 _ENV = {
     "WHEELYARD_PYTHON": "python",
@@ -108,6 +116,8 @@ _ENV = {
     "WHEELYARD_CONTAINER": "container",
     "WHEELYARD_CONTAINER_ENGINE": "container_engine",
     "WHEELYARD_VERIFY_IMAGE": "verify_image",
+    "WHEELYARD_CONTAINER_TRANSFER": "container_transfer",
+    "WHEELYARD_CONTAINER_NETWORK": "container_network",
 }
 
 
@@ -136,6 +146,8 @@ def _convert(attr: str, value: Any, where: str) -> Any:
         return jobs
     if attr == "resolver" and value not in RESOLVERS:
         raise _fail(where, f"expected one of {', '.join(RESOLVERS)}, got {value!r}")
+    if attr == "container_transfer" and value not in TRANSFERS:
+        raise _fail(where, f"expected one of {', '.join(TRANSFERS)}, got {value!r}")
     if attr in ("from_source", "strict", "strip"):
         if isinstance(value, bool):
             return value

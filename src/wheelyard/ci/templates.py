@@ -9,14 +9,16 @@ written out in the templates and checked by tests against the parsed files.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import tempfile
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path, PurePosixPath
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from wheelyard import __version__
 from wheelyard.errors import Conflict, InvalidInput
@@ -37,11 +39,50 @@ SERVICES = {
 }
 BUILD = "wheelyard build --container"
 REPORT = "wheelyard-report.json"
-DEFAULT_INSTALL = f"wheelyard=={__version__}"
+RELEASE_INSTALL = f"wheelyard=={__version__}"
 _BLOCK_START, _BLOCK_END = "#[pull-requests", "#]"
 # What may stand unquoted in a YAML plain scalar after a command word (no ": ", " #", newlines).
 _PLAIN = re.compile(r"[A-Za-z0-9_.,/=<>~!+@%'\[\]-]+(?: [A-Za-z0-9_.,/=<>~!+@%'\[\]:-]+)*")
 _FOLDER = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
+
+
+def vcs_requirement(dist: metadata.Distribution) -> str | None:
+    """``'NAME @ git+URL@COMMIT'`` (quoted for a shell) when ``dist`` was installed from a
+    version control checkout, by its PEP 610 ``direct_url.json``; else None (an index, a
+    local folder, an archive). A password in the URL is left out."""
+    try:
+        raw = dist.read_text("direct_url.json")
+        data = json.loads(raw) if raw else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("vcs_info"), dict):
+        return None
+    vcs, url = data["vcs_info"].get("vcs"), data.get("url")
+    commit = data["vcs_info"].get("commit_id")
+    if not (isinstance(vcs, str) and isinstance(url, str) and isinstance(commit, str)):
+        return None
+    parts = urlsplit(url)
+    user = parts.username
+    if user is not None and (parts.password is not None or user != "git"):
+        # a name and password, or a token as the name: never written into a workflow
+        # (ssh's conventional git@ stays)
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=netloc)
+    name = dist.metadata["Name"]
+    return shlex.quote(f"{name} @ {vcs}+{urlunsplit(parts)}@{commit}")
+
+
+def default_install() -> str:
+    """What the workflow pip-installs by default: the commit this wheelyard was installed from
+    when it came from a VCS URL (wheelyard is not on PyPI), else ``wheelyard==VERSION``."""
+    try:
+        found = vcs_requirement(metadata.distribution("wheelyard"))
+    except metadata.PackageNotFoundError:
+        found = None
+    return found or RELEASE_INSTALL
+
+
+DEFAULT_INSTALL = default_install()
 
 
 def _plain(what: str, value: str) -> str:

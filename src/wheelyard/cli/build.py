@@ -22,7 +22,7 @@ from wheelyard.builder.runners.engines import ENGINES
 from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
 from wheelyard.builder.runners.images import PYPA
 from wheelyard.builder.secret import seal, upload_token
-from wheelyard.builder.settings import BuildSettings, load
+from wheelyard.builder.settings import TRANSFERS, BuildSettings, load
 from wheelyard.cli.common import err, out
 from wheelyard.cli.terminal import shown, styled
 from wheelyard.config import Settings
@@ -75,6 +75,8 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
         "container": getattr(args, "container", None),
         "container_engine": getattr(args, "container_engine", None),
         "verify_image": getattr(args, "verify_image", None),
+        "container_transfer": getattr(args, "container_transfer", None),
+        "container_network": getattr(args, "container_network", None),
     }
     return load(Path(args.folder), cli)
 
@@ -287,6 +289,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--container-engine",
         choices=ENGINES,
         help="docker or podman (WHEELYARD_CONTAINER_ENGINE; default: whichever answers)",
+    )
+    p.add_argument(
+        "--container-transfer",
+        choices=TRANSFERS,
+        help="how files reach the containers (WHEELYARD_CONTAINER_TRANSFER; default auto: "
+        "copied in and out when DOCKER_HOST names a tcp:// or ssh:// daemon, as with GitLab's "
+        "docker-in-docker, else bind mounts)",
+    )
+    p.add_argument(
+        "--container-network",
+        metavar="NETWORK",
+        help="the containers' network (WHEELYARD_CONTAINER_NETWORK; default: the engine's), "
+        "e.g. host where the daemon has no bridge network; builds then reach this machine's "
+        "local services",
     )
     p.add_argument(
         "--verify-image",

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wheelyard.ci.templates import DEFAULT_INSTALL, SERVICES, render, write
+from wheelyard.ci.templates import (
+    DEFAULT_INSTALL,
+    RELEASE_INSTALL,
+    SERVICES,
+    render,
+    write,
+)
 from wheelyard.cli.common import err, out
 from wheelyard.config import Settings
 
@@ -18,10 +24,15 @@ def init(args: argparse.Namespace, _settings: Settings) -> int:
     out.print(f"wrote {target}")
     if not (root / args.folder / "requirements.txt").is_file():
         err.print(f"note: no requirements.txt in {root / args.folder} yet: the build needs one")
-    if args.install == DEFAULT_INSTALL:
+    if args.install == RELEASE_INSTALL:
         err.print(
-            f"note: the workflow installs wheelyard with `pip install {DEFAULT_INSTALL}`; "
+            f"note: the workflow installs wheelyard with `pip install {RELEASE_INSTALL}`; "
             "if it is not on your index, pass --install with where yours comes from"
+        )
+    elif args.install == DEFAULT_INSTALL:
+        err.print(
+            f"note: the workflow installs wheelyard with `pip install {DEFAULT_INSTALL}`, the "
+            "commit this one was installed from; pass --install to choose another"
         )
     out.print("set WHEELYARD_URL, WHEELYARD_OWNER and WHEELYARD_TOKEN as masked CI secrets")
     return 0
@@ -54,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--install",
         default=DEFAULT_INSTALL,
         metavar="PIP_ARGS",
-        help=f"what the workflow pip-installs to get wheelyard (default {DEFAULT_INSTALL})",
+        help="what the workflow pip-installs to get wheelyard (default "
+        + DEFAULT_INSTALL.replace("%", "%%")
+        + ": the commit this wheelyard was installed from, when pip installed it from git)",
     )
     p.add_argument("--root", default=".", help="the repository root (default .)")
     p.add_argument("--force", action="store_true", help="overwrite an existing workflow file")

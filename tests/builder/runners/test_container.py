@@ -1,14 +1,19 @@
-"""``wheelyard build --container`` end to end with podman and the local manylinux look-alike:
-the libyaml C extension built in the container (build-setup.sh installs libyaml-dev there, as
-root), repaired there with the image's auditwheel (libyaml grafted), verified in a fresh
-container without libyaml; the upload token never visible inside; containers removed.
+"""``wheelyard build --container`` end to end with each engine (podman; docker where a daemon
+answers) and the local manylinux look-alike, with files bind-mounted and copied in and out
+(``--container-transfer copy``, as with GitLab's docker-in-docker): the libyaml C extension
+built in the container (build-setup.sh installs libyaml-dev there, as root), repaired there
+with the image's auditwheel (libyaml grafted), verified in a fresh container without libyaml;
+the upload token never visible inside; containers removed, also on Ctrl-C.
 
-One build serves several tests (module fixture ``built``): each container run costs seconds."""
+One build per engine serves several tests (module fixture ``built``); test_container_copy.py
+runs those again with files copied (a file of its own, so the two run side by side)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.builder import host
-from tests.builder.runners.conftest import containers_of_run, engine_env
+from tests.builder.runners.conftest import IMAGES, EngineUnderTest, engine_env
 from tests.builder.test_repair import needs_toolchain
 from tests.helpers import BIN, Yard, start_yard, stop_yard
 from wheelyard.builder.interpreters import discover, probe
@@ -48,7 +53,8 @@ export YAML_FROM_SETUP=1
   grep -r . /wheelyard 2>/dev/null
   dpkg -s libyaml-dev | head -2
 } >/tmp/seen.txt 2>&1 || true
-cp /tmp/seen.txt "$PWD/seen-$(hostname).txt"
+# (named at random: with --network host, every container has the host's hostname)
+cp /tmp/seen.txt "$PWD/seen-$(cat /proc/sys/kernel/random/uuid).txt"
 """
 
 
@@ -62,7 +68,7 @@ def _requirements(folder: Path) -> None:
     )
 
 
-def _command(folder: Path, image: str, *extra: str) -> list[str]:
+def _command(folder: Path, image: str, *extra: str, engine: str = "podman") -> list[str]:
     return [
         str(BIN / "wheelyard"),
         "build",
@@ -72,13 +78,15 @@ def _command(folder: Path, image: str, *extra: str) -> list[str]:
         "--container",
         image,
         "--container-engine",
-        "podman",
+        engine,
         *extra,
     ]
 
 
 @dataclass(frozen=True)
 class Built:
+    engine: EngineUnderTest
+    transfer: str  # bind or copy
     folder: Path
     wheelhouse: Path
     result: subprocess.CompletedProcess[str]
@@ -96,29 +104,40 @@ def yard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yard]:
 
 
 @pytest.fixture(scope="module")
-def alias(test_image: str) -> Iterator[str]:
+def alias(engine: EngineUnderTest) -> Iterator[str]:
     """A second name of the test image: as a package's own image, it gets its own container."""
-    name = f"{test_image}-alias"
-    subprocess.run(["podman", "tag", test_image, name], env=engine_env(), check=True)
+    name = f"{engine.image}-alias"
+    engine.tag(name)
     yield name
-    # (with no name after the image, podman untag would remove all of its names)
-    subprocess.run(["podman", "untag", test_image, name], env=engine_env(), check=False)
+    engine.untag(name)
+
+
+@pytest.fixture(scope="module")
+def transfer() -> str:
+    """How files reach the containers (test_container_copy.py: ``copy``)."""
+    return "bind"
 
 
 @pytest.fixture(scope="module")
 def built(
-    test_image: str, alias: str, yard: Yard, tmp_path_factory: pytest.TempPathFactory
+    transfer: str,
+    engine: EngineUnderTest,
+    alias: str,
+    yard: Yard,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Built:
     """One container build that uploads (so the token is in use) with a token file outside
     every shared folder, and a build-setup.sh that records all the container shows; srcpkg
-    names its own image, so the run has two build containers."""
-    base = tmp_path_factory.mktemp("container")
+    names its own image, so the run has two build containers. Per engine."""
+    test_image = engine.image
+    base = tmp_path_factory.mktemp(f"container-{engine.name}-{transfer}")
     folder = base / "project"
     _requirements(folder)
     (folder / "wheelyard.toml").write_text(f'[build.packages.srcpkg]\ncontainer = "{alias}"\n')
     # build-setup.sh runs in the container; what it saw is copied into the project folder.
     (folder / "build-setup.sh").write_text(SETUP)
-    token = yard.user("containeruser")
+    owner = f"builder-{engine.name}-{transfer}"  # (one yard serves every variant)
+    token = yard.user(owner)
     token_file = base / "secret" / "token"
     token_file.parent.mkdir()
     token_file.write_text(token)
@@ -126,62 +145,58 @@ def built(
     command = _command(
         folder,
         test_image,
+        "--container-transfer",
+        transfer,
         "--python",
         "3.11",
         "--url",
         yard.url,
         "--owner",
-        "containeruser",
+        owner,
         "--upload",
         "--label",
         "dev",
         "--report",
         str(base / "report.json"),
+        engine=engine.name,
     )
-    env = engine_env(WHEELYARD_TOKEN_FILE=str(token_file))
+    env = {**engine.env, "WHEELYARD_TOKEN_FILE": str(token_file)}
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = process.communicate(timeout=900)
     seconds = time.perf_counter() - started
     result = subprocess.CompletedProcess(command, process.returncode, out.decode(), err.decode())
-    print(f"container e2e build: {seconds:.1f} s")  # the number the report quotes
-    return Built(folder, house, result, seconds, token, token_file, containers_of_run(process.pid))
+    print(f"container e2e build ({engine.name}, {transfer}): {seconds:.1f} s")  # for the report
+    pid_containers = engine.containers_of_run(process.pid)
+    return Built(
+        engine, transfer, folder, house, result, seconds, token, token_file, pid_containers
+    )
 
 
-def test_built_repaired_grafted_and_verified_in_containers(built: Built, test_image: str) -> None:
+def test_built_repaired_grafted_and_verified_in_containers(built: Built) -> None:
     result = built.result
+    engine, test_image = built.engine, built.engine.image
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("build-setup.sh set YAML_FROM_SETUP (in podman ") == 2
+    assert result.stdout.count(f"build-setup.sh set YAML_FROM_SETUP (in {engine.name} ") == 2
     [wheel] = built.wheelhouse.glob("yamlext-1.0-cp311-*.whl")
     # The image's auditwheel tagged it (the host's glibc plays no part).
     assert "manylinux_2_36_x86_64" in wheel.name or "manylinux_2_17" in wheel.name
     libs = [n for n in zipfile.ZipFile(wheel).namelist() if ".libs/libyaml" in n]
     assert libs, "libyaml was not grafted"
     assert "verify Python 3.11: ok" in result.stdout
-    assert "label dev of containeruser: 2 uploaded" in result.stdout
+    assert f"label dev of builder-{engine.name}-{built.transfer}: 2 uploaded" in result.stdout
     # The verification record names the verify image and its digest.
     record = json.loads((built.wheelhouse / ".verified.json").read_text())
     entry = record[str(PYTHON)]
-    image_id = subprocess.run(
-        ["podman", "image", "inspect", "--format", "{{.Id}}", test_image],
-        capture_output=True,
-        text=True,
-        env=engine_env(),
-        check=True,
-    ).stdout.strip()
-    assert entry["environment"] == f"podman {test_image}@sha256:{image_id.split(':')[-1]}"
+    image_id = engine.call("image", "inspect", "--format", "{{.Id}}", test_image, check=True)
+    digest = image_id.stdout.strip().split(":")[-1]
+    assert entry["environment"] == f"{engine.name} {test_image}@sha256:{digest}"
     # build-setup.sh ran as root in each build container, which then had libyaml-dev …
     seen = [p.read_text() for p in built.folder.glob("seen-*.txt")]
     assert len(seen) == 2
     assert all(s.splitlines()[0] == "0" and "Status: install ok installed" in s for s in seen)
     # … which a fresh container of the image (where verification ran) does not have.
-    fresh = subprocess.run(
-        ["podman", "run", "--rm", test_image, "sh", "-c", "ldconfig -p | grep -c libyaml"],
-        capture_output=True,
-        text=True,
-        env=engine_env(),
-        check=False,
-    )
+    fresh = engine.call("run", "--rm", test_image, "sh", "-c", "ldconfig -p | grep -c libyaml")
     assert fresh.stdout.strip() == "0"
     log = (built.wheelhouse / "logs" / "verify-cp311.log").read_text()
     assert "[wheelyard-verify-" in log and "import yamlext" in log
@@ -201,7 +216,10 @@ def test_the_token_never_enters_a_container(built: Built) -> None:
     seen = "".join(p.read_text() for p in built.folder.glob("seen-*.txt"))
     assert built.token not in seen  # not in any environment, command line or mounted file
     assert str(built.token_file) not in seen and "WHEELYARD_TOKEN" not in seen
-    assert "/wheelyard/" in seen  # the probe did see the mounts it searched
+    assert "/wheelyard/" in seen  # the probe did see the folders it searched
+    # Bind mounts (mountinfo lines), or none at all: copies only.
+    mounted = re.findall(r"(?m)^\d+ \d+ \d+:\d+ \S+ (/wheelyard/\S*)", seen)
+    assert bool(mounted) is (built.transfer == "bind"), mounted
 
 
 def test_containers_are_removed_after_the_run(built: Built) -> None:
@@ -234,14 +252,21 @@ def _without_grafted_library(wheel: Path, out: Path) -> Path:
     return broken
 
 
+def _runner(built: Built, **more: str) -> ContainerRunner:
+    engine = built.engine
+    return ContainerRunner(
+        engine.env, engine.image, engine.name, transfer_mode=built.transfer, **more
+    )
+
+
 @needs_toolchain
 def test_a_wheel_without_its_library_fails_in_the_clean_container_not_on_the_host(
-    built: Built, test_image: str, tmp_path: Path
+    built: Built, tmp_path: Path
 ) -> None:
     [wheel] = built.wheelhouse.glob("yamlext-1.0-cp311-*.whl")
     broken = _without_grafted_library(wheel, tmp_path)
     house = broken.parent
-    with ContainerRunner(engine_env(), test_image, "podman") as runner:
+    with _runner(built) as runner:
         runner.share(house)
         with runner.clean() as clean:
             interp = probe(PYTHON, clean)
@@ -257,29 +282,30 @@ def test_a_wheel_without_its_library_fails_in_the_clean_container_not_on_the_hos
     assert on_host.ok, on_host.tail
 
 
-def test_forced_policy_fails_clearly_in_the_container(built: Built, test_image: str) -> None:
+def test_forced_policy_fails_clearly_in_the_container(built: Built) -> None:
     [raw] = (built.wheelhouse / ".build").glob("yamlext-1.0-cp311/out/*.whl")
-    with ContainerRunner(engine_env(), test_image, "podman") as runner:
+    with _runner(built) as runner:
         runner.share(built.wheelhouse)
         with pytest.raises(RepairFailed, match=r"could not repair yamlext-1\.0.*to manylinux_2_5"):
             repair(raw, built.wheelhouse / "forced", runner, plat="manylinux_2_5_x86_64")
 
 
-def test_pythons_are_found_in_the_image(test_image: str, tmp_path: Path) -> None:
+def test_pythons_are_found_in_the_image(engine: EngineUnderTest, tmp_path: Path) -> None:
+    test_image = engine.image
     listed = subprocess.run(
-        [*_command(tmp_path, test_image), "--list-pythons"],
+        [*_command(tmp_path, test_image, engine=engine.name), "--list-pythons"],
         capture_output=True,
         text=True,
-        env=engine_env(),
+        env=engine.env,
         check=False,
     )
     assert listed.returncode == 0, listed.stderr
     assert str(PYTHON) in listed.stdout and "cp311" in listed.stdout
     wrong = subprocess.run(
-        [*_command(tmp_path, test_image), "--list-pythons", "--python", "3.12"],
+        [*_command(tmp_path, test_image, engine=engine.name), "--list-pythons", "--python", "3.12"],
         capture_output=True,
         text=True,
-        env=engine_env(),
+        env=engine.env,
         check=False,
     )
     assert wrong.returncode == 1
@@ -325,13 +351,13 @@ def test_podman_failure_is_one_line_naming_the_fix(test_image: str, tmp_path: Pa
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_removes_its_container(
-    test_image: str, tmp_path: Path, signum: signal.Signals
+    engine: EngineUnderTest, tmp_path: Path, signum: signal.Signals
 ) -> None:
     _requirements(tmp_path)
     (tmp_path / "build-setup.sh").write_text("sleep 120\n")
     process = subprocess.Popen(
-        _command(tmp_path, test_image),
-        env=engine_env(),
+        _command(tmp_path, engine.image, engine=engine.name),
+        env=engine.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -343,13 +369,13 @@ def test_interrupted_run_removes_its_container(
     log = tmp_path / "wheelhouse" / "logs" / "build-setup.log"
     while not log.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
-    assert containers_of_run(process.pid), "no container while build-setup.sh runs"
+    assert engine.containers_of_run(process.pid), "no container while build-setup.sh runs"
     os.kill(process.pid, signum)  # wheelyard alone: the commands it runs are not told
     started = time.monotonic()
     process.wait(timeout=60)
     assert time.monotonic() - started < 30  # not after build-setup.sh's two minutes
     assert process.returncode == 130
-    assert containers_of_run(process.pid) == []
+    assert engine.containers_of_run(process.pid) == []
 
 
 def test_a_verify_image_without_the_manylinux_layout_is_matched_by_version(
@@ -358,21 +384,21 @@ def test_a_verify_image_without_the_manylinux_layout_is_matched_by_version(
     """``verify-image`` names another image: the Debian root file system the test image is
     made from has python3 but no /opt/python, auditwheel or compiler; its Python 3.11
     verifies the wheel built in the test image."""
-    listed = subprocess.run(
-        ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-        capture_output=True,
-        text=True,
-        env=engine_env(),
-        check=True,
-    ).stdout.split()
-    rootfs = next((n for n in listed if n.startswith("localhost/wheelyard-test-rootfs:")), None)
-    if rootfs is None:
+    if built.engine.name != "podman":
+        pytest.skip("the root file system image is podman's only (build.sh makes it there)")
+    # build.sh tags it by a hash of its package list (other images may share the name)
+    recipe = (IMAGES / "build.sh").read_text()
+    packages = re.search(r'^PACKAGES="([^"]+)"', recipe, re.MULTILINE)
+    assert packages is not None
+    tag = hashlib.sha256(f"{packages.group(1)}\n".encode()).hexdigest()[:12]
+    rootfs = f"localhost/wheelyard-test-rootfs:{tag}"
+    if subprocess.run(["podman", "image", "exists", rootfs], env=engine_env()).returncode != 0:
         pytest.skip("the test image's root file system image was removed")
     [wheel] = built.wheelhouse.glob("yamlext-1.0-cp311-*.whl")
     house = tmp_path / "house"
     house.mkdir()
     shutil.copy2(wheel, house)
-    with ContainerRunner(engine_env(), test_image, "podman", verify_image=rootfs) as runner:
+    with _runner(built, verify_image=rootfs) as runner:
         runner.share(house)
         build_python = probe(PYTHON, runner)
         assert build_python is not None

@@ -43,21 +43,48 @@ def test_an_engine_that_is_not_installed_is_named() -> None:
         engines.find("podman", {"PATH": "/nonexistent"})
 
 
-def _docker_answers() -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return True  # nothing to test: no CLI
-    return subprocess.run([docker, "info"], capture_output=True, check=False).returncode == 0
+NO_DAEMON = (
+    "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+    "Is the docker daemon running?"
+)
+DENIED = (
+    "permission denied while trying to connect to the Docker daemon socket at "
+    'unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.24/info": dial '
+    "unix /var/run/docker.sock: connect: permission denied"
+)
+
+
+def test_known_docker_failures_name_the_fix() -> None:
+    line = engines.explain("docker", "answer `info`", NO_DAEMON)
+    assert line == (
+        "docker could not answer `info`: no docker daemon answers there "
+        "(unix:///var/run/docker.sock); fix: start dockerd (or the docker service), or point "
+        "DOCKER_HOST at the socket or tcp:// address where yours listens"
+    )
+    line = engines.explain("docker", "answer `info`", DENIED)
+    assert "this user may not use the docker daemon's socket" in line
+    assert "fix: add the user to the docker group" in line and "\n" not in line
+    # podman's own output never reads as docker's
+    assert "docker group" not in engines.explain("podman", "x", DENIED)
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(_docker_answers(), reason="needs a docker CLI whose daemon does not run")
-def test_a_docker_cli_without_daemon_does_not_count() -> None:
-    with pytest.raises(EngineFailed, match=r"docker could not answer `info`"):
-        engines.find("docker", engine_env())
-    if shutil.which("podman") is not None:
-        found = engines.find(None, engine_env())
-        assert found.name == "podman"  # the next one, which answers
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI")
+def test_a_docker_cli_without_daemon_does_not_count(tmp_path: Path) -> None:
+    """The real docker CLI pointed at a socket where no daemon listens: not an engine, and
+    the line says so and names the fix; auto-detection moves on to podman."""
+    env = {**engine_env(), "DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
+    with pytest.raises(EngineFailed) as caught:
+        engines.find("docker", env)
+    message = caught.value.message
+    assert "docker could not answer `info`: no docker daemon answers there" in message
+    assert f"(unix://{tmp_path}/nothing.sock)" in message and "fix: start dockerd" in message
+    if (
+        shutil.which("podman") is not None
+        and subprocess.run(["podman", "info"], capture_output=True, env=env, check=False).returncode
+        == 0
+    ):
+        assert engines.find(None, env).name == "podman"  # the next one, which answers
 
 
 @pytest.mark.e2e

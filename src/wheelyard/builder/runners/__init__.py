@@ -14,7 +14,6 @@ one entry in ``RUNNERS``, as cibuildwheel's platform modules are: ``host`` runs 
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -22,6 +21,7 @@ from types import TracebackType
 from typing import Protocol
 
 from wheelyard.builder.runners import engines
+from wheelyard.builder.runners.commands import Commands
 from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.runners.host import HostRunner
 from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
@@ -32,14 +32,15 @@ from wheelyard.errors import EngineFailed, InvalidInput
 __all__ = ["AUTO", "DEFAULT", "RUNNERS", "SECRET_VARIABLES", "Runner", "decide", "make_runner"]
 
 
-class Runner(Protocol):
+class Runner(Commands, Protocol):
     """A build environment. Paths are mapped explicitly: callers write command lines, working
     directories and variables with *host* paths of folders passed to :meth:`share` (the
     project folder, the wheelhouse) or of a :meth:`scratch` folder; the runner rewrites them to
     where its commands see those files (the host: the same paths; a container: its mounts),
     and :meth:`outside` maps its paths in text read back to the host's. Files written there
     are on the host at the host path; nothing else is shared. Interpreter executables are
-    the environment's own paths."""
+    the environment's own paths. ``run`` and ``capture`` (one command, its output to a log or
+    returned) come from :class:`~wheelyard.builder.runners.commands.Commands`."""
 
     name: str
 
@@ -62,25 +63,6 @@ class Runner(Protocol):
 
     def glob(self, pattern: str) -> list[Path]:
         """Existing paths matching a shell pattern (or a plain path), as commands see them."""
-
-    def run(
-        self,
-        cmd: list[str],
-        log: Path,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> int:
-        """Run ``cmd`` with its output appended to ``log``; return its exit status.
-        ``env`` adds to the runner's own variables (never the ``SECRET_VARIABLES``)."""
-
-    def capture(
-        self,
-        cmd: list[str],
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``cmd`` and return its output (for probes and resolution)."""
 
     def interpreter_candidates(self) -> list[Path]:
         """Executables worth probing for CPython, in order of preference."""
@@ -112,6 +94,8 @@ def _container(settings: BuildSettings, environ: Mapping[str, str]) -> Runner:
         settings.container or DEFAULT_IMAGE,
         settings.container_engine,
         settings.verify_image,
+        transfer_mode=settings.container_transfer,
+        network=settings.container_network,
     )
 
 

@@ -4,19 +4,19 @@ image by default), started on first use, reused for every command of the run and
 the end (also on Ctrl-C, a failure or SIGTERM; if wheelyard is killed outright, the
 container's main process sees its stdin close and the engine removes it).
 
-Files move only through bind mounts named in a :class:`PathMap`: the project folder and the
+Files move only through the folders named in a :class:`PathMap`: the project folder and the
 wheelhouse (``share``), a scratch folder of the run's own, and the host's CA bundle (read-only,
-for TLS-intercepting networks). Commands are written with host paths and rewritten to the
-container's. The container's environment holds only what a command is given plus pip's
-portable settings and proxy variables: never the upload token, and never a mount of the token
-file. Verification runs in a fresh container of the verify image (:meth:`clean`), without
-build-setup.sh, so a library that was installed for the build but not grafted is missing
-there."""
+for TLS-intercepting networks). They are bind mounts, or copied in before and out after each
+command where the engine cannot see the host's files (``transfer.py``: the ``copy`` mode, for
+docker-in-docker). Commands are written with host paths and rewritten to the container's. The
+container's environment holds only what a command is given plus pip's portable settings and
+proxy variables: never the upload token, and never the token file. Verification runs in a
+fresh container of the verify image (:meth:`clean`), without build-setup.sh, so a library that
+was installed for the build but not grafted is missing there."""
 
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -29,7 +29,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from wheelyard.builder.runners import engines
+from wheelyard.builder.runners import engines, transfer
+from wheelyard.builder.runners.commands import Commands, Launch
 from wheelyard.builder.runners.engines import Engine
 from wheelyard.builder.runners.images import image_for
 from wheelyard.builder.runners.paths import PathMap
@@ -39,6 +40,7 @@ from wheelyard.errors import EngineFailed, InvalidInput
 ROOT = "/wheelyard"
 CA_INSIDE = f"{ROOT}/ca-bundle.crt"
 LABEL = "io.wheelyard.run"
+NETWORK_VARIABLE = "WHEELYARD_CONTAINER_NETWORK"
 _CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 _PASSED = {"SOURCE_DATE_EPOCH", "http_proxy", "https_proxy", "no_proxy"}
 _PASSED |= {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
@@ -56,7 +58,7 @@ def _portable(name: str, value: str, paths: PathMap) -> bool:
     return True
 
 
-class ContainerRunner:
+class ContainerRunner(Commands):
     name = "container"
 
     def __init__(
@@ -70,12 +72,21 @@ class ContainerRunner:
         found: Engine | None = None,
         exchange: Path | None = None,
         purpose: str = "build",
+        transfer_mode: str | None = None,
+        network: str | None = None,
     ) -> None:
         self.environ = {k: v for k, v in environ.items() if k not in SECRET_VARIABLES}
         self.image = image_for(image)
         self.verify_image = image_for(verify_image) if verify_image else self.image
         self.engine_choice = engine or self.environ.get(engines.VARIABLE) or None
         self.engine = found
+        chosen = transfer_mode or self.environ.get(transfer.VARIABLE) or "auto"
+        if chosen not in transfer.MODES:
+            known = ", ".join(transfer.MODES)
+            raise InvalidInput(f"unknown container transfer {chosen!r} (known: {known})")
+        self.transfer = chosen  # bind or copy once entered
+        self._copier: transfer.Copier | None = None
+        self.network = network or self.environ.get(NETWORK_VARIABLE) or None
         self.purpose = purpose
         self.paths = paths or PathMap(ROOT)
         self._owns_paths = paths is None
@@ -92,6 +103,7 @@ class ContainerRunner:
     def __enter__(self) -> ContainerRunner:
         if self.engine is None:
             self.engine = engines.find(self.engine_choice, self.environ)
+        self.transfer = transfer.choose(self.transfer, self.engine)
         if self._owns_paths:
             self._exchange = Path(tempfile.mkdtemp(prefix="wheelyard-container-"))
             self.paths.add(self._exchange, inside=f"{ROOT}/scratch")
@@ -144,7 +156,7 @@ class ContainerRunner:
                 )
             if self.paths.covers(folder):
                 continue
-            if self._process is not None:
+            if self._process is not None and self.transfer != "copy":
                 raise EngineFailed(f"{folder} was shared after the container started")
             folder.mkdir(parents=True, exist_ok=True)
             self.paths.add(folder)
@@ -157,9 +169,11 @@ class ContainerRunner:
             assert self.engine is not None, "enter the runner first"
             image = self.verify_image if self.purpose == "verify" else self.image
             args = ["run", "--rm", "-i", "--name", self._name, "--label", f"{LABEL}={os.getpid()}"]
-            for m in self.paths.mounts:
+            if self.network:
+                args += ["--network", self.network]
+            for m in self.paths.mounts if self.transfer == "bind" else ():
                 mode = ",ro" if m.read_only else ""
-                args += ["--mount", f"type=bind,source={m.host},target={m.inside}{mode}"]
+                args += ["--mount", f"type=bind,source={_csv(m.host)},target={m.inside}{mode}"]
             # The main process lives as long as wheelyard holds its stdin open.
             script = f"echo {_READY}; exec cat >/dev/null"
             args += ["--entrypoint", "", image, "/bin/sh", "-c", script]
@@ -181,13 +195,15 @@ class ContainerRunner:
                     raise EngineFailed(engines.explain(self.engine.name, f"start {image}", text))
             self._process = process
             _LIVE.add(self)
+            if self.transfer == "copy":
+                self._copier = transfer.Copier(self.engine, self._name, self.paths)
 
     def _remove(self) -> None:
         process, self._process = self._process, None
         _LIVE.discard(self)
         if process is None or self.engine is None:
             return
-        if self.engine.name == "docker" and os.getuid() != 0:
+        if self.engine.name == "docker" and os.getuid() != 0 and self.transfer == "bind":
             # A rootful daemon's root wrote these: give them back to the user who ran us
             # (rootless podman maps its root to that user already).
             writable = [str(m.inside) for m in self.paths.mounts if not m.read_only]
@@ -205,55 +221,22 @@ class ContainerRunner:
             process.kill()
 
     # -- commands --------------------------------------------------------------------------
-    def _exec(self, cmd: list[str], env: Mapping[str, str] | None, cwd: Path | None) -> list[str]:
+    def _launch(self, cmd: list[str], env: Mapping[str, str] | None, cwd: Path | None) -> Launch:
         self._start()
         assert self.engine is not None
+        if self._copier is not None:
+            self._copier.push()
         merged = {**self._variables, **(env or {})}
         args = ["exec", "-i", "--workdir", self.paths.inside(str(cwd)) if cwd else "/"]
         for name, value in merged.items():
             if name not in SECRET_VARIABLES:
                 args += ["--env", f"{name}={self.paths.inside(value)}"]
-        return self.engine.command(*args, self._name, *(self.paths.inside(a) for a in cmd))
+        argv = self.engine.command(*args, self._name, *(self.paths.inside(a) for a in cmd))
+        return Launch(argv, self.engine.environ, where=f"[{self._name}] ")
 
-    def run(
-        self,
-        cmd: list[str],
-        log: Path,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> int:
-        full = self._exec(cmd, env, cwd)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as fh:
-            fh.write(f"$ [{self._name}] {shlex.join(cmd)}\n".encode())
-            fh.flush()
-            return subprocess.run(
-                full,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=dict(self.engine.environ) if self.engine else None,
-                stdin=subprocess.DEVNULL,
-            ).returncode
-
-    def capture(
-        self,
-        cmd: list[str],
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        full = self._exec(cmd, env, cwd)
-        result = subprocess.run(
-            full,
-            capture_output=True,
-            text=True,
-            env=dict(self.engine.environ) if self.engine else None,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return subprocess.CompletedProcess(
-            cmd, result.returncode, self.paths.outside(result.stdout), result.stderr
-        )
+    def _landed(self) -> None:
+        if self._copier is not None and self._process is not None:
+            self._copier.pull()
 
     @contextmanager
     def scratch(self, prefix: str) -> Iterator[Path]:
@@ -292,6 +275,8 @@ class ContainerRunner:
                     paths=self.paths,
                     found=self.engine,
                     exchange=self._exchange,
+                    transfer_mode=self.transfer,
+                    network=self.network,
                 )
                 self._variants[reference] = other.__enter__()
             return self._variants[reference]
@@ -320,9 +305,17 @@ class ContainerRunner:
             found=self.engine,
             exchange=self._exchange,
             purpose="verify",
+            transfer_mode=self.transfer,
+            network=self.network,
         )
         with fresh:
             yield fresh
+
+
+def _csv(path: Path) -> str:
+    """A path as one field of ``--mount``'s comma-separated value (docker reads it as CSV)."""
+    text = str(path)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"') else text
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -4,6 +4,7 @@ turned into one line that names the fix."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -19,11 +20,32 @@ _PODMAN_FIX = (
     '`default_ulimits = []` under [containers] and `runtime = "runc"` under [engine] '
     "(see the README's container section)"
 )
-_KNOWN = (
-    ("cgroups in hybrid mode not supported", "the default OCI runtime (crun) cannot run here"),
-    ("setrlimit", "the engine's default ulimits exceed this machine's hard limits"),
-    ("error setting rlimit", "the engine's default ulimits exceed this machine's hard limits"),
+_LIMITS = "the engine's default ulimits exceed this machine's hard limits"
+_NO_DAEMON = (
+    "no docker daemon answers there",
+    "start dockerd (or the docker service), or point DOCKER_HOST at the socket or tcp:// "
+    "address where yours listens",
 )
+# (engine or "" for any, what its output says, the cause, the fix: None for the engine's own)
+_KNOWN: tuple[tuple[str, str, str, str | None], ...] = (
+    (
+        "",
+        "cgroups in hybrid mode not supported",
+        "the default OCI runtime (crun) cannot run here",
+        None,
+    ),
+    ("", "setrlimit", _LIMITS, None),
+    ("", "error setting rlimit", _LIMITS, None),
+    ("docker", "Cannot connect to the Docker daemon", *_NO_DAEMON),
+    ("docker", "error during connect", *_NO_DAEMON),
+    (
+        "docker",
+        "permission denied while trying to connect to the Docker daemon",
+        "this user may not use the docker daemon's socket",
+        "add the user to the docker group (and log in again), use rootless docker, or podman",
+    ),
+)
+_OWN_FIX = {"podman": _PODMAN_FIX, "docker": "lower the daemon's default ulimits"}
 
 
 @dataclass(frozen=True)
@@ -55,12 +77,19 @@ class Engine:
 
 def explain(engine: str, doing: str, output: str) -> str:
     """One line for a failed engine call: the known cause and its fix, else the last line."""
-    for marker, cause in _KNOWN:
-        if marker in output:
-            fix = _PODMAN_FIX if engine == "podman" else "lower the daemon's default ulimits"
-            return f"{engine} could not {doing}: {cause}; fix: {fix}"
     last = next((line for line in reversed(output.strip().splitlines()) if line.strip()), "")
+    for which, marker, cause, fix in _KNOWN:
+        if which in ("", engine) and marker in output:
+            where = _daemon(output) if which else ""
+            fix = fix or _OWN_FIX.get(engine, "see the engine's documentation")
+            return f"{engine} could not {doing}: {cause}{where}; fix: {fix}"
     return f"{engine} could not {doing}: {last or 'no output'}"
+
+
+def _daemon(output: str) -> str:
+    """`` (unix:///…)`` when the output names the daemon's address."""
+    found = re.search(r"(unix|tcp|ssh|npipe)://[^\s\"']+", output)
+    return f" ({found.group().rstrip('.:')})" if found else ""
 
 
 def _answers(name: str, executable: str, environ: Mapping[str, str]) -> str | None:

@@ -7,18 +7,18 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from wheelyard.builder.runners.commands import Commands, Launch
 from wheelyard.builder.secret import SECRET_VARIABLES
 from wheelyard.errors import InvalidInput
 
 
-class HostRunner:
+class HostRunner(Commands):
     name = "host"
 
     def __init__(self, base: Mapping[str, str]) -> None:
@@ -55,48 +55,11 @@ class HostRunner:
     def clean(self) -> Iterator[HostRunner]:
         yield self  # the host has only itself: what build-setup.sh installed stays visible
 
-    def _merged(self, env: Mapping[str, str] | None) -> dict[str, str]:
+    def _launch(self, cmd: list[str], env: Mapping[str, str] | None, cwd: Path | None) -> Launch:
         merged = {**self.base, **(env or {})}
         for name in SECRET_VARIABLES:
             merged.pop(name, None)
-        return merged
-
-    def run(
-        self,
-        cmd: list[str],
-        log: Path,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> int:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as fh:
-            fh.write(f"$ {' '.join(cmd)}\n".encode())
-            fh.flush()
-            return subprocess.run(
-                cmd,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=self._merged(env),
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-            ).returncode
-
-    def capture(
-        self,
-        cmd: list[str],
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            env=self._merged(env),
-            cwd=cwd,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        return Launch(cmd, merged, cwd)
 
     def interpreter_candidates(self) -> list[Path]:
         """PATH first, then pyenv's versions, then the manylinux ``/opt/python`` layout."""
