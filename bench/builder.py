@@ -324,7 +324,13 @@ def wheelyard_build(
         "--label", "bench", "--report", str(report), *where.flags,
     ]  # fmt: skip
     started = time.perf_counter()
-    sh(cmd, {**env, "WHEELYARD_TOKEN": where.token}, folder / f"wheelyard-{name}.log")
+    try:
+        sh(cmd, {**env, "WHEELYARD_TOKEN": where.token}, folder / f"wheelyard-{name}.log")
+    except SystemExit as failed:  # measured still, and marked: the next runs go on
+        print(f"  {failed}", flush=True)
+        if not report.is_file():
+            return time.perf_counter() - started, {"wheels": [], "failed": True}
+        return time.perf_counter() - started, {**json.loads(report.read_text()), "failed": True}
     return time.perf_counter() - started, json.loads(report.read_text())
 
 
@@ -392,13 +398,20 @@ def wheelyard_runs(
         assert isinstance(phases, dict)
         cpu = round(sum(float(r.get("cpu", 0)) for r in rows), 1)
         build_wall = float(phases.get("build", 0))
+        # The builds' own wall seconds: with the CPU seconds, it splits the efficiency into
+        # how busy the build slots were and how much CPU a running build got (the machine is
+        # shared: other work takes the rest).
+        busy = sum(float(r.get("seconds") or 0) for r in rows if r["source"] == "built")
         timings[run_name] = {
             "seconds": round(seconds, 1),
             "built": len(built),
             "phases": phases,
             "build_cpu": cpu,
             "efficiency": efficiency(cpu, build_wall),
+            "slots_busy": efficiency(busy, build_wall),
+            "cpu_per_build_second": round(cpu / busy, 2) if busy else 0.0,
             "load": [before, after],
+            "failed": bool(report.get("failed")),
         }
         print(
             f"  {seconds:.1f} s, {len(built)} wheels built, build CPU {cpu} s, load {before} → "
@@ -484,9 +497,19 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
                 goal, met = "≤ 10 s (fresh wheelhouse)", str(wall <= 10)
             elif run_name == "one pin":
                 goal, met = f"≤ 1.2× one package old ({wall / one:.2f}×)", str(wall <= 1.2 * one)
+            met = "run failed" if t.get("failed") else met
             cells = f"{wall:.1f} | {cpu} | {eff:.0%} | {goal} | {met} | {_loads(t.get('load'))}"
             print(f"| wheelyard {runner}, {run_name} | {cells} |")
     print("(build efficiency: build CPU s ÷ (build-phase wall s × cores); goal ≥ 85 % when cold)")
+    print()
+    print("| run | build slots busy | CPU per build second |")
+    print("|---|---|---|")
+    for runner, timings in runs.items():
+        t = timings["cold"]
+        busy, share = t.get("slots_busy", ""), t.get("cpu_per_build_second", "")
+        print(f"| wheelyard {runner}, cold | {busy} | {share} |")
+    print("(slots busy: Σ builds' wall s ÷ (build-phase wall s × cores), the scheduler's part;")
+    print(" CPU per build second: build CPU s ÷ Σ builds' wall s, what the machine gave them)")
     print()
     print("| phase (wall s) | " + " | ".join(PHASE_NAMES) + " |")
     print("|---|" + "---|" * len(PHASE_NAMES))
