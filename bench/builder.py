@@ -31,9 +31,12 @@ builder's library (``builder.pipeline``).
     .venv/bin/python bench/builder.py [--python 3.10 3.11 3.12 3.13] [--sets project services]
         [--runners host container] [--image manylinux_2_28] [--engine podman]
 
-The container path needs docker or podman and the image (pulled, or local: ``--image
-localhost/wheelyard-test-manylinux:TAG`` is the test suite's look-alike; its interpreters are
-``/opt/python/*`` of the versions asked for).
+The container path needs docker or podman and the image (pulled, or local: ``--image bench``
+builds ``bench/images/``'s look-alike with the host's pyenv CPythons of ``--python`` at
+``/opt/python/*``; ``localhost/wheelyard-test-manylinux:TAG`` is the test suite's, 3.11
+only). A set's ``build-setup.sh`` installs its ``-dev`` packages where they are missing: with
+apt-get in the build container, nothing on the host; the verify container never has them.
+Every run records the load average before and after it (the machine is shared).
 """
 
 from __future__ import annotations
@@ -43,10 +46,12 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,10 +90,14 @@ class Set:
     imports: str
     one_pin: tuple[str, str]
     fabricated: bool = False  # offline: sdists and wheels written to ./dists by the script
+    # Debian -dev packages its source builds need: build-setup.sh installs them where they are
+    # missing (in the build container; the host has them already), as the seed's
+    # troubleshooting section shows. The verify container never has them.
+    dev_packages: tuple[str, ...] = ()
 
 
 SETS = {
-    "project": Set(PINS, FROM_SOURCE, IMPORTS, ONE_PIN),
+    "project": Set(PINS, FROM_SOURCE, IMPORTS, ONE_PIN, dev_packages=("libyaml-dev",)),
     # Three source builds linking system libraries, as a service's requirements carry them.
     "services": Set(
         {
@@ -105,6 +114,7 @@ SETS = {
         ["psycopg2", "pyyaml", "cffi"],
         "psycopg2, yaml, cffi, requests",
         ("cffi", "1.17.0"),  # PyYAML 6.0.1 no longer compiles on 3.13 (Cython 3)
+        dev_packages=("libpq-dev", "libyaml-dev", "libffi-dev"),
     ),
     # A smoke run, offline: two pure sdists and one pure wheel, fabricated.
     "tiny": Set(
@@ -118,6 +128,15 @@ SETS = {
 RUNNERS = ("host", "container")
 PHASE_NAMES = ("resolve", "fetch", "build", "repair", "verify", "upload")
 BUILD_REQUIREMENTS = "setuptools\nwheel\n"
+# Installs what is missing only: a no-op on a host that has the packages, apt-get in a
+# Debian-based build container (the bench image; a real manylinux image would use dnf).
+SETUP = """dpkg -s {packages} >/dev/null 2>&1 || {{
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
+    {packages} >/dev/null
+}}
+"""
+BENCH_IMAGE = Path(__file__).parent / "images" / "build.sh"
 WORK = OUT / "builder"
 HOST_MANYLINUX = next(p for p in tags.platform_tags() if p.startswith("manylinux_"))
 
@@ -177,6 +196,9 @@ def write_requirements(folder: Path, pins: dict[str, str], chosen: Set | None = 
         (folder / "requirements.txt").write_text("--no-index\n--find-links ./dists\n" + lines)
         return
     (folder / "requirements.txt").write_text(lines)
+    if chosen is not None and chosen.dev_packages:
+        packages = " ".join(chosen.dev_packages)
+        (folder / "build-setup.sh").write_text(SETUP.format(packages=packages))
     # What such setups carry: legacy setup.py sdists need wheel next to an older setuptools.
     (folder / "requirements-build.txt").write_text(BUILD_REQUIREMENTS)
 
@@ -302,7 +324,13 @@ def wheelyard_build(
         "--label", "bench", "--report", str(report), *where.flags,
     ]  # fmt: skip
     started = time.perf_counter()
-    sh(cmd, {**env, "WHEELYARD_TOKEN": where.token}, folder / f"wheelyard-{name}.log")
+    try:
+        sh(cmd, {**env, "WHEELYARD_TOKEN": where.token}, folder / f"wheelyard-{name}.log")
+    except SystemExit as failed:  # measured still, and marked: the next runs go on
+        print(f"  {failed}", flush=True)
+        if not report.is_file():
+            return time.perf_counter() - started, {"wheels": [], "failed": True}
+        return time.perf_counter() - started, {**json.loads(report.read_text()), "failed": True}
     return time.perf_counter() - started, json.loads(report.read_text())
 
 
@@ -330,6 +358,11 @@ def plan_left(
     return len(planned.plan.by_source("build"))
 
 
+def load() -> str:
+    """The load averages (1, 5, 15 minutes), as ``uptime`` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def efficiency(cpu: float, wall: float) -> float:
     """Build CPU seconds ÷ (wall seconds × cores)."""
     cores = os.cpu_count() or 1
@@ -355,7 +388,9 @@ def wheelyard_runs(
         tag = f"{name}-{where.runner}-{run_name.replace(' ', '-')}"
         env = clean_env(work / f"cache-{tag}")  # a fresh pip cache every run
         print(f"[{name}] wheelyard build ({where.runner}), {run_name} …", flush=True)
+        before = load()
         seconds, report = wheelyard_build(interps, folder, env, url, tag, chosen, where)
+        after = load()
         rows = report["wheels"]
         assert isinstance(rows, list)
         built = sorted({r["filename"] for r in rows if r["source"] == "built"})
@@ -363,15 +398,24 @@ def wheelyard_runs(
         assert isinstance(phases, dict)
         cpu = round(sum(float(r.get("cpu", 0)) for r in rows), 1)
         build_wall = float(phases.get("build", 0))
+        # The builds' own wall seconds: with the CPU seconds, it splits the efficiency into
+        # how busy the build slots were and how much CPU a running build got (the machine is
+        # shared: other work takes the rest).
+        busy = sum(float(r.get("seconds") or 0) for r in rows if r["source"] == "built")
         timings[run_name] = {
             "seconds": round(seconds, 1),
             "built": len(built),
             "phases": phases,
             "build_cpu": cpu,
             "efficiency": efficiency(cpu, build_wall),
+            "slots_busy": efficiency(busy, build_wall),
+            "cpu_per_build_second": round(cpu / busy, 2) if busy else 0.0,
+            "load": [before, after],
+            "failed": bool(report.get("failed")),
         }
         print(
-            f"  {seconds:.1f} s, {len(built)} wheels built, build CPU {cpu} s, "
+            f"  {seconds:.1f} s, {len(built)} wheels built, build CPU {cpu} s, load {before} → "
+            f"{after}, "
             f"efficiency {efficiency(cpu, build_wall):.0%}, {phases}",
             flush=True,
         )
@@ -386,17 +430,21 @@ def bench_set(
     print(f"[{name}] old approach, cold, {len(interps)} interpreters …", flush=True)
     old_dir = work / "old-set"
     write_requirements(old_dir, chosen.pins, chosen)
+    old_load = [load()]
     old, old_phases = old_loop(interps, old_dir, clean_env(work / "cache-old"), chosen)
-    print(f"  {old:.1f} s {old_phases}", flush=True)
+    old_load.append(load())
+    print(f"  {old:.1f} s {old_phases}, load {old_load[0]} → {old_load[1]}", flush=True)
 
     print(f"[{name}] reference: the one changed package, built the old way …", flush=True)
     ref_dir = work / "ref-set"
     pin_name, pin_version = chosen.one_pin
     write_requirements(ref_dir, {pin_name: pin_version} if chosen.fabricated else {}, chosen)
+    one_load = [load()]
     one, _ = old_loop(
         interps, ref_dir, clean_env(work / "cache-ref"), chosen, [f"{pin_name}=={pin_version}"]
     )
-    print(f"  {one:.1f} s", flush=True)
+    one_load.append(load())
+    print(f"  {one:.1f} s, load {one_load[0]} → {one_load[1]}", flush=True)
 
     runs = {w.runner: wheelyard_runs(name, chosen, interps, url, w) for w in wheres}
     host = next((w for w in wheres if w.runner == "host"), None)
@@ -410,10 +458,16 @@ def bench_set(
         "old_phases": old_phases,
         "old_build_cpu": old_phases.get("build cpu", 0),
         "old_efficiency": efficiency(old_phases.get("build cpu", 0), old_phases.get("build", 0)),
+        "old_load": old_load,
         "one_package_old": round(one, 1),
+        "one_package_load": one_load,
         "wheelyard": runs,
         "left_to_build": left,
     }
+
+
+def _loads(pair: object) -> str:
+    return " → ".join(pair) if isinstance(pair, list) else ""
 
 
 def table(name: str, result: dict[str, object], interps: int) -> None:
@@ -423,11 +477,12 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
     assert isinstance(runs, dict)
     print()
     print(f"set {name}: {interps} interpreters, {os.cpu_count()} cores (shared machine)")
-    print("| run | wall s | build CPU s | build efficiency | goal | met |")
-    print("|---|---|---|---|---|---|")
+    print("| run | wall s | build CPU s | build efficiency | goal | met | load before → after |")
+    print("|---|---|---|---|---|---|---|")
     old_cpu, old_eff = result["old_build_cpu"], float(result["old_efficiency"])  # type: ignore[arg-type]
-    print(f"| old serial loop, cold | {old:.1f} | {old_cpu} | {old_eff:.0%} | | |")
-    print(f"| one package alone, old way | {one:.1f} | | | | |")
+    old_load, one_load = _loads(result.get("old_load")), _loads(result.get("one_package_load"))
+    print(f"| old serial loop, cold | {old:.1f} | {old_cpu} | {old_eff:.0%} | | | {old_load} |")
+    print(f"| one package alone, old way | {one:.1f} | | | | | {one_load} |")
     host_cold = float(runs["host"]["cold"]["seconds"]) if "host" in runs else None
     for runner, timings in runs.items():
         for run_name in ("cold", "unchanged", "one pin"):
@@ -442,9 +497,19 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
                 goal, met = "≤ 10 s (fresh wheelhouse)", str(wall <= 10)
             elif run_name == "one pin":
                 goal, met = f"≤ 1.2× one package old ({wall / one:.2f}×)", str(wall <= 1.2 * one)
-            cells = f"{wall:.1f} | {cpu} | {eff:.0%} | {goal} | {met}"
+            met = "run failed" if t.get("failed") else met
+            cells = f"{wall:.1f} | {cpu} | {eff:.0%} | {goal} | {met} | {_loads(t.get('load'))}"
             print(f"| wheelyard {runner}, {run_name} | {cells} |")
     print("(build efficiency: build CPU s ÷ (build-phase wall s × cores); goal ≥ 85 % when cold)")
+    print()
+    print("| run | build slots busy | CPU per build second |")
+    print("|---|---|---|")
+    for runner, timings in runs.items():
+        t = timings["cold"]
+        busy, share = t.get("slots_busy", ""), t.get("cpu_per_build_second", "")
+        print(f"| wheelyard {runner}, cold | {busy} | {share} |")
+    print("(slots busy: Σ builds' wall s ÷ (build-phase wall s × cores), the scheduler's part;")
+    print(" CPU per build second: build CPU s ÷ Σ builds' wall s, what the machine gave them)")
     print()
     print("| phase (wall s) | " + " | ".join(PHASE_NAMES) + " |")
     print("|---|" + "---|" * len(PHASE_NAMES))
@@ -456,6 +521,34 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
             phases = timings[run_name]["phases"]
             cells = " | ".join(str(phases.get(p, 0)) for p in PHASE_NAMES)
             print(f"| wheelyard {runner}, {run_name} | {cells} |")
+
+
+def engine_overhead(image: str, engine: str | None, rounds: int = 20) -> dict[str, float]:
+    """What the container path pays per command, through the builder's own runner: starting
+    the container (its first command), then ``true`` and a bare interpreter start, each
+    ``rounds`` times, against the same on the host (milliseconds, medians)."""
+    settings = BuildSettings(runner="container", container=image, container_engine=engine)
+    result: dict[str, float] = {}
+
+    def median(run: Callable[[], object]) -> float:
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+        return round(statistics.median(times) * 1000, 1)
+
+    with make_runner(settings, os.environ) as runner:
+        started = time.perf_counter()
+        runner.capture(["true"])
+        result["start ms"] = round((time.perf_counter() - started) * 1000, 1)
+        python = str(runner.interpreter_candidates()[0])
+        result["exec true ms"] = median(lambda: runner.capture(["true"]))
+        result["exec python ms"] = median(lambda: runner.capture([python, "-c", "pass"]))
+    result["host true ms"] = median(lambda: subprocess.run(["true"], check=True))
+    host_python = str(Path(sys.executable).resolve())
+    result["host python ms"] = median(lambda: subprocess.run([host_python, "-c", "pass"]))
+    return result
 
 
 def _user(name: str, yard_env: dict[str, str]) -> str:
@@ -476,13 +569,23 @@ def main() -> int:
     parser.add_argument("--python", nargs="+", default=["3.10", "3.11", "3.12", "3.13"])
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["project", "services"])
     parser.add_argument("--runners", nargs="+", choices=RUNNERS, default=list(RUNNERS))
-    parser.add_argument("--image", default=DEFAULT_IMAGE, help="the container path's image")
+    parser.add_argument(
+        "--image",
+        default=DEFAULT_IMAGE,
+        help="the container path's image; 'bench': bench/images/build.sh's look-alike with the "
+        "host's pyenv CPythons of --python (built once, cached by its recipe)",
+    )
     parser.add_argument("--engine", choices=["docker", "podman"], help="default: what answers")
     args = parser.parse_args()
     host = BuildSettings(runner="host")
     interps = pipeline.interpreters(
         BuildSettings(python=tuple(args.python), runner="host"), make_runner(host, os.environ)
     )
+    if args.image == "bench" and "container" in args.runners:
+        made = subprocess.run([str(BENCH_IMAGE), *args.python], stdout=subprocess.PIPE,
+                              text=True, check=True)  # fmt: skip
+        args.image = made.stdout.strip().splitlines()[-1]
+        print(f"container image: {args.image}", flush=True)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     results: dict[str, object] = {
@@ -502,6 +605,9 @@ def main() -> int:
                 flags = (f"--container={args.image}", *engine)
             owner = f"bench-{runner}"  # one owner each: their wheels differ in bytes
             wheres.append(Where(runner, flags, owner, _user(owner, yard_env)))
+        if "container" in args.runners:
+            results["engine_overhead"] = overhead = engine_overhead(args.image, args.engine)
+            print(f"container path, per command: {overhead}", flush=True)
         for name in args.sets:
             results[name] = bench_set(name, SETS[name], interps, url, wheres)
     finally:
@@ -511,6 +617,8 @@ def main() -> int:
         result = results[name]
         assert isinstance(result, dict)
         table(name, result, len(interps))
+    if "engine_overhead" in results:
+        print(f"\ncontainer path, per command (median ms): {results['engine_overhead']}")
     return 0
 
 
