@@ -1,7 +1,8 @@
 """ASGI front for the hot path: anonymous Simple API GETs answered from memory.
 
-A rendered page is reused only while the database is unchanged (``ChangeProbe``), so no
-reader ever sees a stale page. Anything unusual — credentials, a path token, a name to
+A rendered page is reused only while the database is unchanged (``ChangeProbe``: SQLite's
+data version, PostgreSQL's snapshot), so no reader ever sees a stale page, whichever server
+of a yard committed the change. Anything unusual — credentials, a path token, a name to
 redirect, an error, a backend without a change counter — goes to the full application.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 
 from packaging.utils import canonicalize_name
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wheelyard.db.changes import ChangeProbe
@@ -57,7 +59,9 @@ class FastIndex:
             elif name == b"if-none-match":
                 etags = value.decode("latin-1")
         media = render.negotiate(accept, None)
-        version = self.probe.version()
+        # PostgreSQL's probe is a round trip: never on the event loop.
+        probe = self.probe
+        version = await run_in_threadpool(probe.version) if probe.remote else probe.version()
         if media is None or version is None or (project and canonicalize_name(project) != project):
             return await self.app(scope, receive, send)
 
