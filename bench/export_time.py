@@ -5,7 +5,7 @@ local moto_server): cold, unchanged, then incremental after one upload (goal: â‰
     .venv/bin/python bench/export_time.py [--projects 2000 --versions 10] [--s3]
 
 Not a test: it prints the figures. The label is loaded with ``import_file`` (SQLite + folder),
-committed in batches (loading is not what is measured).
+committed in units of 500 files (loading is not what is measured).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tests.helpers import free_port
 from tests.s3server import CREDENTIALS, new_bucket, s3_server
 
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import unit_of_work
 from wheelyard.export.snapshot import export_label
 from wheelyard.export.targets import FolderTarget, Target, open_target
 from wheelyard.storage.local import LocalStore
@@ -52,39 +53,45 @@ def main() -> None:
         store = LocalStore(work / "files")
         wheels = work / "wheels"
         wheels.mkdir()
-        with make_sessionmaker(engine)() as session:
-            owner = accounts.create_user(session, "bench", "long enough password")
-            session.commit()
-            start = time.perf_counter()
-            for n in range(args.projects * args.versions):
-                p, v = divmod(n, args.versions)
-                wheel = make_wheel(wheels, f"proj{p:05d}", f"1.{v}")
-                import_file(session, store, owner, ["main"], wheel)
-                wheel.unlink()
-                if n % BATCH == BATCH - 1:
-                    session.commit()
-            session.commit()
-            print(
-                f"loaded {args.projects * args.versions} files in "
-                f"{time.perf_counter() - start:.0f} s (load {os.getloadavg()[0]:.2f})"
+        sessions = make_sessionmaker(engine)
+        with unit_of_work(sessions) as unit:
+            accounts.create_user(unit.session, "bench", "long enough password")
+        start = time.perf_counter()
+        total = args.projects * args.versions
+        for first in range(0, total, BATCH):
+            with unit_of_work(sessions) as unit:
+                owner = accounts.get_owner(unit.session, "bench")
+                for n in range(first, min(first + BATCH, total)):
+                    p, v = divmod(n, args.versions)
+                    wheel = make_wheel(wheels, f"proj{p:05d}", f"1.{v}")
+                    import_file(unit.session, store, owner, ["main"], wheel)
+                    wheel.unlink()
+        print(
+            f"loaded {total} files in {time.perf_counter() - start:.0f} s "
+            f"(load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
+
+        def timed(run: str) -> None:
+            for name, target in targets.items():
+                start = time.perf_counter()
+                with unit_of_work(sessions) as unit:
+                    done = export_label(unit.session, store, target, "bench", "main")
+                took = time.perf_counter() - start
+                print(
+                    f"{name:<7}{run:<26}{took:8.2f} s  wrote {len(done.written)}, "
+                    f"deleted {len(done.deleted)}  (load {os.getloadavg()[0]:.2f})",
+                    flush=True,
+                )
+
+        timed("cold")
+        timed("unchanged")
+        with unit_of_work(sessions) as unit:
+            owner = accounts.get_owner(unit.session, "bench")
+            import_file(
+                unit.session, store, owner, ["main"], make_wheel(wheels, "proj00000", "9.9")
             )
-
-            def timed(run: str) -> None:
-                for name, target in targets.items():
-                    start = time.perf_counter()
-                    done = export_label(session, store, target, "bench", "main")
-                    took = time.perf_counter() - start
-                    print(
-                        f"{name:<7}{run:<26}{took:8.2f} s  wrote {len(done.written)}, "
-                        f"deleted {len(done.deleted)}  (load {os.getloadavg()[0]:.2f})",
-                        flush=True,
-                    )
-
-            timed("cold")
-            timed("unchanged")
-            import_file(session, store, owner, ["main"], make_wheel(wheels, "proj00000", "9.9"))
-            session.commit()
-            timed("incremental (one upload)")
+        timed("incremental (one upload)")
 
 
 if __name__ == "__main__":
