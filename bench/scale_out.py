@@ -259,7 +259,7 @@ def report(
             )
         if static:
             line += f"; pip ×{r['pip50_s'] / static['pip50_s']:.2f} of nginx [goal ≤ 1.5]"
-        console.print(line)
+        console.print(line, markup=False)  # "[goal …]" is not rich markup
 
 
 if __name__ == "__main__":

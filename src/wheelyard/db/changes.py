@@ -1,37 +1,39 @@
 """A cheap "has the database changed?" probe, for caches that must never serve stale data.
 
 On SQLite, ``PRAGMA data_version`` on a dedicated connection changes whenever any other
-connection (any thread or process) commits: about a microsecond per check.
+connection (any thread or process) commits: about a microsecond per check (``version``).
 
-On PostgreSQL, ``pg_current_snapshot()`` on a dedicated autocommit connection: the snapshot
-(xmin, xmax, in-progress ids) differs from the last one read as soon as any transaction that
-wrote has ended, on any server; equal snapshots mean the same committed data (PostgreSQL
-reuses a snapshot on the same ground). One round trip, with no transaction, instead of a
-page's whole unit of work. A snapshot never comes back once it changed, so a page built
-after a probe and kept under the probe's version is replaced on the next change. A probe
-whose connection fails answers None (callers then take their full path) until it reconnects.
+On PostgreSQL (``aversion``, for the event loop, when asked with ``postgres=True``):
+``pg_current_snapshot()`` on a dedicated autocommit connection. The snapshot (xmin, xmax,
+in-progress ids) differs from the last one read as soon as any transaction that wrote has
+ended, on any server; equal snapshots mean the same committed data (PostgreSQL itself reuses
+a snapshot on that ground). A snapshot never comes back once it changed, so a page built
+after a probe and kept under the probe's version is replaced on the next change. One query
+of about 50 µs, awaited on the loop (a worker thread's two hand-offs cost more than the
+query on a busy machine); one query at a time, and every caller that arrived before it was
+sent shares its answer. A failed or slow probe answers None (callers then take their full
+path) and the next ones retry after ``RETRY_AFTER``.
 
-Backends without such a counter return None and callers fall back to validating against the
+Backends without such a counter answer None and callers fall back to validating against the
 database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
-import threading
 import time
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
 RETRY_AFTER = 1.0  # seconds a PostgreSQL probe whose connection failed answers None
+TIMEOUT = 2.0  # seconds for connecting or for one probe query
 
 
 class ChangeProbe:
-    """``version()``: a number that changes whenever the database may have changed, or None
-    when unknown. PostgreSQL is probed only with ``postgres=True``: its probe is a network
-    round trip, so callers run it off the event loop (``remote``)."""
+    """A number that changes whenever the database may have changed, or None when unknown."""
 
     def __init__(self, database_url: str, postgres: bool = False) -> None:
         url = make_url(database_url)
@@ -46,16 +48,17 @@ class ChangeProbe:
             if postgres and backend == "postgresql" and url.get_driver_name() == "psycopg"
             else None
         )
-        self.remote = self._dsn is not None
-        self._pg: Any = None
+        self._pg: Any = None  # psycopg.AsyncConnection, on the loop that first probed
+        self._turn: asyncio.Lock | None = None
+        self._sent = 0  # probe queries sent so far
+        self._answered = 0  # the number of the last one answered, and its answer:
+        self._answer: int | None = None
         self._retry_at = 0.0
-        self._lock = threading.Lock()
         self._snapshot: str | None = None
         self._version = 0
 
     def version(self) -> int | None:
-        if self._dsn is not None:
-            return self._pg_version()
+        """SQLite's data version (None on other backends): for any thread."""
         if self._path is None:
             return None
         if self._conn is None:
@@ -64,30 +67,50 @@ class ChangeProbe:
         row = self._conn.execute("PRAGMA data_version").fetchone()
         return int(row[0])
 
-    def _pg_version(self) -> int | None:
+    async def aversion(self) -> int | None:
+        """The version, from the event loop: SQLite's, or PostgreSQL's snapshot when asked."""
+        dsn = self._dsn
+        if dsn is None:
+            return self.version()
+        arrived = self._sent  # only a query sent after this moment may answer for it
+        if self._turn is None:
+            self._turn = asyncio.Lock()
+        async with self._turn:
+            if self._answered > arrived:  # sent (and answered) while this caller waited
+                return self._answer
+            self._sent += 1
+            ticket = self._sent
+            answer = await self._probe(dsn)
+            self._answered, self._answer = ticket, answer
+            return answer
+
+    async def _probe(self, dsn: str) -> int | None:
         import psycopg
 
-        with self._lock:  # one connection, used by one caller at a time
-            try:
-                if self._pg is None:
-                    if time.monotonic() < self._retry_at:
-                        return None
-                    assert self._dsn is not None
-                    self._pg = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
-                row = self._pg.execute("SELECT pg_current_snapshot()::text").fetchone()
-            except psycopg.Error:
-                self._drop()
-                self._retry_at = time.monotonic() + RETRY_AFTER
-                return None
-            if row[0] != self._snapshot:
-                self._snapshot = row[0]
-                self._version += 1
-            return self._version
+        try:
+            if self._pg is None:
+                if time.monotonic() < self._retry_at:
+                    return None
+                self._pg = await asyncio.wait_for(
+                    psycopg.AsyncConnection.connect(dsn, autocommit=True), TIMEOUT
+                )
+            cursor = await asyncio.wait_for(
+                self._pg.execute("SELECT pg_current_snapshot()::text"), TIMEOUT
+            )
+            row = await cursor.fetchone()
+        except (psycopg.Error, OSError, asyncio.TimeoutError):
+            await self._drop()
+            self._retry_at = time.monotonic() + RETRY_AFTER
+            return None
+        if row[0] != self._snapshot:
+            self._snapshot = row[0]
+            self._version += 1
+        return self._version
 
-    def _drop(self) -> None:
+    async def _drop(self) -> None:
         # After a failure nothing is known: the next snapshot read counts as a change.
         if self._pg is not None:
             with contextlib.suppress(Exception):  # already broken: closing is best effort
-                self._pg.close()
+                await self._pg.close()
         self._pg = None
         self._snapshot = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from packaging.utils import canonicalize_name
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wheelyard.db.changes import ChangeProbe
@@ -59,9 +58,7 @@ class FastIndex:
             elif name == b"if-none-match":
                 etags = value.decode("latin-1")
         media = render.negotiate(accept, None)
-        # PostgreSQL's probe is a round trip: never on the event loop.
-        probe = self.probe
-        version = await run_in_threadpool(probe.version) if probe.remote else probe.version()
+        version = await self.probe.aversion()
         if media is None or version is None or (project and canonicalize_name(project) != project):
             return await self.app(scope, receive, send)
 
