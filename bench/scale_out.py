@@ -5,10 +5,13 @@ One run, same machine, same corpus, everything on 127.0.0.1: a real PostgreSQL (
 ``tests/postgres.py`` starts it) and moto_server as the S3-compatible store (as
 ``tests/s3server.py`` does). Per setup: random project pages at 2 and 16 connections (wrk:
 req/s, p50/p99) after a discarded warm-up, and ``pip install`` of 50 pinned projects into a
-fresh target with no cache. Two servers share the load without a proxy: each wrk thread
-connects to one of them in turn (``WRK_PORTS`` in ``peers.WRK_LUA``); pip, one sequential
-client, installs through the first. Every setup runs two worker processes in all (one
-``serve --workers 2``, or two ``serve --workers 1``) on the machine's 2 shared cores.
+fresh target with no cache (best of ``--pip-runs`` rounds taken over all setups in turn: the
+setups run side by side, so the shared machine's changing load falls on each alike).
+
+Two servers share the load without a proxy: each wrk thread connects to one of them in turn
+(``WRK_PORTS`` in ``peers.WRK_LUA``); pip, one sequential client, installs through the first.
+Every setup runs two worker processes in all (one ``serve --workers 2``, or two ``serve
+--workers 1``) on the machine's 2 shared cores.
 
     bash bench/setup.sh && .venv/bin/python bench/scale_out.py [--projects 500 --versions 10]
 """
@@ -57,10 +60,8 @@ def _port(server: Server) -> int:
     return int(httpx.URL(server.index_url).port or 80)
 
 
-def measure(
-    servers: list[Server], projects: list[str], pins: list[str], seconds: int, pip_runs: int
-) -> dict[str, float]:
-    """Project pages at 2 and 16 connections over ``servers``, and pip through the first."""
+def pages(servers: list[Server], projects: list[str], seconds: int) -> dict[str, float]:
+    """Random project pages at 2 and 16 connections over ``servers`` (after a warm-up)."""
     first = servers[0]
     prefix = httpx.URL(first.index_url).path
     origin = first.index_url[: first.index_url.index(prefix)]
@@ -76,8 +77,6 @@ def measure(
             f"p99_{conns}": r["p99"],
             f"err{conns}": r["errors"],
         }
-    # The best of a few runs: one pip run is noisy on shared cores (its own start-up included).
-    result["pip50_s"] = min(pip_install_time(first.index_url, pins) for _ in range(pip_runs))
     result["load_after"] = os.getloadavg()[0]
     return result
 
@@ -121,7 +120,7 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=500)
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
-    parser.add_argument("--pip-runs", type=int, default=2, help="pip installs per setup (best)")
+    parser.add_argument("--pip-runs", type=int, default=3, help="pip rounds over the setups")
     parser.add_argument("--workers", type=int, default=2, help="worker processes per setup")
     parser.add_argument(
         "--only",
@@ -186,18 +185,33 @@ def main() -> int:
             ],
             "pg-2-presign": lambda: pair(presign_env, "pg-2-presign"),
         }
-        for name, start in setups.items():
-            if args.only and name not in args.only:
-                continue
-            console.print(f"measuring {name} …")
-            servers = start()
-            try:
-                for server in servers:
-                    httpx.get(server.index_url, timeout=600).raise_for_status()
-                results[name] = measure(servers, projects, pins, args.seconds, args.pip_runs)
-            finally:
+        # Every setup runs at once (idle ones cost next to nothing): wrk measures each in
+        # turn, then pip installs go round the setups, so a change in the shared machine's
+        # load falls on all of them alike; each setup's figure is its best round.
+        started: dict[str, list[Server]] = {}
+        try:
+            for name, start in setups.items():
+                if not args.only or name in args.only:
+                    started[name] = start()
+                    for server in started[name]:
+                        httpx.get(server.index_url, timeout=600).raise_for_status()
+            for name, servers in started.items():
+                console.print(f"measuring pages: {name} …")
+                results[name] = pages(servers, projects, args.seconds)
+                console.print(results[name])
+            installs: dict[str, list[float]] = {name: [] for name in started}
+            for round_ in range(args.pip_runs):
+                for name, servers in started.items():
+                    installs[name].append(pip_install_time(servers[0].index_url, pins))
+                console.print(
+                    f"pip round {round_ + 1} (load {os.getloadavg()[0]:.2f}): "
+                    + ", ".join(f"{n} {t[-1]:.2f} s" for n, t in installs.items())
+                )
+            for name, times in installs.items():
+                results[name]["pip50_s"] = min(times)
+        finally:
+            for servers in started.values():
                 stop(servers)
-            console.print(results[name])
 
     report(results, notes, args)
     (OUT / "scale_out.json").write_text(
