@@ -1,4 +1,5 @@
-"""Start and stop the index servers compared in the benchmarks, each on 127.0.0.1.
+"""Start and stop the index servers compared in the benchmarks, each on 127.0.0.1, and the
+measuring tools the index benchmarks share (corpus, loading, wrk, pip install, page times).
 
 wheelyard (this checkout), nginx over a static PEP 503 tree, pypiserver (gunicorn workers +
 cached-dir backend) and devpi-server. The peers come from PyPI into their own venv
@@ -9,16 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
 import httpx
+
+from wheelyard.testing import make_wheel
 
 HERE = Path(__file__).parent
 OUT = HERE / "out"
@@ -67,9 +73,16 @@ def _log(name: str) -> int:
     return os.open(OUT / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
 
-def start_wheelyard(data_dir: Path, owner: str, workers: int = 2) -> Server:
+def start_wheelyard(
+    data_dir: Path,
+    owner: str,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    name: str = "wheelyard",
+) -> Server:
+    """``wheelyard serve --workers N`` on ``data_dir`` (plus ``env``: database, storage)."""
     port = free_port()
-    env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir), **(env or {})}
     proc = subprocess.Popen(
         [
             str(REPO_BIN / "wheelyard"),
@@ -81,10 +94,10 @@ def start_wheelyard(data_dir: Path, owner: str, workers: int = 2) -> Server:
             "--no-access-log",
         ],
         env=env,
-        stdout=_log("wheelyard"),
+        stdout=_log(name),
         stderr=subprocess.STDOUT,
     )
-    server = Server("wheelyard", f"http://127.0.0.1:{port}/{owner}/simple/", [proc])
+    server = Server(name, f"http://127.0.0.1:{port}/{owner}/simple/", [proc])
     wait_ready(f"http://127.0.0.1:{port}/-/health", server.procs)
     return server
 
@@ -275,3 +288,150 @@ def start_devpi(serverdir: Path, fresh: bool) -> Server:
     server = Server("devpi", f"http://127.0.0.1:{port}/root/bench/+simple/", [proc])
     wait_ready(f"http://127.0.0.1:{port}/+api", server.procs)
     return server
+
+
+# wrk: random paths from WRK_PATHS; with WRK_PORTS ("8001 8002") each wrk thread connects to
+# the next port in turn, so several servers share the load without a proxy in between.
+WRK_LUA = """
+local paths = {}
+for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+math.randomseed(tonumber(os.getenv("WRK_SEED") or "1"))
+request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+local ports, spread = {}, 0
+for port in string.gmatch(os.getenv("WRK_PORTS") or "", "%d+") do ports[#ports + 1] = port end
+setup = function(thread)
+  if #ports > 0 then
+    thread.addr = wrk.lookup("127.0.0.1", ports[spread % #ports + 1])[1]
+    spread = spread + 1
+  end
+end
+"""
+
+
+def make_corpus(
+    folder: Path, projects: int, versions: int, big_versions: int, prefix: str = "proj"
+) -> list[Path]:
+    """Small valid wheels: ``projects`` × ``versions`` plus one project with ``big_versions``."""
+    stamp = folder / ".complete"
+    if stamp.exists():
+        return sorted(folder.glob("*.whl"))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for p in range(projects):
+        for v in range(versions):
+            make_wheel(folder, f"{prefix}-{p:05d}", f"1.{v}", requires_python=">=3.8")
+    for v in range(big_versions):
+        make_wheel(folder, "big-project", f"1.0.{v}")
+    stamp.touch()
+    return sorted(folder.glob("*.whl"))
+
+
+def wheelyard_load(
+    data_dir: Path, owner: str, files_dir: Path, env: dict[str, str] | None = None
+) -> None:
+    """Create ``owner`` and ``wheelyard import`` every file of ``files_dir`` into its main."""
+    env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir), **(env or {})}
+    wy = str(REPO_BIN / "wheelyard")
+    subprocess.run(
+        [wy, "user", "create", owner, "--password-stdin", "--create"],
+        input="bench-password\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([wy, "import", owner, str(files_dir)], env=env, check=True, capture_output=True)
+
+
+def wrk(
+    url_base: str,
+    paths: list[str],
+    connections: int,
+    seconds: int,
+    ports: list[int] | None = None,
+) -> dict[str, float]:
+    """req/s, p50/p99 (ms) and non-2xx/3xx answers of ``wrk`` on random ``paths``; with
+    ``ports``, its two threads spread over those servers (one port per thread, in turn)."""
+    script = OUT / "random.lua"
+    script.write_text(WRK_LUA)
+    plist = OUT / "paths.txt"
+    plist.write_text("\n".join(paths) + "\n")
+    env = {**os.environ, "WRK_PATHS": str(plist), "WRK_PORTS": " ".join(map(str, ports or []))}
+    threads = max(2, len(ports or []))
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(max(connections, threads)),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url_base,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    return {
+        "rps": rps,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def pip_install_time(index_url: str, pins: list[str]) -> float:
+    """Seconds for ``pip install --target`` of ``pins`` from ``index_url`` alone: a fresh
+    target, no cache, no configuration of this machine (PIP_CONFIG_FILE=/dev/null)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE="/dev/null", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    with tempfile.TemporaryDirectory() as target:
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-cache-dir",
+                "--target",
+                target,
+                "--index-url",
+                index_url,
+                *pins,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - start
+
+
+def page_time(url: str, repeats: int = 20) -> tuple[float, float]:
+    """(first request, median of ``repeats`` more) in ms."""
+    with httpx.Client(timeout=120) as client:
+        t0 = time.perf_counter()
+        client.get(url).raise_for_status()
+        first = (time.perf_counter() - t0) * 1000
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            client.get(url)
+            times.append((time.perf_counter() - t0) * 1000)
+    return first, statistics.median(times)

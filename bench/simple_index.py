@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import re
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,137 +26,19 @@ from peers import (
     OUT,
     Server,
     devpi_import,
+    make_corpus,
+    page_time,
+    pip_install_time,
     start_devpi,
     start_nginx,
     start_pypiserver,
     start_wheelyard,
+    wheelyard_load,
     write_static_tree,
+    wrk,
 )
 
-from wheelyard.testing import make_wheel
-
 console = Console(width=170)
-WRK_LUA = """
-local paths = {}
-for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
-math.randomseed(tonumber(os.getenv("WRK_SEED") or "1"))
-request = function() return wrk.format("GET", paths[math.random(#paths)]) end
-"""
-
-
-def make_corpus(
-    folder: Path, projects: int, versions: int, big_versions: int, prefix: str = "proj"
-) -> list[Path]:
-    """Small valid wheels: ``projects`` × ``versions`` plus one project with ``big_versions``."""
-    stamp = folder / ".complete"
-    if stamp.exists():
-        return sorted(folder.glob("*.whl"))
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    for p in range(projects):
-        for v in range(versions):
-            make_wheel(folder, f"{prefix}-{p:05d}", f"1.{v}", requires_python=">=3.8")
-    for v in range(big_versions):
-        make_wheel(folder, "big-project", f"1.0.{v}")
-    stamp.touch()
-    return sorted(folder.glob("*.whl"))
-
-
-def wheelyard_load(data_dir: Path, owner: str, files_dir: Path) -> None:
-    env = {**os.environ, "WHEELYARD_DATA_DIR": str(data_dir)}
-    wy = str(Path(sys.executable).parent / "wheelyard")
-    subprocess.run(
-        [wy, "user", "create", owner, "--password-stdin", "--create"],
-        input="bench-password\n",
-        text=True,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run([wy, "import", owner, str(files_dir)], env=env, check=True, capture_output=True)
-
-
-def wrk(url_base: str, paths: list[str], connections: int, seconds: int) -> dict[str, float]:
-    script = OUT / "random.lua"
-    script.write_text(WRK_LUA)
-    plist = OUT / "paths.txt"
-    plist.write_text("\n".join(paths) + "\n")
-    env = {**os.environ, "WRK_PATHS": str(plist)}
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "2",
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            url_base,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-
-    def pct(p: str) -> float:
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out)
-        if not m:
-            return float("nan")
-        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-    return {
-        "rps": rps,
-        "p50": pct("50"),
-        "p99": pct("99"),
-        "errors": float(errors.group(1)) if errors else 0.0,
-    }
-
-
-def pip_install_time(index_url: str, pins: list[str]) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_CONFIG_FILE="/dev/null", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    with tempfile.TemporaryDirectory() as target:
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-cache-dir",
-                "--target",
-                target,
-                "--index-url",
-                index_url,
-                *pins,
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        return time.perf_counter() - start
-
-
-def page_time(url: str, repeats: int = 20) -> tuple[float, float]:
-    """(first request, median of ``repeats`` more) in ms."""
-    with httpx.Client(timeout=120) as client:
-        t0 = time.perf_counter()
-        client.get(url).raise_for_status()
-        first = (time.perf_counter() - t0) * 1000
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            client.get(url)
-            times.append((time.perf_counter() - t0) * 1000)
-    return first, statistics.median(times)
 
 
 def measure(server: Server, projects: list[str], pins: list[str], seconds: int) -> dict[str, float]:

@@ -1,5 +1,6 @@
 """Presigned downloads (``WHEELYARD_S3_PRESIGN=1``): a private file redirects to the bucket
-only after the reader is authorised; pip follows the redirect; ranges go to the bucket."""
+only after the reader is authorised; the bucket answers with the file's name and type; pip
+follows the redirect; ranges go to the bucket."""
 
 from __future__ import annotations
 
@@ -44,7 +45,15 @@ def test_private_files_redirect_only_for_authorised_readers(
     assert redirected.headers["cache-control"] == "no-store"
     location = redirected.headers["location"]
     assert location.startswith(s3_endpoint) and "X-Amz-Expires=300" in location
-    assert httpx.get(location).content == wheel.read_bytes()
+    fetched = httpx.get(location)
+    assert fetched.content == wheel.read_bytes()
+    # The bucket names the file (curl -OJ, a browser) and types it as the yard itself does.
+    assert fetched.headers["content-disposition"] == f'attachment; filename="{wheel.name}"'
+    assert fetched.headers["content-type"] == "application/octet-stream"
+    followed = httpx.get(url, follow_redirects=True)
+    assert followed.history[0].status_code == 307 and followed.url.host == "127.0.0.1"
+    assert str(followed.url).startswith(s3_endpoint) and followed.content == wheel.read_bytes()
+    assert followed.headers["content-disposition"] == f'attachment; filename="{wheel.name}"'
     part = httpx.get(location, headers={"Range": "bytes=-16"})
     assert part.status_code == 206 and part.content == wheel.read_bytes()[-16:]
     # PEP 658 metadata stays on the yard (small, checked against its recorded digest).

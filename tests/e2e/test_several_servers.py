@@ -94,8 +94,14 @@ def test_two_servers_behave_as_one(pair: tuple[Yard, Yard], tmp_path: Path) -> N
     assert locked.status_code >= 400, locked.text
     assert files_in(a, "team", "stable", "other") == []
     assert _api(a, "DELETE", "channels/team/stable/lock", token).is_success
+    # B's in-memory pages of the label (the anonymous fast path) are warm, then A deletes it.
+    assert httpx.get(f"{b.url}/team/label/stable/simple/").status_code == 200
+    assert files_in(b, "team", "stable", "shared-pkg") == [v1.name, v2.name]
+    a.cli("label", "private", "team", "stable")  # a command on A's host, not even a server
+    assert httpx.get(f"{b.url}/team/label/stable/simple/shared-pkg/").status_code == 404
     assert _api(a, "DELETE", "channels/team/stable", token).is_success
     assert httpx.get(f"{b.url}/team/label/stable/simple/").status_code == 404
+    assert httpx.get(f"{b.url}/team/label/stable/simple/shared-pkg/").status_code == 404
 
 
 def test_concurrent_uploads_of_one_name_store_exactly_one(

@@ -29,6 +29,7 @@ from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.db.unit import unit_of_work
 from wheelyard.errors import InvalidInput, StorageError
 from wheelyard.storage import open_store
+from wheelyard.storage.disposition import attachment
 from wheelyard.storage.s3 import TRANSFER, S3Store
 from wheelyard.testing import make_wheel
 from wheelyard.web.files import send_blob
@@ -103,8 +104,10 @@ def test_presigned_downloads_redirect_and_keep_ranges(endpoint: str) -> None:
     store = _store(endpoint, new_bucket(endpoint), presign=60)
     store.put_bytes("p/blob", DATA)
 
+    name = "café_pkg-1.0+local-py3-none-any.whl"  # beyond ASCII: the RFC 8187 form is signed
+
     async def download(request: Request) -> Response:
-        return send_blob(request, store, "p/blob", len(DATA), "application/octet-stream", {})
+        return send_blob(request, store, "p/blob", len(DATA), "application/x-wheel", {}, name)
 
     app = TestClient(Starlette(routes=[Route("/blob", download)]))
     r = app.get("/blob", follow_redirects=False)
@@ -113,6 +116,9 @@ def test_presigned_downloads_redirect_and_keep_ranges(endpoint: str) -> None:
     assert url.startswith(endpoint) and "X-Amz-Signature=" in url  # SigV4
     whole = httpx.get(url)
     assert whole.status_code == 200 and whole.content == DATA
+    # The bucket names the file, not the blob key, as the yard's own response would.
+    assert whole.headers["content-disposition"] == attachment(name)
+    assert whole.headers["content-type"] == "application/x-wheel"
     part = httpx.get(url, headers={"Range": "bytes=100-199"})  # the client re-sends Range
     assert part.status_code == 206 and part.content == DATA[100:200]
 
@@ -152,6 +158,7 @@ _PUT = """
 import sys
 from pathlib import Path
 from wheelyard.storage import open_store
+from wheelyard.storage.disposition import attachment
 open_store(sys.argv[1]).put_file("p/killed", Path(sys.argv[2]))
 """
 

@@ -102,3 +102,20 @@ def test_byte_range(header: str | None, expected: tuple[int, int] | None) -> Non
 def test_byte_range_not_satisfiable(header: str) -> None:
     with pytest.raises(ValueError):
         byte_range(header, 100)
+
+
+def test_a_name_beyond_ascii_is_named_exactly(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "files")
+    store.put_bytes("p/blob", DATA)
+    for served in (store, ProtocolOnly(store)):
+
+        async def download(request: Request, served: BlobStore = served) -> Response:  # type: ignore[assignment]
+            return send_blob(
+                request, served, "p/blob", len(DATA), "application/octet-stream", {}, "café.whl"
+            )
+
+        r = TestClient(Starlette(routes=[Route("/blob", download)])).get("/blob")
+        assert r.content == DATA
+        assert r.headers["content-disposition"] == (
+            "attachment; filename=\"caf_.whl\"; filename*=UTF-8''caf%C3%A9.whl"
+        )

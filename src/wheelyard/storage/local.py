@@ -162,8 +162,10 @@ class LocalStore:
                 if not name.startswith(".") and key.startswith(prefix):
                     yield key
 
-    def url(self, key: str) -> str | None:
-        return None
+    def url(
+        self, key: str, filename: str | None = None, media_type: str | None = None
+    ) -> str | None:
+        return None  # served from the file itself (local_path), never redirected
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)

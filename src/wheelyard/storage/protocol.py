@@ -72,9 +72,14 @@ class BlobStore(Protocol):
         S3: ListObjectsV2 with ``Prefix``, paginated, skipping the store's own prefixes.
         """
 
-    def url(self, key: str) -> str | None:
+    def url(
+        self, key: str, filename: str | None = None, media_type: str | None = None
+    ) -> str | None:
         """A URL a client may download the blob from directly, or None to stream it through
-        the yard. Local: None. S3: a short-lived presigned GetObject URL (or None when the
+        the yard. When given, the answer to that URL names ``filename`` in its
+        ``Content-Disposition`` (``storage.disposition``) and carries ``media_type``, as the
+        yard's own response would. Local: None. S3: a short-lived presigned GetObject URL
+        with ``response-content-disposition`` / ``response-content-type`` (or None when the
         bucket is not reachable by clients)."""
 
 

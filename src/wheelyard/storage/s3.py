@@ -5,7 +5,8 @@
 the usual AWS variables. Puts are one PutObject or a multipart upload streamed from the staged
 file (both atomic: readers see the old object or the whole new one). Reads are ranged
 GetObjects streamed in chunks. With ``WHEELYARD_S3_PRESIGN=1`` downloads are redirected to a
-presigned URL valid for ``WHEELYARD_S3_PRESIGN_SECONDS`` (default 300).
+presigned URL valid for ``WHEELYARD_S3_PRESIGN_SECONDS`` (default 300), which makes the bucket
+answer with the file's name (``Content-Disposition``) and media type.
 
 Garbage collection needs a *versioned* bucket (``collecting`` refuses others): a claim is a
 delete marker, so a publish racing the collector is never lost (see ``protocol.Collectable``).
@@ -29,6 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wheelyard.errors import InvalidInput, StorageError
+from wheelyard.storage.disposition import attachment
 from wheelyard.storage.protocol import Claim
 
 if TYPE_CHECKING:
@@ -241,13 +243,19 @@ class S3Store:
                     if relative and not _internal(relative):
                         yield relative
 
-    def url(self, key: str) -> str | None:
+    def url(
+        self, key: str, filename: str | None = None, media_type: str | None = None
+    ) -> str | None:
         if self.presign_seconds is None:
             return None
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": self._key(key)}
+        # Signed into the URL: the bucket answers with the file's name, not the blob key.
+        if filename is not None:
+            params["ResponseContentDisposition"] = attachment(filename)
+        if media_type is not None:
+            params["ResponseContentType"] = media_type
         return self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": self._key(key)},
-            ExpiresIn=self.presign_seconds,
+            "get_object", Params=params, ExpiresIn=self.presign_seconds
         )
 
     # Collectable: claims are delete markers on a versioned bucket.

@@ -1,7 +1,8 @@
 """ASGI front for the hot path: anonymous Simple API GETs answered from memory.
 
-A rendered page is reused only while the database is unchanged (``ChangeProbe``), so no
-reader ever sees a stale page. Anything unusual — credentials, a path token, a name to
+A rendered page is reused only while the database is unchanged (``ChangeProbe``: SQLite's
+data version, PostgreSQL's snapshot), so no reader ever sees a stale page, whichever server
+of a yard committed the change. Anything unusual — credentials, a path token, a name to
 redirect, an error, a backend without a change counter — goes to the full application.
 """
 
@@ -57,7 +58,7 @@ class FastIndex:
             elif name == b"if-none-match":
                 etags = value.decode("latin-1")
         media = render.negotiate(accept, None)
-        version = self.probe.version()
+        version = await self.probe.aversion()
         if media is None or version is None or (project and canonicalize_name(project) != project):
             return await self.app(scope, receive, send)
 

@@ -13,8 +13,6 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +21,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 
 from wheelyard.errors import DamagedBlob, NotFound
 from wheelyard.storage import BlobStore, LocalFiles
+from wheelyard.storage.disposition import attachment
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
 from wheelyard.web.simple import label_of
@@ -89,13 +88,6 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _disposition(filename: str) -> str:
-    quoted = quote(filename)  # as Starlette's FileResponse writes it
-    if quoted != filename:
-        return f"attachment; filename*=utf-8''{quoted}"
-    return f'attachment; filename="{filename}"'
-
-
 def send_blob(
     request: Request,
     store: BlobStore,
@@ -105,16 +97,18 @@ def send_blob(
     headers: dict[str, str],
     filename: str | None = None,
 ) -> Response:
-    """The response carrying blob ``key`` (``size`` bytes, already verified)."""
+    """The response carrying blob ``key`` (``size`` bytes, already verified), saved by
+    clients as ``filename`` when one is given."""
+    headers = dict(headers)
+    if filename is not None:
+        headers["Content-Disposition"] = attachment(filename)
     path = store.local_path(key) if isinstance(store, LocalFiles) else None
     if path is not None:  # zero copy, and Starlette serves ranges itself
-        return FileResponse(path, media_type=media_type, headers=headers, filename=filename)
-    url = store.url(key)
+        return FileResponse(path, media_type=media_type, headers=headers)
+    url = store.url(key, filename, media_type)
     if url is not None:  # a short-lived direct URL: never cache the redirect
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
-    headers = dict(headers, **{"Accept-Ranges": "bytes"})
-    if filename is not None:
-        headers["Content-Disposition"] = _disposition(filename)
+    headers["Accept-Ranges"] = "bytes"
     if_range = request.headers.get("if-range")
     wanted = request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
     try:
@@ -193,10 +187,9 @@ async def serve(request: Request, locate: Locator) -> Response:
         data = await run_in_threadpool(
             _verified_metadata, c.store, key, found.metadata_sha256, filename
         )
-        headers["Content-Disposition"] = f'attachment; filename="{Path(name).name}"'
+        headers["Content-Disposition"] = attachment(name)
         return Response(data, media_type=media, headers=headers)
     await run_in_threadpool(verified_file, c.store, key, size, sha256, filename)
-    headers["Content-Disposition"] = f'attachment; filename="{Path(name).name}"'
     if found.file_id and request.method == "GET":
         c.downloads.count(found.file_id, found.label_id)  # in memory; written in batches
-    return send_blob(request, c.store, key, size, media, headers)
+    return send_blob(request, c.store, key, size, media, headers, filename)
