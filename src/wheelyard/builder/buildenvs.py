@@ -75,6 +75,19 @@ class SharedEnvs:
     ) -> list[str] | None:
         """The pip command line that builds in the environment (created on first use), or
         None when its requirements could not be installed (the reason is in ``log``)."""
+        venv = self.venv(interp, requirements, files, log, environment)
+        return venv_commands(interp, venv)[1] if venv is not None else None
+
+    def venv(
+        self,
+        interp: Interpreter,
+        requirements: Sequence[str],
+        files: Sequence[Path],
+        log: Path,
+        environment: Mapping[str, str],
+    ) -> Path | None:
+        """The environment that serves these requirements (created on first use), or None
+        when its requirements could not be installed (the reason is in ``log``)."""
         key = self.key(interp, requirements, files)
         venv = self.root / key
         # One lock per interpreter: a build waiting for another's environment may then find
@@ -90,7 +103,7 @@ class SharedEnvs:
                 other = self._satisfying(interp, requirements, files)
                 if other is not None:
                     self._note(log, f"using build environment {other} (it satisfies {key})")
-                    return venv_commands(interp, other)[1]
+                    return other
                 if not self._create(interp, venv, requirements, files, log, environment):
                     self._failed.add(key)
                     return None
@@ -98,7 +111,7 @@ class SharedEnvs:
                 self._record(venv, requirements, files)
             else:
                 self._note(log, f"using build environment {venv}")
-        return venv_commands(interp, venv)[1]
+        return venv
 
     @staticmethod
     def _names(requirements: Sequence[str], markers: Mapping[str, str]) -> dict[str, Requirement]:

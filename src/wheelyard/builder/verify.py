@@ -20,6 +20,12 @@ from wheelyard.builder.imports import import_names
 from wheelyard.builder.interpreters import Interpreter, venv_commands
 from wheelyard.builder.runners import Runner
 
+# Imports every module named on the command line, stopping at the first failure (Python 3.6
+# syntax: it runs under the interpreter being verified).
+_IMPORT_ALL = (
+    "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+)
+
 
 @dataclass(frozen=True)
 class Verified:
@@ -73,10 +79,13 @@ def verify(
     if nothing_to_import and runner.run([*pip, "check"], log, cwd=workdir) != 0:
         failed.append("pip check")
     # Everything runs outside the requirements folder, so a source checkout cannot shadow
-    # the installed wheels.
-    for module in sorted(modules):
-        if runner.run([python, "-c", f"import {module}"], log, cwd=venv) != 0:
-            failed.append(module)
+    # the installed wheels. One process imports them all; only when that fails is each
+    # imported alone, to name the ones that fail (and so one module's crash or side effect
+    # never decides another's verdict).
+    if modules and runner.run([python, "-c", _IMPORT_ALL, *sorted(modules)], log, cwd=venv):
+        for module in sorted(modules):
+            if runner.run([python, "-c", f"import {module}"], log, cwd=venv) != 0:
+                failed.append(module)
     # Activated inside the environment, on its own PATH (a container's is not the host's).
     activate = 'PATH="$VIRTUAL_ENV/bin:$PATH"; export PATH; eval "$1"'
     for name, command in sorted(commands.items()):

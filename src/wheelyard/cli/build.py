@@ -172,7 +172,10 @@ def build(args: argparse.Namespace, request: Request, runner: Runner, why: str =
     else:
         kept = pipeline.record_of(planned, outcome)
         published = pipeline.publish(
-            request, outcome.wheels, (planned.key, kept) if kept is not None else None
+            request,
+            outcome.wheels,
+            (planned.key, kept) if kept is not None else None,
+            planned.lines_key,
         )
         _published(published)
         if not published.ok:
