@@ -478,13 +478,15 @@ class _Run:
                 for future in finished:
                     step, first = pending.pop(future)
                     repaired = future.result()
-                    self.start_verifying(self.readiness.settle(step))
                     if repaired is not None and repaired.policy == PURE:
                         # Served by one build: the rest of its project's builds are dropped
                         # (or, already running, take that wheel when they finish).
                         if schedule.drop(step):
                             self.share_pure(schedule.group(step), step, repaired)
+                        self.start_verifying(self.readiness.settle(step))
                         continue
+                    # Settled once its wheel is in the interpreter's set (verify may start).
+                    self.start_verifying(self.readiness.settle(step))
                     if first:
                         took = self.rows[(step.project, step.version, step.python)].seconds
                         schedule.queue_others(step, took)
@@ -500,7 +502,6 @@ class _Run:
             self.show(
                 row, state="done", filename=repaired.wheel.name, tag=PURE, detail="pure: built once"
             )
-        for step in others:
             self.start_verifying(self.readiness.settle(step))
 
     # -- verify --------------------------------------------------------------------------
