@@ -181,7 +181,8 @@ class SharedEnvs:
             pip = ["env", f"VIRTUAL_ENV={venv}", *self.uv, "pip"]
         args = [a for f in files for a in ("-r", str(f))] + list(requirements)
         self._note(log, f"creating build environment {venv}")
-        for cmd in (create, [*pip, "install", *args]):
+        # An in-tree backend may need nothing installed (pip and uv refuse an empty install).
+        for cmd in [create, *([[*pip, "install", *args]] if args else [])]:
             if self.runner.run(cmd, log, environment) != 0:
                 return False
         (venv / _COMPLETE).touch()
