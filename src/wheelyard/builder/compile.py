@@ -1,4 +1,5 @@
-"""Building wheels from sdists (PEP 517, through pip), in parallel, one log per build.
+"""Building wheels from sdists (PEP 517, through pip, or uv where uv made the environment),
+in parallel, one log per build.
 
 Each build runs with ``--no-build-isolation`` in a shared environment holding the sdist's
 declared ``build-system.requires`` plus ``requirements-build.txt`` and the package's
