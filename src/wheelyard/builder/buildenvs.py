@@ -65,19 +65,6 @@ class SharedEnvs:
             h.update(path.read_bytes() + b"\0")
         return f"{interp.tag}-{h.hexdigest()[:16]}"
 
-    def python(
-        self,
-        interp: Interpreter,
-        requirements: Sequence[str],
-        files: Sequence[Path],
-        log: Path,
-        environment: Mapping[str, str],
-    ) -> list[str] | None:
-        """The pip command line that builds in the environment (created on first use), or
-        None when its requirements could not be installed (the reason is in ``log``)."""
-        venv = self.venv(interp, requirements, files, log, environment)
-        return venv_commands(interp, venv)[1] if venv is not None else None
-
     def venv(
         self,
         interp: Interpreter,
