@@ -45,7 +45,7 @@ def test_builds_with_the_same_requirements_share_one_environment(tmp_path: Path)
     reqs.write_text(f"--no-index\n--find-links {dists}\nnot-there==1.0\n")
     shared = SharedEnvs(env, house / ".envs")
     log = tmp_path / "fail.log"
-    assert shared.python(me, (), (reqs,), log, {}) is None
+    assert shared.venv(me, (), (reqs,), log, {}) is None
     assert "not-there" in log.read_text()
     assert len(list((house / ".envs").iterdir())) == 2
 
@@ -61,11 +61,11 @@ def test_an_environment_satisfying_the_same_names_is_shared(tmp_path: Path) -> N
     options.write_text(f"--no-index\n--find-links {dists}\n")
     shared = SharedEnvs(HostRunner(client_env()), tmp_path / "envs")
     log = tmp_path / "log"
-    first = shared.python(me, ("buildhelper>=0.5",), (options,), log, {})
+    first = shared.venv(me, ("buildhelper>=0.5",), (options,), log, {})
     # Another spelling of the same need: the environment already there serves.
-    assert shared.python(me, ("buildhelper>=1.0",), (options,), log, {}) == first
+    assert shared.venv(me, ("buildhelper>=1.0",), (options,), log, {}) == first
     assert "it satisfies" in log.read_text()
     # An extra project, or a version the first does not have, is another environment.
-    assert shared.python(me, ("buildhelper", "other"), (options,), log, {}) != first
-    assert shared.python(me, ("buildhelper<1",), (options,), log, {}) is None
+    assert shared.venv(me, ("buildhelper", "other"), (options,), log, {}) != first
+    assert shared.venv(me, ("buildhelper<1",), (options,), log, {}) is None
     assert len(list((tmp_path / "envs").iterdir())) == 3

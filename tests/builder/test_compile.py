@@ -10,7 +10,9 @@ import pytest
 
 from tests.builder import host
 from tests.conftest import client_env
-from wheelyard.builder.compile import BuildTask, build_all
+from wheelyard.builder import uv
+from wheelyard.builder.buildenvs import SharedEnvs
+from wheelyard.builder.compile import BuildTask, build_all, build_one
 from wheelyard.builder.hints import hint
 from wheelyard.builder.interpreters import probe
 from wheelyard.builder.runners.host import HostRunner
@@ -75,3 +77,23 @@ def test_builds_continue_past_a_failure(tmp_path: Path, monkeypatch: pytest.Monk
 def test_hints(log: str, expected: str | None) -> None:
     found = hint(log)
     assert (found is None) if expected is None else (found is not None and expected in found)
+
+
+def test_uv_builds_in_the_prepared_environment(tmp_path: Path) -> None:
+    """When uv makes the build environments, uv is the frontend too (no pip start-up per
+    build); the backend still runs in the prepared environment, with the build's variables."""
+    me = probe(Path(sys.executable), host())
+    command = uv.find(host())
+    assert me is not None and command is not None
+    sdist = make_sdist(tmp_path, "viauv", "1.0")
+    house = tmp_path / "wheelhouse"
+    shared = SharedEnvs(host(), house / ".envs", uv=command)
+    task = BuildTask("viauv", "1.0", me, str(sdist), {"FIXTURE_BY": "uv"})
+    result = build_one(host(), task, house, shared)
+    log = result.log.read_text()
+    assert result.ok, log
+    assert f"{command[0]} build --quiet --wheel --no-build-isolation" in log
+    assert result.wheel is not None
+    built = zipfile.ZipFile(result.wheel).read("viauv/__init__.py")
+    assert b"'FIXTURE_BY': 'uv'" in built
+    assert 0 < result.cpu < 120  # still measured where it ran

@@ -161,6 +161,65 @@ def test_a_project_known_to_be_platform_starts_on_every_interpreter_together() -
     assert not schedule.ready
 
 
+def test_never_built_here_the_costliest_sdists_start_first_on_every_interpreter() -> None:
+    steps = [_build(p, v) for p in ("ext", "big", "pure") for v in ("3.11", "3.12")]
+    # No history: the sdists' compiled sources say which build platform wheels and how long.
+    schedule = Schedule(steps, {}, estimates={"ext": 20_000, "big": 90_000, "pure": 0})
+    assert _drain(schedule) == [
+        ("big", "3.11", True),
+        ("big", "3.12", False),
+        ("ext", "3.11", True),
+        ("ext", "3.12", False),
+        ("pure", "3.11", True),  # no compiled source: one build first, as ever
+    ]
+
+
+def test_estimates_are_calibrated_by_the_projects_with_a_recorded_time() -> None:
+    steps = [_build(p, "3.11") for p in ("known", "new")]
+    # known: 10 s for 10,000 bytes; new has 30,000 bytes, so about 30 s: it goes first.
+    schedule = Schedule(steps, {"known": 10.0}, estimates={"known": 10_000, "new": 30_000})
+    assert schedule.seconds("new") == pytest.approx(30.0)
+    assert [p for p, _v, _f in _drain(schedule)] == ["new", "known"]
+
+
+def test_a_pure_result_drops_the_rest_of_its_project_once() -> None:
+    steps = [_build(p, v) for p in ("guess", "other") for v in ("3.11", "3.12", "3.13")]
+    schedule = Schedule(steps, {}, estimates={"guess": 5_000, "other": 1_000})
+    step, first = schedule.pop()
+    assert (step.project, step.python, first) == ("guess", "3.11", True)
+    # It was expected to build platform wheels, but made a pure one: nobody else builds it.
+    assert schedule.drop(step)
+    assert not schedule.drop(_build("guess", "3.12"))  # said once
+    assert [p for p, _v, _f in _drain(schedule)] == ["other", "other", "other"]
+    schedule.queue_others(step, 3.0)  # a late platform report queues nothing back
+    assert not schedule.ready
+
+
+def test_an_interpreter_is_ready_when_its_own_builds_settled() -> None:
+    from wheelyard.builder.ready import Readiness
+
+    steps = [_build(p, v) for p in ("a", "b") for v in ("3.11", "3.12")]
+    ready = Readiness(steps, ["3.11", "3.12", "3.13"])
+    assert ready.ready() == ["3.13"]  # nothing to build for it
+    assert ready.settle(_build("a", "3.11")) == []
+    assert ready.settle(_build("b", "3.11")) == ["3.11"]
+    assert ready.settle(_build("b", "3.11")) == []  # each is named once
+    ready.settle(_build("a", "3.12"))
+    assert ready.settle(_build("b", "3.12")) == ["3.12"]
+    assert ready.ready() == []
+
+
+def test_the_yard_tells_which_projects_build_platform_wheels() -> None:
+    from wheelyard.builder.plan import platform_projects
+
+    held = {
+        "ext": {f"ext-0.9-cp312-cp312-{PLATFORM}.whl": "", "ext-0.9.tar.gz": ""},
+        "pure": {"pure-1.0-py3-none-any.whl": ""},
+        "sdistonly": {"sdistonly-1.0.tar.gz": ""},
+    }
+    assert platform_projects(held) == {"ext"}
+
+
 def test_no_binary_in_requirements_warns(tmp_path: Path) -> None:
     from wheelyard.builder.pipeline import no_binary_warnings
 

@@ -139,6 +139,9 @@ def test_fresh_clone_rerun_asks_the_yard(tmp_path: Path, yard: Yard, owner_name:
     assert isinstance(rows, list)
     built = {(r["project"], r["version"]) for r in rows if r["source"] == "built"}
     assert built == {("pin2", "1.1")}, out
+    # Only the changed line was resolved: the others kept the record's entries.
+    for i in interps:
+        assert f"Python {i.minor}: 1 changed line" in out, out
     assert {r["source"] for r in rows if r["project"] != "pin2"} == {"yard"}
     published = data["published"]
     assert isinstance(published, list)

@@ -65,16 +65,16 @@ class SharedEnvs:
             h.update(path.read_bytes() + b"\0")
         return f"{interp.tag}-{h.hexdigest()[:16]}"
 
-    def python(
+    def venv(
         self,
         interp: Interpreter,
         requirements: Sequence[str],
         files: Sequence[Path],
         log: Path,
         environment: Mapping[str, str],
-    ) -> list[str] | None:
-        """The pip command line that builds in the environment (created on first use), or
-        None when its requirements could not be installed (the reason is in ``log``)."""
+    ) -> Path | None:
+        """The environment that serves these requirements (created on first use), or None
+        when its requirements could not be installed (the reason is in ``log``)."""
         key = self.key(interp, requirements, files)
         venv = self.root / key
         # One lock per interpreter: a build waiting for another's environment may then find
@@ -90,7 +90,7 @@ class SharedEnvs:
                 other = self._satisfying(interp, requirements, files)
                 if other is not None:
                     self._note(log, f"using build environment {other} (it satisfies {key})")
-                    return venv_commands(interp, other)[1]
+                    return other
                 if not self._create(interp, venv, requirements, files, log, environment):
                     self._failed.add(key)
                     return None
@@ -98,7 +98,7 @@ class SharedEnvs:
                 self._record(venv, requirements, files)
             else:
                 self._note(log, f"using build environment {venv}")
-        return venv_commands(interp, venv)[1]
+        return venv
 
     @staticmethod
     def _names(requirements: Sequence[str], markers: Mapping[str, str]) -> dict[str, Requirement]:
@@ -168,7 +168,8 @@ class SharedEnvs:
             pip = ["env", f"VIRTUAL_ENV={venv}", *self.uv, "pip"]
         args = [a for f in files for a in ("-r", str(f))] + list(requirements)
         self._note(log, f"creating build environment {venv}")
-        for cmd in (create, [*pip, "install", *args]):
+        # An in-tree backend may need nothing installed (pip and uv refuse an empty install).
+        for cmd in [create, *([[*pip, "install", *args]] if args else [])]:
             if self.runner.run(cmd, log, environment) != 0:
                 return False
         (venv / _COMPLETE).touch()

@@ -1,4 +1,5 @@
-"""Building wheels from sdists (PEP 517, through pip), in parallel, one log per build.
+"""Building wheels from sdists (PEP 517, through pip, or uv where uv made the environment),
+in parallel, one log per build.
 
 Each build runs with ``--no-build-isolation`` in a shared environment holding the sdist's
 declared ``build-system.requires`` plus ``requirements-build.txt`` and the package's
@@ -26,9 +27,11 @@ import httpx
 
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.hints import hint, tail
-from wheelyard.builder.interpreters import Interpreter
+from wheelyard.builder.interpreters import Interpreter, venv_commands
 from wheelyard.builder.runners import Runner
 from wheelyard.builder.sdist import declared_build_requires, fetch_sdist
+
+UV_BUILD = (3, 8)  # the oldest Python uv builds for; older ones build with their own pip
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,20 @@ def _pip(task: BuildTask) -> list[str]:
     return [str(task.interpreter.executable), "-m", "pip", "--disable-pip-version-check"]
 
 
+def _frontend(
+    task: BuildTask, venv: Path, uv: Sequence[str] | None, sdist: Path, out: Path
+) -> list[str]:
+    """The command that builds ``sdist`` in the prepared ``venv``: ``uv build`` when uv makes
+    the environments (it calls the backend itself, where pip starts twice per build with
+    ``--python``), else pip; both with the environment as it is (``--no-build-isolation``)."""
+    if uv is not None and task.interpreter.version[:2] >= UV_BUILD:
+        python = str(venv / "bin" / "python")
+        return [*uv, "build", "--quiet", "--wheel", "--no-build-isolation", "--python", python,
+                "--out-dir", str(out), str(sdist)]  # fmt: skip
+    pip = venv_commands(task.interpreter, venv)[1]
+    return [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)]
+
+
 def _isolated(runner: Runner, task: BuildTask, source: str, out: Path, log: Path) -> int:
     cmd = [*_pip(task), "wheel", "--no-deps", "-w", str(out), source]
     return runner.run(_timed(task, cmd), log, task.environment)
@@ -123,13 +140,13 @@ def build_one(
             fh.write(f"could not read the sdist {task.source}: {exc}\n")
         sdist, requires = None, ()
     status = 1
-    pip = (
-        shared.python(task.interpreter, requires, task.requirement_files, log, task.environment)
+    venv = (
+        shared.venv(task.interpreter, requires, task.requirement_files, log, task.environment)
         if sdist is not None
         else None
     )
-    if pip is not None and sdist is not None:
-        cmd = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(sdist)]
+    if venv is not None and sdist is not None:
+        cmd = _frontend(task, venv, shared.uv, sdist, out)
         status = runner.run(_timed(task, cmd), log, task.environment, cwd=work)
     if status != 0 and not task.prepared:
         # A backend may ask for more than it declares (get_requires_for_build_wheel): pip's

@@ -143,14 +143,28 @@ def select(
         return chosen
     available = found if found is not None else discover(runner)
     result: dict[Path, Interpreter] = {}
-    for sel in selectors:
-        matches = _match(sel, available, runner)
+    # Paths and globs are probed, each starting a Python: all at once, answers in order.
+    with ThreadPoolExecutor(max(1, min(8, len(selectors)))) as pool:
+        answers = list(pool.map(lambda sel: _matches(sel, available, runner), selectors))
+    for sel, (matches, error) in zip(selectors, answers, strict=True):
+        if error is not None:
+            raise error
         if not matches:
             have = ", ".join(i.minor for i in available) or "none"
             raise InvalidInput(f"no Python matches {sel!r} (found: {have}; see --list-pythons)")
         for m in matches:
             result.setdefault(m.executable, m)
     return sorted(result.values())
+
+
+def _matches(
+    sel: str, available: list[Interpreter], runner: Runner
+) -> tuple[list[Interpreter], InvalidInput | None]:
+    """:func:`_match`, its refusal returned rather than raised (raised in selector order)."""
+    try:
+        return _match(sel, available, runner), None
+    except InvalidInput as exc:
+        return [], exc
 
 
 def _match(sel: str, available: list[Interpreter], runner: Runner) -> list[Interpreter]:

@@ -30,7 +30,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from wheelyard.builder.interpreters import Interpreter
-from wheelyard.builder.resolve import Resolved, resolve_report
+from wheelyard.builder.resolve import Resolved, resolve
 from wheelyard.builder.runners import Runner
 from wheelyard.errors import InvalidInput
 
@@ -271,7 +271,7 @@ def resolve_all(
     if pinned is None:
         with ThreadPoolExecutor(max(1, min(jobs, len(interps)))) as pool:
             closures = pool.map(
-                lambda i: resolve_report(i, requirements, runner, env, list(pip_args))[0], interps
+                lambda i: resolve(i, requirements, runner, env, list(pip_args)), interps
             )
             return {
                 i: Resolution(tuple(c), How.RESOLVED)
@@ -336,9 +336,7 @@ def _one(
             how = How.CHANGED if cached else How.LINE_BY_LINE
             borrowed = 0 if cached else found[1]
     if not lines:
-        closure, _environment = resolve_report(
-            interp, job.requirements, job.runner, job.env, list(job.pip_args)
-        )
+        closure = resolve(interp, job.requirements, job.runner, job.env, list(job.pip_args))
         if {r.name for r in closure} - pinned.names:
             _store(entry, {"key": key, "loose": _lines_hash(all_lines)})
             return Resolution(tuple(closure), How.RESOLVED), None
@@ -415,7 +413,7 @@ def _pip_no_deps(job: _Job, interp: Interpreter, lines: Sequence[str]) -> list[R
         with os.fdopen(fd, "w") as fh:
             fh.write("\n".join([*job.pinned.options, *lines]) + "\n")
         pip_args = [*job.pip_args, "--no-deps"]
-        return resolve_report(interp, scratch, job.runner, job.env, pip_args)[0]
+        return resolve(interp, scratch, job.runner, job.env, pip_args)
     except InvalidInput:
         return None  # the full resolution reports it, naming the real file
     finally:

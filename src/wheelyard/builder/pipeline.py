@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelyard.builder import preflight
+from wheelyard.builder import partial, preflight
 from wheelyard.builder import uv as uvtool
 from wheelyard.builder.interpreters import Interpreter, select
 from wheelyard.builder.phases import Phases
-from wheelyard.builder.pinned import How, Resolution, read_pinned, resolve_all
-from wheelyard.builder.plan import Plan, make_plan
+from wheelyard.builder.pinned import How, Pinned, Resolution, read_pinned, resolve_all
+from wheelyard.builder.plan import Plan, make_plan, platform_projects
 from wheelyard.builder.progress import Reporter
 from wheelyard.builder.publish import Published, default_label
 from wheelyard.builder.publish import publish as publish_files
@@ -28,11 +28,10 @@ from wheelyard.builder.run import Job, Outcome, execute
 from wheelyard.builder.runners import Runner
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.yardquery import held_files
-from wheelyard.builder.yardrecord import Record, inputs_key
+from wheelyard.builder.yardrecord import REQUIREMENTS, Record, inputs_key
 from wheelyard.client import ClientError, YardClient
 from wheelyard.errors import InvalidInput
 
-REQUIREMENTS = "requirements.txt"
 Held = Mapping[str, Mapping[str, str]]  # project → {file name: sha256} the owner holds
 
 
@@ -79,6 +78,7 @@ class Planned:
     warnings: tuple[str, ...] = ()  # things the user should change, said before the run
     key: str = ""  # the hash of every input of the run (builder/yardrecord.py)
     record: Record | None = None  # what the yard kept under that key from an earlier run
+    lines_key: str = ""  # the hash of every input but the pins (builder/partial.py)
 
     def notes(self) -> list[tuple[Interpreter, Resolution]]:
         """Resolutions worth telling the user about: all but a plain full resolution."""
@@ -128,15 +128,18 @@ def resolve(
     by_uv = [i for i in interps if chosen is not None or uvtool.needs_uv(i)]
     by_pip = [i for i in interps if i not in by_uv]
     uv = chosen or (uvtool.find(runner) if by_uv else None)
+    pinned = read_pinned(request.requirements) is not None
 
-    def with_uv(interp: Interpreter, pip_args: list[str]) -> Resolution | None:
-        """uv's resolution; None when uv failed where pip may do (``resolver = "auto"``:
+    def with_uv(which: list[Interpreter], pip_args: list[str]) -> dict[Interpreter, Resolution]:
+        """uv's resolution of ``which`` (all at once, else each alone); an interpreter is
+        missing from it when uv failed where pip may do (``resolver = "auto"``:
         requirements.txt may hold what only pip reads, such as per-line options)."""
         assert uv is not None, "preflight refuses interpreters no resolver can serve"
-        try:
-            found, kept = uvtool.resolve_kept(
+
+        def kept(group: list[Interpreter]) -> dict[Interpreter, Resolution]:
+            found, was_kept = uvtool.resolve_kept(
                 uv,
-                interp,
+                group,
                 request.requirements,
                 runner,
                 request.environ,
@@ -144,11 +147,30 @@ def resolve(
                 cache,
                 request.refresh,
             )
-        except InvalidInput:
-            if settings.resolver == "uv" or uvtool.needs_uv(interp):
-                raise
-            return None
-        return Resolution(tuple(found), How.REUSED if kept else How.UV)
+            how = How.REUSED if was_kept else How.UV
+            return {i: Resolution(tuple(closure), how) for i, closure in found.items()}
+
+        # A pinned set: one universal resolution builds each sdist's metadata once, where one
+        # run per interpreter builds it in each (interpreters without markers known: alone).
+        if len(which) > 1 and pinned and all(i.markers for i in which):
+            try:
+                return kept(which)
+            except InvalidInput:
+                pass  # each alone below: the error then names the interpreter
+
+        def alone(interp: Interpreter) -> dict[Interpreter, Resolution]:
+            try:
+                return kept([interp])
+            except InvalidInput:
+                if settings.resolver == "uv" or uvtool.needs_uv(interp):
+                    raise
+                return {}
+
+        found: dict[Interpreter, Resolution] = {}
+        with ThreadPoolExecutor(max(1, len(which))) as pool:
+            for answer in pool.map(alone, which):
+                found.update(answer)
+        return found
 
     def once(names: set[str]) -> dict[Interpreter, Resolution]:
         pip_args = ["--no-binary", ",".join(sorted(names))] if names else []
@@ -167,12 +189,12 @@ def resolve(
                 request.jobs,
             )
 
-        with ThreadPoolExecutor(max(1, len(by_uv))) as pool:
-            by_uv_done = pool.map(lambda i: with_uv(i, pip_args), by_uv)
+        with ThreadPoolExecutor(1) as pool:
+            by_uv_done = pool.submit(with_uv, by_uv, pip_args) if by_uv else None
             found = with_pip(by_pip)
-            answers = dict(zip(by_uv, by_uv_done, strict=True))
-        found.update({i: r for i, r in answers.items() if r is not None})
-        found.update(with_pip([i for i, r in answers.items() if r is None]))
+            answers = by_uv_done.result() if by_uv_done is not None else {}
+        found.update(answers)
+        found.update(with_pip([i for i in by_uv if i not in answers]))
         return {i: found[i] for i in interps}
 
     found = once(forced)
@@ -221,6 +243,33 @@ def stored_record(request: Request, key: str) -> Record | None:
     return Record.from_json(data) if data else None
 
 
+def resolve_changed(
+    request: Request,
+    interps: list[Interpreter],
+    runner: Runner,
+    pinned: Pinned | None,
+    lines_key: str,
+) -> dict[Interpreter, Resolution] | None:
+    """Closures built on the yard's record of this set with other pins: only the lines that
+    changed are resolved (builder/partial.py); None when the set is to be resolved whole."""
+    settings = request.settings
+    if pinned is None or not lines_key or settings.from_source:
+        return None
+    uv = uvtool.choose(settings.resolver, request.environ, runner)
+    earlier = stored_record(request, lines_key) if uv is not None else None
+    if uv is None or earlier is None:
+        return None
+    forced = sorted(settings.forced_from_source())
+    pip_args = ["--no-binary", ",".join(forced)] if forced else []
+    found = partial.resolve_changed(
+        uv, interps, request.requirements, pinned, earlier, runner, request.environ, pip_args
+    )
+    if found is None:
+        return None
+    closures, changed = found
+    return {i: Resolution(tuple(c), How.CHANGED, changed=changed) for i, c in closures.items()}
+
+
 def plan_from(
     settings: BuildSettings, resolutions: Mapping[Interpreter, Resolution], in_yard: Held
 ) -> Plan:
@@ -255,12 +304,21 @@ def plan(
     record = stored_record(request, key)
     # A recorded resolution stands only for a set pinned throughout (a range may pick a newer
     # release today).
-    pinned = record is not None and read_pinned(request.requirements) is not None
+    pinned = read_pinned(request.requirements)
     kept = record.resolutions_for(interps) if record is not None and pinned else None
+    lines_key = ""
+    if pinned is not None:
+        where = runner.identity
+        lines_key = inputs_key(request.folder, settings, where, interps, request.environ, pinned)
     with request.phases.timing("resolve"):
-        resolutions = kept or resolve(request, interps, runner)
+        changed = None
+        if kept is None and record is None:
+            changed = resolve_changed(request, interps, runner, pinned, lines_key)
+        resolutions = kept or changed or resolve(request, interps, runner)
     warnings = tuple(no_binary_warnings(request.requirements))
-    planned = Planned(request, tuple(interps), resolutions, {}, Plan(()), warnings, key, record)
+    planned = Planned(
+        request, tuple(interps), resolutions, {}, Plan(()), warnings, key, record, lines_key
+    )
     if on_resolved is not None:
         on_resolved(planned)
     in_yard, result = _against_yard(request, resolutions)
@@ -300,6 +358,7 @@ def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
         direct=uvtool.choose(request.settings.resolver, request.environ, runner) is not None,
         phases=request.phases,
         passed=planned.record.verified if planned.record else {},
+        platform=platform_projects(planned.held),
     )
     runner.share(job.folder, job.wheelhouse)
     return execute(planned.plan, job, runner, reporter)
@@ -333,18 +392,26 @@ def record_of(planned: Planned, outcome: Outcome) -> Record | None:
     already (an unchanged rerun writes nothing) or the run failed."""
     if not outcome.ok:
         return None
-    record = Record(
-        {str(i.executable): r.closure for i, r in planned.resolutions.items()},
-        dict(outcome.digests),
-    )
+    resolutions = {str(i.executable): r.closure for i, r in planned.resolutions.items()}
+    lines: tuple[str, ...] = ()
+    pinned = read_pinned(planned.request.requirements)
+    known = partial.with_requires(resolutions, outcome.wheels) if pinned is not None else None
+    if pinned is not None and known is not None:
+        # Every entry's requirements known: a run with other pins may build on this one.
+        resolutions, lines = known, tuple(sorted(pinned.lines))
+    record = Record(resolutions, dict(outcome.digests), lines)
     return None if record == planned.record else record
 
 
 def publish(
-    request: Request, wheels: list[Path], record: tuple[str, Record] | None = None
+    request: Request,
+    wheels: list[Path],
+    record: tuple[str, Record] | None = None,
+    lines_key: str = "",
 ) -> Publication:
     """Publish ``wheels`` to the label (the setting, else the git branch) of the owner, then,
-    if that went well, store ``record`` (key, record) beside the label."""
+    if that went well, store ``record`` (key, record) beside the label, and under
+    ``lines_key`` too when it holds its lines (for a later run with other pins)."""
     settings = request.settings
     if not (settings.url and settings.owner):
         raise InvalidInput("--upload needs --url and --owner")
@@ -357,8 +424,10 @@ def publish(
         index = f"{yard.url}/{settings.owner}/label/{label}/simple/"
         publication = Publication(settings.owner, label, tuple(results), index)
         if record is not None and publication.ok:
+            keys = [record[0], *([lines_key] if lines_key and record[1].lines else [])]
             try:
-                yard.put_build_record(settings.owner, label, record[0], record[1].to_json())
+                for key in keys:
+                    yard.put_build_record(settings.owner, label, key, record[1].to_json())
             except ClientError as exc:  # the wheels are published; the next run just works more
                 publication = dataclasses.replace(
                     publication, note=f"the build record was not stored: {exc}"

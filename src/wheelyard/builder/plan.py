@@ -43,17 +43,34 @@ class Plan:
         return json.dumps({"steps": steps, "sets": dict(self.sets)}, indent=2)
 
 
-def supported_tags(interp: Interpreter) -> set[tags.Tag]:
-    """Tags a wheel may carry to install on ``interp`` (the platforms its pip accepts)."""
+def ordered_tags(interp: Interpreter) -> list[tags.Tag]:
+    """Tags a wheel may carry to install on ``interp`` (the platforms its pip accepts), the
+    one an installer prefers first."""
     version = interp.version[:2]
     platforms = list(interp.platforms) or list(tags.platform_tags())
-    return set(tags.cpython_tags(version, platforms=platforms)) | set(
-        tags.compatible_tags(version, interpreter=interp.tag, platforms=platforms)
-    )
+    return [
+        *tags.cpython_tags(version, platforms=platforms),
+        *tags.compatible_tags(version, interpreter=interp.tag, platforms=platforms),
+    ]
+
+
+def supported_tags(interp: Interpreter) -> set[tags.Tag]:
+    """Tags a wheel may carry to install on ``interp``."""
+    return set(ordered_tags(interp))
 
 
 def _is_pure(filename: str) -> bool:
     return all(t.abi == "none" and t.platform == "any" for t in parse_wheel_filename(filename)[3])
+
+
+def platform_projects(in_yard: Mapping[str, Iterable[str]]) -> frozenset[str]:
+    """Projects of which the yard holds a platform wheel, of any version: their builds are
+    expected to make platform wheels again (every interpreter may start at once)."""
+    return frozenset(
+        project
+        for project, files in in_yard.items()
+        if any(f.endswith(".whl") and not _is_pure(f) for f in files)
+    )
 
 
 def make_plan(

@@ -5,6 +5,7 @@ the Python that will run the result, and the user's pip configuration applies.""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,18 @@ class Resolved:
         return self.filename.endswith(".whl")
 
 
+def check(
+    result: subprocess.CompletedProcess[str], tool: str, requirements: Path, pythons: str
+) -> None:
+    """A resolver's failure as one error naming the file and the Python version(s) it
+    resolved for, with its last lines."""
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise InvalidInput(
+            f"{tool} could not resolve {requirements.name} for Python {pythons}:\n{tail}"
+        )
+
+
 def resolve(
     interp: Interpreter,
     requirements: Path,
@@ -40,19 +53,8 @@ def resolve(
     env: Mapping[str, str],
     pip_args: list[str] | None = None,
 ) -> list[Resolved]:
-    """The full closure pip would install from ``requirements`` for ``interp``."""
-    return resolve_report(interp, requirements, runner, env, pip_args)[0]
-
-
-def resolve_report(
-    interp: Interpreter,
-    requirements: Path,
-    runner: Runner,
-    env: Mapping[str, str],
-    pip_args: list[str] | None = None,
-) -> tuple[list[Resolved], dict[str, str]]:
-    """The closure and the marker environment pip judged it in; ``env``: pip's configuration
-    variables, on top of the runner's."""
+    """The full closure pip would install from ``requirements`` for ``interp``; ``env``:
+    pip's configuration variables, on top of the runner's."""
     with runner.scratch("wheelyard-resolve-") as tmp:
         report = tmp / "report.json"
         cmd = [
@@ -73,11 +75,7 @@ def resolve_report(
         # A dry run changes nothing, so PEP 668's guard on system interpreters does not apply.
         run_env = {**env, "PIP_BREAK_SYSTEM_PACKAGES": "1"}
         result = runner.capture(cmd, env=run_env, cwd=requirements.parent)
-        if result.returncode != 0:
-            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-            raise InvalidInput(
-                f"pip could not resolve {requirements.name} for Python {interp.minor}:\n{tail}"
-            )
+        check(result, "pip", requirements, interp.minor)
         data = json.loads(report.read_text())
     resolved = []
     for item in data.get("install", []):
@@ -88,4 +86,4 @@ def resolve_report(
         name = canonicalize_name(meta["name"])
         requires_python = meta.get("requires_python")
         resolved.append(Resolved(name, meta["version"], filename, url, requires, requires_python))
-    return sorted(resolved, key=lambda r: r.name), dict(data.get("environment", {}))
+    return sorted(resolved, key=lambda r: r.name)

@@ -16,12 +16,13 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from wheelyard.builder import buildflags, reuse, upstream
+from wheelyard.builder import buildflags, estimate, reuse, upstream
 from wheelyard.builder import verified as record
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
@@ -31,6 +32,7 @@ from wheelyard.builder.interpreters import Interpreter, discover, probe
 from wheelyard.builder.phases import Phases
 from wheelyard.builder.plan import ANY, Plan, Step
 from wheelyard.builder.progress import Reporter, Row
+from wheelyard.builder.ready import Readiness
 from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
 from wheelyard.builder.runners import Runner
 from wheelyard.builder.sdist import fetch_sdist
@@ -57,6 +59,8 @@ class Job:
     phases: Phases = field(default_factory=Phases, compare=False)
     # interpreter path → hash of the wheel set that passed, as the yard recorded it
     passed: Mapping[str, str] = field(default_factory=dict)
+    # projects expected to build platform wheels (the yard holds some of theirs)
+    platform: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -127,31 +131,58 @@ def _save_seconds(wheelhouse: Path, history: dict[str, float], rows: Iterable[Ro
     tmp.replace(path)
 
 
+# Seconds per weighted byte of compiled source when no project of the run has both a recorded
+# time and an estimate to calibrate by (about what -O2/-O3 C compiles at).
+_DEFAULT_RATE = 1e-4
+
+
+def _seconds_per_byte(history: Mapping[str, float], estimates: Mapping[str, int]) -> float:
+    """The median build seconds per estimated byte among projects known both ways."""
+    rates = sorted(history[p] / cost for p, cost in estimates.items() if cost > 0 and p in history)
+    return rates[len(rates) // 2] if rates else _DEFAULT_RATE
+
+
 class Schedule:
     """The order builds start in (pure logic, no process). Each (project, version) is built
     with one interpreter first; a pure result serves all, a platform result queues the other
-    interpreters' builds. Longest first: those of a slow project (as its first build just
-    showed, or as the last run recorded in ``history``) start before quick ones, so no long
-    build is left running alone at the end."""
+    interpreters' builds. A project known to build platform wheels (``platform``: its last
+    build here made one; or, never built here, its sdist holds compiled sources: ``estimates``,
+    builder/estimate.py) starts on every interpreter at once. Longest first: those of a slow
+    project (as its first build just showed, as the last run recorded in ``history``, or as
+    its estimate suggests) start before quick ones, so no long build is left running alone at
+    the end."""
 
     def __init__(
         self,
         steps: Iterable[Step],
         history: Mapping[str, float],
         platform: Iterable[str] = (),
+        estimates: Mapping[str, int] | None = None,
     ) -> None:
         self.groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
         for step in steps:
             self.groups[(step.project, step.version)].append(step)
+        self.history = dict(history)
+        self.estimates = dict(estimates or {})
+        self._rate = _seconds_per_byte(self.history, self.estimates)
         self._order = itertools.count()
         self._queued: set[tuple[str, str]] = set()
+        self._pure: set[tuple[str, str]] = set()
         self._ready = [
-            (-history.get(k[0], 0.0), next(self._order), g[0], True) for k, g in self.groups.items()
+            (-self.seconds(k[0]), next(self._order), g[0], True) for k, g in self.groups.items()
         ]
         heapq.heapify(self._ready)
-        # A project whose last build made a platform wheel: every interpreter starts at once.
-        for key in self.groups.keys() & {k for k in self.groups if k[0] in set(platform)}:
-            self.queue_others(self.groups[key][0], history.get(key[0], 0.0))
+        known = set(platform)
+        guessed = {p for p, cost in self.estimates.items() if cost > 0 and p not in self.history}
+        for (project, _version), group in self.groups.items():
+            if project in known or project in guessed:
+                self.queue_others(group[0], self.seconds(project))
+
+    def seconds(self, project: str) -> float:
+        """How long a build of ``project`` is expected to take (0: no idea)."""
+        if project in self.history:
+            return self.history[project]
+        return self.estimates.get(project, 0) * self._rate
 
     @property
     def ready(self) -> bool:
@@ -165,6 +196,18 @@ class Schedule:
     def group(self, step: Step) -> list[Step]:
         """Every interpreter's step of ``step``'s (project, version), the first build first."""
         return self.groups[(step.project, step.version)]
+
+    def drop(self, step: Step) -> bool:
+        """``step``'s project made a pure wheel, which serves every interpreter: its builds
+        not started yet are dropped. True the first time it is said of that project."""
+        key = (step.project, step.version)
+        if key in self._pure:
+            return False
+        self._pure.add(key)
+        self._queued.add(key)
+        self._ready = [e for e in self._ready if (e[2].project, e[2].version) != key]
+        heapq.heapify(self._ready)
+        return True
 
     def queue_others(self, first: Step, seconds: float) -> None:
         """The first build made a platform wheel in ``seconds``: the other interpreters of
@@ -190,6 +233,18 @@ class _Run:
         # envs and what its build-setup.sh exported
         self.shared: dict[int, SharedEnvs] = {}
         self.setup: dict[int, dict[str, str]] = {}
+        # Verification: each interpreter as soon as its builds settled and downloads are in.
+        self.work = job.wheelhouse / ".verify"
+        self.readiness = Readiness((), ())
+        self._fetched = threading.Event()
+        self._verifying: dict[str, Future[tuple[Verified, str] | None]] = {}
+        self._verify_pool: ThreadPoolExecutor | None = None
+        self._stack = ExitStack()  # holds the clean verification environment while in use
+        self._clean: Runner | None = None
+        self._clean_lock = threading.Lock()
+        # (project, version) → the pure wheel its first finished build made in this run
+        self._pure: dict[tuple[str, str], Repaired] = {}
+        self._pure_lock = threading.Lock()
 
     def runner_for(self, project: str) -> Runner:
         image = self.job.settings.override(project).container
@@ -296,6 +351,13 @@ class _Run:
         found = reuse.lookup(self.job.wheelhouse, key) if key and not self.job.refresh else None
         if found is not None:
             repaired = Repaired(found.wheel, found.policy, found.grafted)
+            if found.policy == PURE:
+                with self._pure_lock:
+                    first = self._pure.setdefault((task.project, task.version), repaired)
+                if first is not repaired:
+                    self.show(row, state="done", filename=first.wheel.name, tag=PURE,
+                              detail="pure: built once")  # fmt: skip
+                    return first
             self.show(row, state="done", filename=found.wheel.name, tag=found.policy,
                       grafted=found.grafted, detail="reused: inputs unchanged")  # fmt: skip
             self._keep(task, repaired)
@@ -311,7 +373,15 @@ class _Run:
             return None
         row = self.show(row, state="repairing")
         try:
-            with self.job.phases.timing("repair"):
+            guard = self._pure_lock if is_pure(result.wheel) else nullcontext()
+            with self.job.phases.timing("repair"), guard:
+                # A pure wheel is copied once: builds of other interpreters started together
+                # (the project was expected to build platform wheels) take that one.
+                twin = self._pure.get((task.project, task.version))
+                if twin is not None:
+                    self.show(row, state="done", filename=twin.wheel.name, tag=PURE,
+                              detail="pure: built once")  # fmt: skip
+                    return twin
                 repaired = repair(
                     result.wheel,
                     self.job.wheelhouse,
@@ -322,6 +392,8 @@ class _Run:
                     options,
                     task.environment,
                 )
+                if repaired.policy == PURE:
+                    self._pure[(task.project, task.version)] = repaired
         except RepairFailed as exc:
             self.outcome.repair_failures.append((task, str(exc)))
             self.show(row, state="failed", detail=str(exc))
@@ -346,8 +418,32 @@ class _Run:
         if repaired.policy != PURE:
             self.add_to_sets(task.interpreter.minor, repaired.wheel)
 
+    def estimate(self, step: Step) -> int:
+        """The sdist's compiled-source estimate (builder/estimate.py), fetching it for the
+        builds; 0 when it cannot be fetched (its build then reports why)."""
+        try:
+            sdist = fetch_sdist(step.url or step.filename, self.job.wheelhouse / ".sdists")
+        except (OSError, ValueError, httpx.HTTPError):
+            return 0
+        return estimate.compiled_bytes(sdist)
+
     def build(self, steps: Sequence[Step]) -> None:
-        # build-setup.sh runs once in each environment that builds something.
+        # Every sdist is fetched at once, while build-setup.sh runs: its file list orders the
+        # builds, and each build then finds it here.
+        firsts: dict[tuple[str, str], Step] = {}
+        for step in steps:
+            firsts.setdefault((step.project, step.version), step)
+        with ThreadPoolExecutor(8) as pool:
+            costs = {key: pool.submit(self.estimate, step) for key, step in firsts.items()}
+            if not self.setup_all(steps):
+                return
+        estimates: dict[str, int] = {}
+        for (project, _version), cost in costs.items():
+            estimates[project] = max(estimates.get(project, 0), cost.result())
+        self.schedule_all(steps, estimates)
+
+    def setup_all(self, steps: Sequence[Step]) -> bool:
+        """build-setup.sh, once in each environment that builds something; False if failed."""
         found = {id(r): r for r in (self.runner_for(step.project) for step in steps)}
         runners = sorted(found.values(), key=lambda r: r is not self.runner)
         for number, runner in enumerate(runners):
@@ -360,14 +456,18 @@ class _Run:
                 for step in steps:
                     row = self.rows[(step.project, step.version, step.python)]
                     self.show(row, state="failed", detail="build-setup.sh failed")
-                return
+                return False
             self.setup[id(runner)] = environment
             if environment:
                 where = f" (in {runner.identity})" if len(runners) > 1 else ""
                 self.reporter.message(f"build-setup.sh set {', '.join(sorted(environment))}{where}")
+        return True
+
+    def schedule_all(self, steps: Sequence[Step], estimates: Mapping[str, int]) -> None:
+        """Build and repair every step, ``jobs`` at a time, in the :class:`Schedule`'s order."""
         history = _load_seconds(self.job.wheelhouse)
         platform = _load_platform(self.job.wheelhouse)
-        schedule = Schedule(steps, history, platform)
+        schedule = Schedule(steps, history, platform | self.job.platform, estimates)
         with self.pool() as pool:
             pending: dict[Future[Repaired | None], tuple[Step, bool]] = {}
             while schedule.ready or pending:
@@ -378,105 +478,114 @@ class _Run:
                 for future in finished:
                     step, first = pending.pop(future)
                     repaired = future.result()
-                    if not first:
-                        continue
                     if repaired is not None and repaired.policy == PURE:
-                        self.share_pure(schedule.group(step), repaired)
+                        # Served by one build: the rest of its project's builds are dropped
+                        # (or, already running, take that wheel when they finish).
+                        if schedule.drop(step):
+                            self.share_pure(schedule.group(step), step, repaired)
+                        self.start_verifying(self.readiness.settle(step))
                         continue
-                    took = self.rows[(step.project, step.version, step.python)].seconds
-                    schedule.queue_others(step, took)
+                    # Settled once its wheel is in the interpreter's set (verify may start).
+                    self.start_verifying(self.readiness.settle(step))
+                    if first:
+                        took = self.rows[(step.project, step.version, step.python)].seconds
+                        schedule.queue_others(step, took)
         _save_seconds(self.job.wheelhouse, history, self.rows.values())
         _save_platform(self.job.wheelhouse, platform, self.rows.values())
 
-    def share_pure(self, group: Sequence[Step], repaired: Repaired) -> None:
+    def share_pure(self, group: Sequence[Step], built: Step, repaired: Repaired) -> None:
+        """``built`` made a pure wheel: it serves every interpreter of its project."""
         self.add_to_sets(ANY, repaired.wheel)
-        for step in group[1:]:
+        others = [step for step in group if step != built]
+        for step in others:
             row = self.rows[(step.project, step.version, step.python)]
             self.show(
                 row, state="done", filename=repaired.wheel.name, tag=PURE, detail="pure: built once"
             )
+            self.start_verifying(self.readiness.settle(step))
 
     # -- verify --------------------------------------------------------------------------
-    def verify(self) -> None:
+    def broken(self) -> bool:
+        """Whether a build, repair, fetch or build-setup.sh failed: nothing is verified then."""
+        o = self.outcome
+        return bool(o.failed_builds or o.repair_failures or o.fetch_failures or o.setup_failed)
+
+    def clean(self) -> Runner:
+        """The environment verification runs in, entered on first use (``Runner.clean``)."""
+        with self._clean_lock:
+            if self._clean is None:
+                self._clean = self._stack.enter_context(self.runner.clean())
+            return self._clean
+
+    def start_verifying(self, minors: Iterable[str]) -> None:
+        """Verify these interpreters (their builds all settled) once the downloads are in."""
+        assert self._verify_pool is not None, "run() opens the pool"
+        for minor in minors:
+            interp = self.by_minor[minor]
+            self._verifying[minor] = self._verify_pool.submit(self.verify_when_fetched, interp)
+
+    def verify_when_fetched(self, interp: Interpreter) -> tuple[Verified, str] | None:
+        self._fetched.wait()
+        if self.broken():
+            return None
+        return self.verify_one(interp)
+
+    def verify_one(self, interp: Interpreter) -> tuple[Verified, str]:
+        """The verdict for one interpreter and the hash of the set it judged."""
+        clean = self.clean()
         tests = {n: o.test for n, o in self.job.settings.packages.items() if o.test}
-        work = self.job.wheelhouse / ".verify"
-        with self.runner.clean() as clean:
-            where = clean.identity
-            digests = {
-                i.minor: record.set_hash(
-                    i, self.plan.sets.get(i.minor, ()), self.sets[i.minor], tests, where
-                )
-                for i in self.job.interpreters
-            }
+        wheels = self.sets[interp.minor]
+        pins = self.plan.sets.get(interp.minor, ())
+        digest = record.set_hash(interp, pins, wheels, tests, clean.identity)
+        log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
+        if not self.job.refresh and (
+            record.is_verified(self.job.wheelhouse, interp, digest)
+            or self.job.passed.get(str(interp.executable)) == digest
+        ):
+            self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
+            return Verified(interp, True, log, skipped=True), digest
+        there = counterpart(clean, interp) if clean is not self.runner else interp
+        if there is None:
+            missing = (f"no Python {interp.minor} in {clean.identity}",)
+            return Verified(interp, False, log, missing), digest
+        self.reporter.message(f"verify Python {interp.minor}: installing and importing")
+        # Only this interpreter's own wheels are imported (another's may not install here).
+        mine = set(wheels)
+        ours = [w for w in self.ours if w in mine]
+        with self.job.phases.timing("verify"):
+            verdict = verify(
+                clean, there, pins, self.job.wheelhouse, ours, self.work, tests, self.job.uv
+            )
+        return dataclasses.replace(verdict, interpreter=interp), digest
 
-            def one(interp: Interpreter) -> Verified:
-                digest = digests[interp.minor]
-                log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
-                if not self.job.refresh and (
-                    record.is_verified(self.job.wheelhouse, interp, digest)
-                    or self.job.passed.get(str(interp.executable)) == digest
-                ):
-                    self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
-                    return Verified(interp, True, log, skipped=True)
-                there = counterpart(clean, interp) if clean is not self.runner else interp
-                if there is None:
-                    return Verified(interp, False, log, (f"no Python {interp.minor} in {where}",))
-                self.reporter.message(f"verify Python {interp.minor}: installing and importing")
-                with self.job.phases.timing("verify"):
-                    verdict = verify(
-                        clean,
-                        there,
-                        self.plan.sets.get(interp.minor, ()),
-                        self.job.wheelhouse,
-                        self.ours,
-                        work,
-                        tests,
-                        self.job.uv,
-                    )
-                return dataclasses.replace(verdict, interpreter=interp)
-
-            with self.pool() as pool:
-                self.outcome.verified = list(pool.map(one, self.job.interpreters))
-        for v in self.outcome.verified:
+    def finish_verifying(self) -> None:
+        """Wait for every verification (those not started yet start now, in the order of
+        the interpreters), then keep the passes."""
+        left = [i.minor for i in self.job.interpreters if i.minor not in self._verifying]
+        self.start_verifying(left)
+        verdicts = [self._verifying[i.minor].result() for i in self.job.interpreters]
+        if self.broken():
+            return
+        where = self.clean().identity
+        for verdict in verdicts:
+            if verdict is None:
+                continue
+            v, digest = verdict
+            self.outcome.verified.append(v)
             if v.ok:
-                digest = digests[v.interpreter.minor]
                 self.outcome.digests[str(v.interpreter.executable)] = digest
             if v.ok and not v.skipped:
                 record.record(self.job.wheelhouse, v.interpreter, digest, where)
-        shutil.rmtree(work, ignore_errors=True)
 
     def run(self) -> Outcome:
         self.job.wheelhouse.mkdir(parents=True, exist_ok=True)
         for step in self.plan.steps:
             source = "built" if step.source == "build" else step.source
             self.show(Row(step.project, step.version, step.python, source))
-        # Downloads overlap the builds: a build needs no fetched wheel, verification needs all.
-        fetching = threading.Thread(
-            target=self.fetch,
-            args=([s for s in self.plan.steps if s.source in ("yard", "upstream")],),
-            name="wheelyard-fetch",
-        )
-        fetching.start()
-        theirs: dict[tuple[str, str, str], int] = {}
-        sizing = threading.Thread(
-            target=lambda: theirs.update(upstream.sizes(self.plan.steps, self.job.interpreters)),
-            name="wheelyard-upstream-sizes",
-            daemon=True,  # never holds the run up: a slow answer is simply not shown
-        )
-        sizing.start()
-        try:
-            to_build = self.plan.by_source("build")
-            if to_build:
-                self.build(to_build)
-        finally:
-            fetching.join()
-        if self.outcome.ok:
-            self.verify()
-        sizing.join(timeout=10)
-        for row in list(self.rows.values()):
-            wheel = self.job.wheelhouse / row.filename
-            if row.state == "done" and row.filename and wheel.is_file():
-                self.show(row, size=wheel.stat().st_size, upstream_size=theirs.get(row.key, 0))
+        with self._stack, ThreadPoolExecutor(max(1, self.job.jobs)) as verifying:
+            self._verify_pool = verifying
+            self._carry_out()
+        shutil.rmtree(self.work, ignore_errors=True)
         moved = reuse.set_aside(self.job.wheelhouse, self.outcome.wheels)
         if moved:
             self.reporter.message(
@@ -485,6 +594,39 @@ class _Run:
             )
         self.outcome.rows = list(self.rows.values())
         return self.outcome
+
+    def _carry_out(self) -> None:
+        # Downloads overlap the builds: a build needs no fetched wheel, verification needs all.
+        def fetch_all() -> None:
+            try:
+                self.fetch([s for s in self.plan.steps if s.source in ("yard", "upstream")])
+            finally:
+                self._fetched.set()
+
+        fetching = threading.Thread(target=fetch_all, name="wheelyard-fetch")
+        fetching.start()
+        theirs: dict[tuple[str, str, str], int] = {}
+        sizing = threading.Thread(
+            target=lambda: theirs.update(upstream.sizes(self.plan.steps, self.job.interpreters)),
+            name="wheelyard-upstream-sizes",
+            daemon=True,  # never holds the run up: a slow answer is simply not shown
+        )
+        sizing.start()
+        to_build = self.plan.by_source("build")
+        self.readiness = Readiness(to_build, [i.minor for i in self.job.interpreters])
+        # Interpreters with nothing to build are verified as soon as their downloads are in.
+        self.start_verifying(self.readiness.ready())
+        try:
+            if to_build:
+                self.build(to_build)
+        finally:
+            fetching.join()
+        self.finish_verifying()
+        sizing.join(timeout=10)
+        for row in list(self.rows.values()):
+            wheel = self.job.wheelhouse / row.filename
+            if row.state == "done" and row.filename and wheel.is_file():
+                self.show(row, size=wheel.stat().st_size, upstream_size=theirs.get(row.key, 0))
 
 
 def counterpart(clean: Runner, interp: Interpreter) -> Interpreter | None:

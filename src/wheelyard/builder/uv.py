@@ -26,13 +26,17 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-from packaging.utils import canonicalize_name
+from packaging.markers import Marker
+from packaging.tags import Tag
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.pinned import context_key, read_pinned
-from wheelyard.builder.resolve import Resolved
+from wheelyard.builder.plan import ordered_tags
+from wheelyard.builder.resolve import Resolved, check
 from wheelyard.builder.runners import Runner
 from wheelyard.errors import InvalidInput
 
@@ -132,6 +136,71 @@ def uv_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {"SSL_CERT_FILE": cert} if cert and "SSL_CERT_FILE" not in env else {}
 
 
+def _compile(
+    uv: Sequence[str],
+    args: Sequence[str],
+    requirements: Path,
+    runner: Runner,
+    env: Mapping[str, str],
+    pythons: str,
+) -> dict[str, Any]:
+    """``uv pip compile`` of ``requirements`` to a pylock.toml (one entry per project: its
+    files, and with ``--universal`` the marker it applies under), read back."""
+    with runner.scratch("wheelyard-uv-") as tmp:
+        lock = tmp / "pylock.toml"
+        cmd = [
+            *uv, "pip", "compile", "--quiet", "--format", "pylock.toml", "--output-file",
+            str(lock), str(requirements), *args,
+        ]  # fmt: skip
+        result = runner.capture(cmd, env={**env, **uv_environment(env)}, cwd=requirements.parent)
+        check(result, "uv", requirements, pythons)
+        return tomllib.loads(lock.read_text())
+
+
+def _closure(
+    data: Mapping[str, Any], interp: Interpreter, no_binary: set[str], universal: bool
+) -> list[Resolved]:
+    """``interp``'s share of a pylock: the entries whose marker it meets (``universal``),
+    each with the wheel it installs best, or the sdist (no such wheel, or ``no_binary``)."""
+    environment = interp.marker_environment
+    preference = {tag: i for i, tag in enumerate(ordered_tags(interp))}
+    resolved = []
+    for package in data.get("packages", []):
+        marker = package.get("marker")
+        if universal and marker and not Marker(marker).evaluate(environment):
+            continue
+        name = canonicalize_name(package["name"])
+        sdist = package.get("sdist")
+        chosen = sdist
+        if name not in no_binary and ":all:" not in no_binary:
+            chosen = _best_wheel(package.get("wheels") or [], preference) or sdist
+        if not chosen or "url" not in chosen:
+            raise InvalidInput(
+                f"uv found no file of {name} {package.get('version')} for Python {interp.minor}"
+            )
+        url = chosen["url"]
+        filename = unquote(Path(urlparse(url).path).name)
+        resolved.append(Resolved(name, str(package["version"]), filename, url))
+    return sorted(resolved, key=lambda r: r.name)
+
+
+def _best_wheel(
+    wheels: Sequence[Mapping[str, Any]], preference: Mapping[Tag, int]
+) -> Mapping[str, Any] | None:
+    """The wheel an installer picks: the one with the most preferred tag it accepts."""
+    ranked = []
+    for wheel in wheels:
+        url = str(wheel.get("url", ""))
+        try:
+            wheel_tags = parse_wheel_filename(unquote(Path(urlparse(url).path).name))[3]
+        except (InvalidWheelFilename, ValueError):
+            continue
+        ranks = [preference[t] for t in wheel_tags if t in preference]
+        if ranks:
+            ranked.append((min(ranks), url, wheel))
+    return min(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None
+
+
 def resolve(
     uv: Sequence[str],
     interp: Interpreter,
@@ -140,70 +209,77 @@ def resolve(
     env: Mapping[str, str],
     pip_args: Sequence[str] = (),
 ) -> list[Resolved]:
-    """The closure uv picks from ``requirements`` for ``interp`` (``uv pip compile`` to a
-    pylock.toml: one file per project, the wheel for this interpreter or the sdist)."""
-    with runner.scratch("wheelyard-uv-") as tmp:
-        lock = tmp / "pylock.toml"
-        cmd = [
-            *uv, "pip", "compile", "--quiet", "--format", "pylock.toml", "--python",
-            str(interp.executable), "--output-file", str(lock), str(requirements), *pip_args,
-        ]  # fmt: skip
-        result = runner.capture(cmd, env={**env, **uv_environment(env)}, cwd=requirements.parent)
-        if result.returncode != 0:
-            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-            raise InvalidInput(
-                f"uv could not resolve {requirements.name} for Python {interp.minor}:\n{tail}"
-            )
-        data = tomllib.loads(lock.read_text())
-    resolved = []
+    """The closure uv picks from ``requirements`` for ``interp``."""
+    args = ["--python", str(interp.executable), *pip_args]
+    data = _compile(uv, args, requirements, runner, env, interp.minor)
+    return _closure(data, interp, _no_binary(pip_args), universal=False)
+
+
+def resolve_universal(
+    uv: Sequence[str],
+    interps: Sequence[Interpreter],
+    requirements: Path,
+    runner: Runner,
+    env: Mapping[str, str],
+    pip_args: Sequence[str] = (),
+) -> dict[Interpreter, list[Resolved]]:
+    """Every interpreter's closure from one ``uv pip compile --universal`` (from the oldest
+    one's version up): each sdist's metadata is fetched and built once, not once per
+    interpreter, and each interpreter takes the entries whose markers it meets. Only for a
+    set pinned throughout (:func:`pinned.read_pinned`), where that is exactly what resolving
+    for each alone gives: a range could resolve to a newer release for newer interpreters."""
+    oldest = min(interps)
+    args = ["--universal", "--python", str(oldest.executable), "--python-version", oldest.minor]
+    pythons = f"{oldest.minor}-{max(interps).minor}"
+    data = _compile(uv, [*args, *pip_args], requirements, runner, env, pythons)
     no_binary = _no_binary(pip_args)
-    for package in data.get("packages", []):
-        name = canonicalize_name(package["name"])
-        wheels = package.get("wheels") or []
-        sdist = package.get("sdist")
-        chosen = sdist if (name in no_binary or ":all:" in no_binary or not wheels) else wheels[0]
-        if not chosen or "url" not in chosen:
-            raise InvalidInput(f"uv found no file for {name} {package.get('version')}")
-        url = chosen["url"]
-        filename = unquote(Path(urlparse(url).path).name)
-        resolved.append(Resolved(name, str(package["version"]), filename, url))
-    return sorted(resolved, key=lambda r: r.name)
+    return {i: _closure(data, i, no_binary, universal=True) for i in interps}
 
 
 def resolve_kept(
     uv: Sequence[str],
-    interp: Interpreter,
+    interps: Sequence[Interpreter],
     requirements: Path,
     runner: Runner,
     env: Mapping[str, str],
     pip_args: Sequence[str],
     cache: Path,
     refresh: bool,
-) -> tuple[list[Resolved], bool]:
-    """:func:`resolve`, kept in ``cache`` for a set pinned throughout (``pinned.py``: its
+) -> tuple[dict[Interpreter, list[Resolved]], bool]:
+    """Each interpreter's closure — one universal resolution for several interpreters, else
+    :func:`resolve` — kept in ``cache`` for a set pinned throughout (``pinned.py``: its
     closure cannot change while the files, the options, the configuration and the
-    interpreter do not). The closure, and whether it was kept from an earlier run."""
+    interpreters do not); and whether it was kept from an earlier run. A set that is not
+    pinned throughout is resolved for its one interpreter, as usual."""
     pinned = read_pinned(requirements)
     if pinned is None:
-        return resolve(uv, interp, requirements, runner, env, pip_args), False
-    key = hashlib.sha256(
-        "\0".join([context_key(interp, pinned, env, pip_args), *sorted(pinned.lines), *uv]).encode()
-    ).hexdigest()
-    entry = cache / f"uv-resolve-{interp.tag}.json"
+        (interp,) = interps
+        return {interp: resolve(uv, interp, requirements, runner, env, pip_args)}, False
+    parts = [context_key(i, pinned, env, pip_args) for i in interps]
+    key = hashlib.sha256("\0".join([*parts, *sorted(pinned.lines), *uv]).encode()).hexdigest()
+    name = interps[0].tag if len(interps) == 1 else "universal"
+    entry = cache / f"uv-resolve-{name}.json"
     try:
         data = json.loads(entry.read_text()) if not refresh else {}
     except (OSError, ValueError):
         data = {}
     if isinstance(data, dict) and data.get("key") == key:
         try:
-            kept = [Resolved(**{**r, "requires": tuple(r["requires"])}) for r in data["closure"]]
+            kept = {
+                i: [Resolved(**{**r, "requires": tuple(r["requires"])}) for r in closure]
+                for i, closure in zip(interps, data["closures"], strict=True)
+            }
             return kept, True
-        except (TypeError, KeyError):
+        except (TypeError, KeyError, ValueError):
             pass
-    found = resolve(uv, interp, requirements, runner, env, pip_args)
+    if len(interps) == 1:
+        found = {interps[0]: resolve(uv, interps[0], requirements, runner, env, pip_args)}
+    else:
+        found = resolve_universal(uv, interps, requirements, runner, env, pip_args)
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.with_name(entry.name + ".tmp")
-    tmp.write_text(json.dumps({"key": key, "closure": [asdict(r) for r in found]}))
+    closures = [[asdict(r) for r in found[i]] for i in interps]
+    tmp.write_text(json.dumps({"key": key, "closures": closures}))
     tmp.replace(entry)
     return found, False
 

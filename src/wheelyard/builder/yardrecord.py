@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from wheelyard.builder.interpreters import Interpreter
-from wheelyard.builder.pinned import How, Resolution
+from wheelyard.builder.pinned import How, Pinned, Resolution
 from wheelyard.builder.resolve import Resolved
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.uv import HARMLESS, pip_settings
 
 FORMAT = 1
+REQUIREMENTS = "requirements.txt"
 # Files of the requirements folder that feed a run (requirements, constraints, build
 # requirements, build-setup.sh, the settings file).
 _INPUT_PATTERNS = ("*.txt", "*.in", "*.toml", "*.cfg", "build-setup.sh")
@@ -68,10 +69,16 @@ def inputs_key(
     where: str,
     interpreters: Sequence[Interpreter],
     environ: Mapping[str, str],
+    pinned: Pinned | None = None,
 ) -> str:
-    """The hash of every input of a run (see the module's note)."""
-    h = hashlib.sha256(f"wheelyard build record {FORMAT}\0{where}\0".encode())
+    """The hash of every input of a run (see the module's note). With ``pinned`` (the set in
+    requirements.txt, pinned throughout): of every input but its requirement lines, which
+    then key an earlier run's record of the same set with other pins (builder/partial.py)."""
+    kind = " without pins" if pinned is not None else ""
+    h = hashlib.sha256(f"wheelyard build record {FORMAT}{kind}\0{where}\0".encode())
     for name, content in _folder_files(folder):
+        if pinned is not None and name == REQUIREMENTS:
+            content = "\n".join(pinned.options).encode()  # its options, not its pins
         h.update(f"{name}\0{len(content)}\0".encode() + content)
     h.update(_settings_json(settings).encode() + b"\0")
     for interp in sorted(interpreters):
@@ -91,6 +98,9 @@ class Record:
 
     resolutions: Mapping[str, tuple[Resolved, ...]]
     verified: Mapping[str, str]
+    # The requirement lines of a set pinned throughout whose closures' entries all carry
+    # their Requires-Dist (read from the wheels): what a run with other pins may build on.
+    lines: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +110,7 @@ class Record:
                 for k, v in sorted(self.resolutions.items())
             },
             "verified": dict(sorted(self.verified.items())),
+            "lines": list(self.lines),
         }
 
     @classmethod
@@ -115,9 +126,10 @@ class Record:
                 for k, v in dict(data.get("resolutions") or {}).items()
             }
             verified = {str(k): str(v) for k, v in dict(data.get("verified") or {}).items()}
+            lines = tuple(str(line) for line in data.get("lines") or ())
         except (TypeError, ValueError, AttributeError):
             return None
-        return cls(resolutions, verified)
+        return cls(resolutions, verified, lines)
 
     def resolutions_for(
         self, interpreters: Sequence[Interpreter]

@@ -7,29 +7,36 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.table import Table
-from rich.text import Text
-
-from wheelyard.builder import pipeline, portability
-from wheelyard.builder.interpreters import discover, select
-from wheelyard.builder.pipeline import Planned, Publication, Request
-from wheelyard.builder.portability import Portability
-from wheelyard.builder.progress import choose, final_table, write_report
-from wheelyard.builder.run import Outcome
+from wheelyard.builder import portability
 from wheelyard.builder.runners import AUTO, DEFAULT, RUNNERS, Runner, decide, make_runner
 from wheelyard.builder.runners.engines import ENGINES
 from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
 from wheelyard.builder.runners.images import PYPA
 from wheelyard.builder.secret import seal, upload_token
 from wheelyard.builder.settings import TRANSFERS, BuildSettings, load
-from wheelyard.cli.common import err, out
-from wheelyard.cli.terminal import shown, styled
+from wheelyard.cli.terminal import err, out, shown, styled
 from wheelyard.config import Settings
 from wheelyard.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from wheelyard.builder.pipeline import Planned, Publication, Request
+    from wheelyard.builder.portability import Portability
+    from wheelyard.builder.run import Outcome
+
+# What only a run needs (the pipeline, rich's tables, httpx …) is imported inside the functions:
+# ``wheelyard build`` replaces its process once before it runs anything (builder/secret.py),
+# and the process it replaces should not have loaded it all for nothing.
+
 
 def list_pythons(args: argparse.Namespace, settings: BuildSettings, runner: Runner) -> int:
+    from rich.table import Table
+
+    from wheelyard.builder.interpreters import discover, select
+
     table = Table("python", "tag", "executable", "selected")
     wanted = settings.python
     chosen = {i.executable for i in select(list(wanted), runner)} if wanted else None
@@ -82,6 +89,8 @@ def settings_of(args: argparse.Namespace) -> BuildSettings:
 
 
 def _notes(planned: Planned) -> None:
+    from rich.text import Text
+
     for warning in planned.warnings:
         err.print(Text.assemble(styled("warning", "yellow"), f": {shown(warning)}"))
     for interp, resolution in planned.notes():
@@ -89,6 +98,11 @@ def _notes(planned: Planned) -> None:
 
 
 def plan(args: argparse.Namespace, request: Request, runner: Runner) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    from wheelyard.builder import pipeline
+
     result = pipeline.plan(request, runner, _notes).plan
     if args.json:
         print(result.to_json())
@@ -107,6 +121,8 @@ def plan(args: argparse.Namespace, request: Request, runner: Runner) -> int:
 
 
 def _failures(outcome: Outcome) -> None:
+    from rich.text import Text
+
     if outcome.setup_failed:
         failed = outcome.setup_failed
         out.print(styled(failed, "red"))
@@ -136,6 +152,8 @@ def _failures(outcome: Outcome) -> None:
 
 def _portable(outcome: Outcome, settings: BuildSettings, runner: Runner) -> Portability:
     """State the run's glibc floor; warn (or, with --strict, fail) on wheels above target."""
+    from rich.text import Text
+
     done = [r.filename for r in outcome.rows if r.state == "done" and r.filename]
     result = portability.check(done, settings.target)
     above = bool(result.above)
@@ -151,6 +169,9 @@ def _portable(outcome: Outcome, settings: BuildSettings, runner: Runner) -> Port
 
 def build(args: argparse.Namespace, request: Request, runner: Runner, why: str = "") -> int:
     """``why``: the reason the default runner chose ``runner`` ("" when it was named)."""
+    from wheelyard.builder import pipeline
+    from wheelyard.builder.progress import choose, final_table, write_report
+
     planned = pipeline.plan(request, runner, _notes)
     settings = request.settings
     if runner.name == "host" and planned.plan.by_source("build"):
@@ -174,7 +195,10 @@ def build(args: argparse.Namespace, request: Request, runner: Runner, why: str =
     else:
         kept = pipeline.record_of(planned, outcome)
         published = pipeline.publish(
-            request, outcome.wheels, (planned.key, kept) if kept is not None else None
+            request,
+            outcome.wheels,
+            (planned.key, kept) if kept is not None else None,
+            planned.lines_key,
         )
         _published(published)
         if not published.ok:
@@ -187,6 +211,8 @@ def build(args: argparse.Namespace, request: Request, runner: Runner, why: str =
 
 
 def _published(publication: Publication) -> None:
+    from rich.text import Text
+
     for r in publication.results:
         if r.action in ("conflict", "failed"):
             out.print(styled(r.action, "red"), f": {r.filename}: {r.detail}", sep="")
@@ -208,6 +234,8 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     with make_runner(settings, os.environ) as runner:
         if args.list_pythons:
             return list_pythons(args, settings, runner)
+        from wheelyard.builder.pipeline import Request
+
         request = Request(
             Path(args.folder),
             settings,

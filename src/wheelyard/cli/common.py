@@ -11,30 +11,23 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
 from urllib.request import pathname2url
 
 from sqlalchemy import Engine, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from wheelyard.cli.terminal import SafeConsole
+from wheelyard.cli.terminal import Subcommands as Subcommands
+from wheelyard.cli.terminal import err as err
+from wheelyard.cli.terminal import out as out
 from wheelyard.config import Settings
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.db.unit import Unit, transaction, unit_of_work
 from wheelyard.errors import NotFound
 from wheelyard.storage import YardStore, open_store
-
-# Piped output (scripts, CI) gets a wide table rather than rich's 80-column default. Names,
-# messages and file names are user-controlled: both consoles print every string literally.
-out = SafeConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = SafeConsole(stderr=True, soft_wrap=True)
-
-Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 @dataclass

@@ -3,8 +3,10 @@ no control characters or bidi overrides reaching the terminal."""
 
 from __future__ import annotations
 
+import argparse
 import re
-from typing import Any
+import sys
+from typing import Any, TypeAlias
 
 from rich.console import Console
 from rich.text import Text
@@ -35,3 +37,10 @@ class SafeConsole(Console):
     def render_str(self, text: str, **kwargs: Any) -> Text:
         kwargs.update(markup=False, emoji=False)
         return super().render_str(shown(text), **kwargs)
+
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+# Piped output (scripts, CI) gets a wide table rather than rich's 80-column default. Names,
+# messages and file names are user-controlled: both consoles print every string literally.
+out = SafeConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = SafeConsole(stderr=True, soft_wrap=True)
