@@ -36,7 +36,7 @@ def _recorded(folder: Path, me: Interpreter, pins: dict[str, str]) -> Record:
     assert command is not None
     found = uv.resolve(command, me, reqs, host(), {})
     wheels = sorted((folder / "links").glob("*.whl"))
-    closures = with_requires({str(me.executable): found}, wheels)
+    closures = with_requires({me.record_key: found}, wheels)
     assert closures is not None
     pinned = read_pinned(reqs)
     assert pinned is not None
@@ -53,7 +53,7 @@ def test_only_the_changed_pin_is_asked_the_others_keep_their_entries(tmp_path: P
     make_wheel(links, "user", "1.0", requires=["base>=1.0"])
     make_wheel(links, "other", "2.0")
     earlier = _recorded(tmp_path, me, {"base": "1.0", "user": "1.0", "other": "2.0"})
-    assert {r.name: r.requires for r in earlier.resolutions[str(me.executable)]}["user"] == (
+    assert {r.name: r.requires for r in earlier.resolutions[me.record_key]}["user"] == (
         "base>=1.0",
     )
     # The kept entries are the record's own: uv is not asked about them (here it could not
@@ -61,7 +61,7 @@ def test_only_the_changed_pin_is_asked_the_others_keep_their_entries(tmp_path: P
     moved = tmp_path / "kept" / "other-2.0-py3-none-any.whl"
     moved.parent.mkdir()
     (links / moved.name).rename(moved)
-    mine = str(me.executable)
+    mine = me.record_key
     entries = tuple(
         dataclasses.replace(r, url=moved.as_uri()) if r.name == "other" else r
         for r in earlier.resolutions[mine]

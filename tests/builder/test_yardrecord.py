@@ -56,12 +56,25 @@ def test_the_key_follows_every_input(tmp_path: Path) -> None:
 def test_record_round_trip_needs_every_interpreter() -> None:
     me = _me()
     closure = (Resolved("a", "1", "a-1.tar.gz", "file:///a-1.tar.gz", ("b>1",), ">=3.8"),)
-    record = Record({str(me.executable): closure}, {str(me.executable): "d" * 64})
+    record = Record({me.record_key: closure}, {me.record_key: "d" * 64})
     again = Record.from_json(json.loads(json.dumps(record.to_json())))
     assert again == record
     assert again is not None and again.resolutions_for([me]) is not None
-    other = dataclasses.replace(me, executable=Path("/elsewhere/python3"))
+    other = dataclasses.replace(me, version=(3, 9, 99))
     assert again.resolutions_for([me, other]) is None
+    # The same Python elsewhere (another machine, another pyenv root) is served by the record.
+    moved = dataclasses.replace(me, executable=Path("/elsewhere/python3"))
+    found = again.resolutions_for([moved])
+    assert found is not None and found[moved].closure == closure
+
+
+def test_inputs_key_leaves_the_interpreters_path_out(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("a==1\n")
+    me, settings = _me(), BuildSettings()
+    moved = dataclasses.replace(me, executable=Path("/opt/hostedtoolcache/Python/bin/python3"))
+    assert inputs_key(tmp_path, settings, "host", [moved], {}) == inputs_key(
+        tmp_path, settings, "host", [me], {}
+    )
     assert Record.from_json({"format": 0}) is None
 
 

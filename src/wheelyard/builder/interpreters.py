@@ -56,6 +56,14 @@ class Interpreter:
     def tag(self) -> str:
         return f"cp{self.version[0]}{self.version[1]}"
 
+    @property
+    def record_key(self) -> str:
+        """What a resolution or a verification depends on, not where the interpreter lives:
+        build records made by the same Python at another path (another machine, another
+        pyenv root, a CI's tool cache) serve it too."""
+        version = ".".join(map(str, self.version))
+        return f"{self.implementation}-{version}-{self.platforms[0] if self.platforms else 'any'}"
+
 
 def probe(executable: Path, runner: Runner) -> Interpreter | None:
     """Ask an executable what it is (run by ``runner``); None if it is not a working Python."""

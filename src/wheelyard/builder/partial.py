@@ -88,7 +88,7 @@ def resolve_changed(
         return None
     before: dict[Interpreter, tuple[Resolved, ...]] = {}
     for interp in interps:
-        recorded = earlier.resolutions.get(str(interp.executable))
+        recorded = earlier.resolutions.get(interp.record_key)
         if recorded is None:
             return None
         before[interp] = recorded

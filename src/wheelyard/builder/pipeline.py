@@ -392,7 +392,7 @@ def record_of(planned: Planned, outcome: Outcome) -> Record | None:
     already (an unchanged rerun writes nothing) or the run failed."""
     if not outcome.ok:
         return None
-    resolutions = {str(i.executable): r.closure for i, r in planned.resolutions.items()}
+    resolutions = {i.record_key: r.closure for i, r in planned.resolutions.items()}
     lines: tuple[str, ...] = ()
     pinned = read_pinned(planned.request.requirements)
     known = partial.with_requires(resolutions, outcome.wheels) if pinned is not None else None

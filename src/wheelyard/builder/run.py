@@ -540,7 +540,7 @@ class _Run:
         log = self.job.wheelhouse / "logs" / f"verify-{interp.tag}.log"
         if not self.job.refresh and (
             record.is_verified(self.job.wheelhouse, interp, digest)
-            or self.job.passed.get(str(interp.executable)) == digest
+            or self.job.passed.get(interp.record_key) == digest
         ):
             self.reporter.message(f"verify Python {interp.minor}: passed before, skipped")
             return Verified(interp, True, log, skipped=True), digest
@@ -573,7 +573,7 @@ class _Run:
             v, digest = verdict
             self.outcome.verified.append(v)
             if v.ok:
-                self.outcome.digests[str(v.interpreter.executable)] = digest
+                self.outcome.digests[v.interpreter.record_key] = digest
             if v.ok and not v.skipped:
                 record.record(self.job.wheelhouse, v.interpreter, digest, where)
 

@@ -27,7 +27,7 @@ def set_hash(
     h = hashlib.sha256()
     if environment != "host":  # (host hashes stay what they were)
         h.update(f"{environment}\0".encode())
-    h.update(f"{interp.executable}\0{'.'.join(map(str, interp.version))}\0".encode())
+    h.update(f"{interp.record_key}\0".encode())
     h.update("\n".join(sorted(pins)).encode() + b"\0")
     for wheel in sorted(set(wheels), key=lambda p: p.name):
         h.update(f"{wheel.name}\0{file_sha256(wheel)}\0".encode())

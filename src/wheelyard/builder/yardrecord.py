@@ -3,8 +3,8 @@ pip cache, no ``.cache/``) skips what an earlier run already did: each interpret
 resolution and the verification record are stored beside the label the run published
 (``/api/build-records``), under a hash of every input of the run — the requirements folder's
 files, the settings, where it runs (the host, or the engine, image and its digest), every
-interpreter's path, version and platforms, and pip's configuration (less what changes no
-resolution, such as its cache folder). Same key, same answers:
+interpreter's implementation, version and platforms (not its path), and pip's configuration
+(less what changes no resolution, such as its cache folder). Same key, same answers:
 a rerun asks the yard once and neither resolves nor verifies again.
 
 A resolution is taken from the record only for a set pinned throughout (a range may pick a
@@ -82,8 +82,7 @@ def inputs_key(
         h.update(f"{name}\0{len(content)}\0".encode() + content)
     h.update(_settings_json(settings).encode() + b"\0")
     for interp in sorted(interpreters):
-        version = ".".join(map(str, interp.version))
-        h.update(f"{interp.executable}\0{version}\0{' '.join(interp.platforms)}\0".encode())
+        h.update(f"{interp.record_key}\0{' '.join(interp.platforms)}\0".encode())
     # pip's configuration, files and PIP_* variables, but not what changes no resolution (a
     # CI's fresh PIP_CACHE_DIR, say)
     pip = {k: v for k, v in pip_settings(environ).items() if k not in HARMLESS}
@@ -93,8 +92,8 @@ def inputs_key(
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-    """What the yard keeps for one key: per interpreter (by path) its closure and the hash of
-    the wheel set that passed verification."""
+    """What the yard keeps for one key: per interpreter (by ``Interpreter.record_key``) its
+    closure and the hash of the wheel set that passed verification."""
 
     resolutions: Mapping[str, tuple[Resolved, ...]]
     verified: Mapping[str, str]
@@ -137,7 +136,7 @@ class Record:
         """Every interpreter's closure, or None unless the record has all of them."""
         found = {}
         for interp in interpreters:
-            closure = self.resolutions.get(str(interp.executable))
+            closure = self.resolutions.get(interp.record_key)
             if closure is None:
                 return None
             found[interp] = Resolution(closure, How.YARD)
