@@ -104,7 +104,9 @@ def _spy_sdist(directory: Path, report: Path) -> Path:
     files = {
         "spypkg-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: spypkg\nVersion: 1.0\n\n",
         "spypkg-1.0/pyproject.toml": (
-            b'[project]\nname = "spypkg"\nversion = "1.0"\n\n'
+            # Version and dependencies are dynamic, so a resolver must ask the backend (the spy):
+            # static ones would let uv resolve without running any of the package's code.
+            b'[project]\nname = "spypkg"\ndynamic = ["version", "dependencies"]\n\n'
             b'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
         ),
         "spypkg-1.0/backend.py": _SPY.format(report=str(report)).encode(),
