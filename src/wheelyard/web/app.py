@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings.from_env()
     app = Starlette(routes=routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.yard = build_context(settings)
-    # The fast path probes PostgreSQL too (off the event loop); the UI's cache stays SQLite's.
+    # The fast path probes PostgreSQL too (async, on the loop); the UI's cache stays SQLite's.
     fast = FastIndex(app, app.state.yard, ChangeProbe(settings.database_url, postgres=True))
     json_log = settings.log_format == "json"
     if settings.metrics == "off" and not json_log:
