@@ -207,12 +207,16 @@ def _write_sdist(
         f"{stem}/backend.py": (backend + build_part).encode(),
         **{f"{stem}/{n}": d for n, d in extra.items()},
     }
-    path = directory / f"{stem}.tar.gz"
+    return write_tar_gz(directory / f"{stem}.tar.gz", files)
+
+
+def write_tar_gz(path: Path, files: dict[str, bytes]) -> Path:
+    """A gzipped tar of ``files`` (archive name → bytes), as an sdist is laid out."""
     with tarfile.open(path, "w:gz") as tf:
-        for n, d in files.items():
-            ti = tarfile.TarInfo(n)
-            ti.size = len(d)
-            tf.addfile(ti, io.BytesIO(d))
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
     return path
 
 

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import zipfile
 from pathlib import Path
 
 from wheelyard.builder.estimate import compiled_bytes
-
-
-def _tar(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
+from wheelyard.testing import write_tar_gz
 
 
 def test_compiled_sources_count_cython_weighs_more(tmp_path: Path) -> None:
-    sdist = _tar(
+    sdist = write_tar_gz(
         tmp_path / "ext-1.0.tar.gz",
         {
             "ext-1.0/setup.py": b"x" * 500,
@@ -30,7 +20,7 @@ def test_compiled_sources_count_cython_weighs_more(tmp_path: Path) -> None:
         },
     )
     assert compiled_bytes(sdist) == 1000 + 10 * 100
-    pure = _tar(tmp_path / "pure-1.0.tar.gz", {"pure-1.0/pure/__init__.py": b"x" * 5000})
+    pure = write_tar_gz(tmp_path / "pure-1.0.tar.gz", {"pure-1.0/pure/__init__.py": b"x" * 5000})
     assert compiled_bytes(pure) == 0
 
 

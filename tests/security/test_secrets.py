@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from wheelyard.builder.interpreters import discover
 from wheelyard.builder.progress import PlainReporter, Row, final_table
 from wheelyard.builder.runners.host import HostRunner
 from wheelyard.cli.terminal import SafeConsole
+from wheelyard.testing import write_tar_gz
 
 pytestmark = pytest.mark.e2e
 
@@ -111,13 +111,7 @@ def _spy_sdist(directory: Path, report: Path) -> Path:
         ),
         "spypkg-1.0/backend.py": _SPY.format(report=str(report)).encode(),
     }
-    path = directory / "spypkg-1.0.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
+    return write_tar_gz(directory / "spypkg-1.0.tar.gz", files)
 
 
 @pytest.fixture
