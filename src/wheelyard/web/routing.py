@@ -12,7 +12,17 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def by_method(path: str, **handlers: Handler) -> list[Route]:
-    """One ``Route`` per method of ``path``, in the order given (a ``GET`` route also answers
-    ``HEAD``, as every Starlette route does): ``*by_method("/x", GET=show, DELETE=remove)``.
-    Each handler keeps its own access check; this only writes the table."""
-    return [Route(path, handler, methods=[method]) for method, handler in handlers.items()]
+    """One ``Route`` for ``path`` that hands each method to its handler:
+    ``*by_method("/x", GET=show, DELETE=remove)``. A ``GET`` handler also answers ``HEAD``,
+    as every Starlette route does. One route (not one per method) so that a method none of
+    them takes answers 405 with an ``Allow`` header naming all of them. Each handler keeps
+    its own access check; this only writes the table."""
+    table = dict(handlers)
+    if "GET" in table:
+        table.setdefault("HEAD", table["GET"])
+
+    async def dispatch(request: Request) -> Response:
+        return await table[request.method](request)
+
+    dispatch.__name__ = "_".join(h.__name__ for h in handlers.values())
+    return [Route(path, dispatch, methods=list(handlers))]
