@@ -8,6 +8,7 @@ through :class:`YardClient`; so should any later command that talks to a remote 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import socket
 import ssl
@@ -48,6 +49,18 @@ class YardRefused(ClientError):
     def __init__(self, message: str, url: str, status: int) -> None:
         super().__init__(message, url)
         self.status = status
+
+
+@functools.cache
+def _tls(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    # httpx builds (and loads certifi's bundle into) a context per client: ~25 ms each.
+    # One per process and CA setting, built as httpx would (SSL_CERT_FILE/DIR, else certifi).
+    return httpx.create_ssl_context()
+
+
+def tls_context() -> ssl.SSLContext:
+    """The process's shared TLS context for the environment's current CA settings."""
+    return _tls(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 def shown_url(url: str) -> str:
@@ -146,6 +159,7 @@ class YardClient:
             base_url=url.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            verify=tls_context(),
         )
 
     def __repr__(self) -> str:
