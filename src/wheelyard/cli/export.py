@@ -49,9 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "JSON, PEP 658 metadata, the files) that any static host serves: "
         "pip install -i URL/simple. Run it again to bring the snapshot up to date: only what "
         "changed is written, and what left the label is deleted, after the new pages are in "
-        "place. With --all instead: a backup of the whole yard (every owner, token hash, "
-        "label, file, yank and event, and every blob) into a new folder or S3 prefix, which "
-        "wheelyard import --from restores into an empty yard on any backend. "
+        "place; the destination's manifest says what it holds (objects put there by hand are "
+        "not seen while it exists). With --all instead: a backup of the whole yard (every "
+        "owner, token hash, label, file, yank and event, and every blob) into a new folder or "
+        "S3 prefix, which wheelyard import --from restores into an empty yard on any backend. "
         "S3 destinations use WHEELYARD_S3_ENDPOINT_URL and the AWS variables.",
     )
     p.add_argument("owner", nargs="?", help="the user or organisation")

@@ -6,22 +6,31 @@ links work unchanged)::
     simple/index.html, simple/index.json                root page, PEP 503 HTML / PEP 691 JSON
     simple/<project>/index.html, .../index.json         project pages (sha256 in every link)
     files/<sha256>/<filename>[.metadata]                the files and their PEP 658 metadata
-    .wheelyard-export.json                              manifest: page digests, for next time
+    .wheelyard-export.json                              manifest: every object, page digests
+    .wheelyard-export.pending.json                      journal of an export under way
 
-Order of a run: new files first, then changed project pages, then the root pages, then the
-manifest, and only then deletions of what left the label. Each object is replaced atomically
-(folder: rename; S3: PutObject), so a reader always gets whole objects and every link of any
-page it reads resolves — a page names only files written before it. On S3 there is no
-multi-object transaction: a reader may see one project's new page beside another's old one
-(each complete and self-consistent), and a reader holding a page from before a deletion may
-find a file it names gone. File paths carry the content's sha256, so a file is never
-rewritten in place: an incremental export writes only new files and changed pages.
+Order of a run: the journal (every key the run may write or delete), new files, changed
+project pages, the root pages, deletions of what left the label, the new manifest, and last
+the journal's removal (``manifest.py``). Each object is replaced atomically (folder: rename;
+S3: PutObject), so a reader always gets whole objects and every link of any page it reads
+resolves — a page names only files written before it. On S3 there is no multi-object
+transaction: a reader may see one project's new page beside another's old one (each complete
+and self-consistent), and a reader holding a page from before a deletion may find a file it
+names gone. File paths carry the content's sha256, so a file is never rewritten in place: an
+incremental export writes only new files and changed pages.
+
+What exists is read from the manifest, not by listing the target (44,002 objects for 20,000
+files: a 17 s listing on S3), so the export assumes it owns its prefix: an object put there by
+hand is neither seen nor deleted, and one deleted by hand is not restored, unless the manifest
+is missing or unusable — then the target is listed, and anything under the prefix that is not
+part of the snapshot is deleted. An export that was killed leaves its journal; the next run
+rewrites the journal's keys it needs and deletes the rest, so it ends with exactly the
+snapshot's objects.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -30,13 +39,14 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner
 from wheelyard.errors import DamagedBlob
+from wheelyard.export import manifest
+from wheelyard.export.manifest import MANIFEST
 from wheelyard.export.targets import Target
 from wheelyard.storage import BlobStore
 from wheelyard.web import render
 from wheelyard.yard import catalog
 from wheelyard.yard.access import missing_label, readable_label
 
-MANIFEST = ".wheelyard-export.json"
 HTML_TYPE = "text/html; charset=utf-8"
 FILE_TYPE = "application/octet-stream"
 METADATA_TYPE = "text/plain; charset=utf-8"
@@ -80,11 +90,18 @@ def _label(
     return owner, label
 
 
-def plan(
-    session: Session, owner_name: str, label_name: str, include_private: bool
-) -> tuple[dict[str, bytes], dict[str, _Blob], int]:
-    """The pages (key → bytes) and files (key → blob) of the snapshot, and its project count."""
-    _owner, label = _label(session, owner_name, label_name, include_private)
+@dataclass
+class Plan:
+    owner: str  # the names as stored (the manifest records them)
+    label: str
+    pages: dict[str, bytes]  # key → body, root pages last
+    blobs: dict[str, _Blob]  # key → where the stored file is
+    projects: int
+
+
+def plan(session: Session, owner_name: str, label_name: str, include_private: bool) -> Plan:
+    """The pages and files of the snapshot, and its project count."""
+    owner, label = _label(session, owner_name, label_name, include_private)
     blob_keys = dict(
         session.execute(
             select(File.filename, File.blob_key)
@@ -111,7 +128,7 @@ def plan(
     # The root pages last in the dict: they are written after every project page.
     pages["simple/index.html"] = render.root_html(listed)
     pages["simple/index.json"] = render.root_json(listed)
-    return pages, blobs, len(listed)
+    return Plan(owner.name, label.name, pages, blobs, len(listed))
 
 
 def _media_type(key: str) -> str:
@@ -144,27 +161,27 @@ def export_label(
     include_private: bool = False,
 ) -> Exported:
     """Bring ``target`` to the label's current snapshot, writing and deleting only changes."""
-    pages, blobs, projects = plan(session, owner_name, label_name, include_private)
-    done = Exported(projects=projects, files=len(blobs))
-    existing = target.keys()
-    try:
-        before = json.loads(target.read(MANIFEST) or b"{}").get("pages", {})
-    except (ValueError, AttributeError):
-        before = {}  # a damaged manifest: every page is rewritten
-    for key, blob in blobs.items():
-        if key not in existing:  # the path names the content: present means identical
-            _copy(store, target, key, blob)
-            done.written.append(key)
-    digests = {key: hashlib.sha256(body).hexdigest() for key, body in pages.items()}
-    for key, body in pages.items():
-        if key not in existing or before.get(key) != digests[key]:
-            target.put_bytes(key, body, _media_type(key))
-            done.written.append(key)
-    manifest = {"owner": owner_name, "label": label_name, "pages": digests}
-    target.put_bytes(MANIFEST, json.dumps(manifest, indent=1).encode(), "application/json")
-    done.deleted = sorted(set(existing) - set(pages) - set(blobs) - {MANIFEST})
-    target.delete(done.deleted)
+    snap = plan(session, owner_name, label_name, include_private)
+    done = Exported(projects=snap.projects, files=len(snap.blobs))
+    holding = manifest.load(target, snap.owner, snap.label)
+    digests = {key: hashlib.sha256(body).hexdigest() for key, body in snap.pages.items()}
+    new_files = [key for key in snap.blobs if holding.needs(key, None)]
+    new_pages = [key for key in snap.pages if holding.needs(key, digests[key])]
+    gone = sorted(holding.keys() - snap.pages.keys() - snap.blobs.keys() - manifest.CONTROL)
+    if not (new_files or new_pages or gone or holding.uncertain or holding.listed):
+        return done  # the manifest already describes this snapshot
+    manifest.begin(target, snap.owner, snap.label, {*new_files, *new_pages, *gone})
+    for key in new_files:  # the path names the content: present means identical
+        _copy(store, target, key, snap.blobs[key])
+        done.written.append(key)
+    for key in new_pages:
+        target.put_bytes(key, snap.pages[key], _media_type(key))
+        done.written.append(key)
+    if gone:
+        target.delete(gone)  # after every page that stopped naming them
+    done.deleted = gone
+    manifest.finish(target, snap.owner, snap.label, digests, set(snap.blobs))
     return done
 
 
-__all__ = ["MANIFEST", "Exported", "export_label", "plan"]
+__all__ = ["MANIFEST", "Exported", "Plan", "export_label", "plan"]
