@@ -8,9 +8,11 @@ from pathlib import Path
 
 LINE = "# wheelyard: build cpu seconds "  # a build's own commands
 ENV_LINE = "# wheelyard: build environment cpu seconds "  # creating a shared build environment
-# Python 3.6 syntax: it runs under the interpreter being built for.
+# Python 3.6 syntax: it runs under the interpreter being built for. Started without site
+# (-S) and spawning without the subprocess module: it runs once per command, and the
+# interpreter's own start is CPU no figure counts (about 11 ms instead of 27 here).
 _WRAPPER = (
-    "import resource, subprocess, sys; status = subprocess.call(sys.argv[2:]); "
+    "import os, resource, sys; status = os.spawnvp(os.P_WAIT, sys.argv[2], sys.argv[2:]); "
     "used = resource.getrusage(resource.RUSAGE_CHILDREN); "
     "print('%s%.3f' % (sys.argv[1], used.ru_utime + used.ru_stime), flush=True); "
     "sys.exit(status)"
@@ -20,7 +22,7 @@ _WRAPPER = (
 def timed(python: Path, cmd: list[str], line: str = LINE) -> list[str]:
     """``cmd`` run under the wrapper (by ``python``), which writes its CPU seconds to the log
     after ``line``."""
-    return [str(python), "-c", _WRAPPER, line, *cmd]
+    return [str(python), "-S", "-c", _WRAPPER, line, *cmd]
 
 
 def total(text: str, line: str = LINE) -> float:
