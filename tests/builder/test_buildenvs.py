@@ -8,9 +8,10 @@ from pathlib import Path
 
 from tests.builder import host
 from tests.conftest import client_env
-from wheelyard.builder.buildenvs import SharedEnvs
-from wheelyard.builder.compile import BuildTask, build_all
+from wheelyard.builder.buildenvs import Need, SharedEnvs
+from wheelyard.builder.compile import BuildTask, build_all, build_one
 from wheelyard.builder.interpreters import probe
+from wheelyard.builder.phases import Phases
 from wheelyard.builder.runners.host import HostRunner
 from wheelyard.testing import make_sdist, make_wheel
 
@@ -69,3 +70,36 @@ def test_an_environment_satisfying_the_same_names_is_shared(tmp_path: Path) -> N
     assert shared.venv(me, ("buildhelper", "other"), (options,), log, {}) != first
     assert shared.venv(me, ("buildhelper<1",), (options,), log, {}) is None
     assert len(list((tmp_path / "envs").iterdir())) == 3
+
+
+def test_environments_made_ahead_serve_the_builds_and_are_measured(tmp_path: Path) -> None:
+    me = probe(Path(sys.executable), host())
+    assert me is not None
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_wheel(dists, "buildhelper", "1.0")
+    good = tmp_path / "good.txt"
+    good.write_text(f"--no-index\n--find-links {dists}\nbuildhelper==1.0\n")
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"--no-index\n--find-links {dists}\nnot-there==1.0\n")
+    env = HostRunner(client_env())
+    house = tmp_path / "wh"
+    shared = SharedEnvs(env, house / ".envs")
+    phases = Phases()
+    needs = [Need(me, (), (good,), {}), Need(me, (), (bad,), {}), Need(me, (), (good,), {})]
+    shared.ahead(needs, tmp_path / "logs", phases)
+    shared.close()  # waits for what was begun
+    made = shared.made()
+    assert sorted(m.ok for m in made) == [False, True]  # the repeated need made once
+    assert all(m.seconds > 0 and m.cpu > 0 for m in made)  # a venv and an install, measured
+    assert phases.walls()["build"] > 0  # build-phase work
+    assert len(list((tmp_path / "logs").glob("buildenv-*.log"))) == 2
+
+    sdist = str(make_sdist(dists, "first", "1.0", needs="buildhelper"))
+    built = build_one(env, BuildTask("first", "1.0", me, sdist, {}, (good,)), house, shared)
+    assert built.ok and "# using build environment" in built.log.read_text()
+    assert built.cpu > 0 and len(shared.made()) == 2  # nothing made again
+    failed = build_one(env, BuildTask("second", "1.0", me, sdist, {}, (bad,)), house, shared)
+    # The failure made ahead is told in the build's own log, with its cause.
+    assert not failed.ok and "could not be created" in failed.log.read_text()
+    assert any("not-there" in line for line in failed.tail)

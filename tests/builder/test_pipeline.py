@@ -182,6 +182,16 @@ def test_estimates_are_calibrated_by_the_projects_with_a_recorded_time() -> None
     assert [p for p, _v, _f in _drain(schedule)] == ["new", "known"]
 
 
+def test_upcoming_lists_the_queued_builds_in_the_order_they_start() -> None:
+    steps = [_build(p, v) for p in ("ext", "big", "pure") for v in ("3.11", "3.12")]
+    schedule = Schedule(steps, {}, estimates={"ext": 20_000, "big": 90_000, "pure": 0})
+    # What the run makes build environments ahead for: the same order as the builds start,
+    # and only what is queued (pure's 3.12 waits for its first build's kind).
+    upcoming = [(s.project, s.python) for s in schedule.upcoming()]
+    assert upcoming == [(p, v) for p, v, _first in _drain(schedule)]
+    assert ("pure", "3.12") not in upcoming and len(upcoming) == 5
+
+
 def test_a_pure_result_drops_the_rest_of_its_project_once() -> None:
     steps = [_build(p, v) for p in ("guess", "other") for v in ("3.11", "3.12", "3.13")]
     schedule = Schedule(steps, {}, estimates={"guess": 5_000, "other": 1_000})

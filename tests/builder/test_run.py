@@ -198,6 +198,13 @@ def test_build_inputs_setup_script_build_requirements_overrides(tmp_path: Path) 
     rows = {r["project"]: r for r in data["wheels"]}
     assert rows["needshelper"]["source"] == "built" and rows["needshelper"]["state"] == "done"
     assert rows["flagged"]["tag"] == "pure" and rows["flagged"]["seconds"] > 0
+    # The shared build environment was asked for ahead of its builds (whoever came first
+    # made it: the first builds start at once), made once, and measured apart.
+    envs = data["build_envs"]
+    assert envs["created"] == 1 and envs["seconds"] > 0 and envs["cpu"] > 0
+    assert len(list((wh / "logs").glob("buildenv-*.log"))) == 1
+    logs = "".join(p.read_text() for p in (wh / "logs").glob("*.log"))
+    assert logs.count("# creating build environment") == 1
 
     # Without requirements-build.txt the undeclared import fails, with a hint where to add it.
     (tmp_path / "requirements-build.txt").unlink()

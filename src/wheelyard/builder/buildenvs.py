@@ -7,6 +7,11 @@ single build, which costs as much as compiling a small extension. A venv is mark
 only after its requirements installed, so a killed run never leaves a half one in use.
 With ``uv`` (given when uv resolves, so pip's configuration plays no part: builder/uv.py)
 uv creates the environment and installs into it, in a fraction of pip's time.
+
+Creating one waits mostly on the network and the disk, so the run asks for them ahead
+(:meth:`SharedEnvs.ahead`, in the order builds will start) while other builds compile: a
+build then finds its environment made. Each creation's wall and CPU seconds are kept
+(:meth:`SharedEnvs.made`): work of the build phase that no single build's figures hold.
 """
 
 from __future__ import annotations
@@ -15,13 +20,18 @@ import hashlib
 import json
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from wheelyard.builder import cputime
 from wheelyard.builder.interpreters import Interpreter, venv_commands
+from wheelyard.builder.phases import Phases
 from wheelyard.builder.runners import Runner
 
 _COMPLETE = ".wheelyard-complete"
@@ -35,6 +45,31 @@ def _installed(venv: Path) -> dict[str, str]:
         name, _, version = info.name[: -len(".dist-info")].partition("-")
         found[canonicalize_name(name)] = version
     return found
+
+
+# Environments made ahead at once: they wait on the network, so a couple overlap the builds
+# without taking much of a core from them.
+AHEAD = 2
+
+
+@dataclass(frozen=True)
+class Need:
+    """One build's environment: what ``SharedEnvs.venv`` is given."""
+
+    interpreter: Interpreter
+    requirements: tuple[str, ...]
+    files: tuple[Path, ...]
+    environment: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Made:
+    """One environment this run created: its wall and CPU seconds (``ok``: it was usable)."""
+
+    key: str
+    seconds: float
+    cpu: float
+    ok: bool
 
 
 class SharedEnvs:
@@ -51,8 +86,11 @@ class SharedEnvs:
         self.refresh = refresh
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._failed: set[str] = set()
+        self._failed: dict[str, Path] = {}  # key → the log saying why it failed
         self._fresh: set[str] = set()  # created by this run (a refresh recreates each once)
+        self._made: list[Made] = []
+        self._asked: set[str] = set()  # keys given to ahead()
+        self._pool: ThreadPoolExecutor | None = None  # ahead()'s, until close()
 
     @staticmethod
     def key(interp: Interpreter, requirements: Sequence[str], files: Sequence[Path]) -> str:
@@ -83,7 +121,7 @@ class SharedEnvs:
             lock = self._locks.setdefault(interp.tag, threading.Lock())
         with lock:
             if key in self._failed:
-                self._note(log, f"build environment {key} could not be created before")
+                self._failed_before(key, log)
                 return None
             stale = self.refresh and key not in self._fresh
             if stale or not (venv / _COMPLETE).exists():
@@ -92,13 +130,60 @@ class SharedEnvs:
                     self._note(log, f"using build environment {other} (it satisfies {key})")
                     return other
                 if not self._create(interp, venv, requirements, files, log, environment):
-                    self._failed.add(key)
+                    self._failed[key] = log
                     return None
                 self._fresh.add(key)
                 self._record(venv, requirements, files)
             else:
                 self._note(log, f"using build environment {venv}")
         return venv
+
+    def ahead(self, needs: Iterable[Need], logs: Path, phases: Phases) -> None:
+        """Create these environments in the background, :data:`AHEAD` at a time, in the
+        order given (each logged to ``logs/buildenv-KEY.log``; timed as the build phase, whose
+        work it is). A build wanting one still being made waits for it; one that failed is
+        reported in the log of each build that wanted it. :meth:`close` ends the work."""
+        for need in needs:
+            key = self.key(need.interpreter, need.requirements, need.files)
+            with self._guard:
+                if key in self._asked:
+                    continue
+                self._asked.add(key)
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(AHEAD, thread_name_prefix="wheelyard-env")
+                pool = self._pool
+
+            def make(need: Need = need, key: str = key) -> None:
+                log, interp = logs / f"buildenv-{key}.log", need.interpreter
+                with phases.timing("build"):
+                    self.venv(interp, need.requirements, need.files, log, need.environment)
+
+            pool.submit(make)
+
+    def close(self) -> None:
+        """Drop the environments asked ahead and not started (their builds are over), and
+        wait for those being made."""
+        with self._guard:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def made(self) -> list[Made]:
+        """The environments this run created so far."""
+        with self._guard:
+            return list(self._made)
+
+    def _failed_before(self, key: str, log: Path) -> None:
+        """Say in ``log`` that ``key`` failed, with the failure's own log (its hints apply)."""
+        where = self._failed[key]
+        self._note(log, f"build environment {key} could not be created (see {where})")
+        if where != log:
+            try:
+                text = where.read_text(errors="replace")
+            except OSError:
+                return
+            with log.open("a") as fh:
+                fh.write(text)
 
     @staticmethod
     def _names(requirements: Sequence[str], markers: Mapping[str, str]) -> dict[str, Requirement]:
@@ -168,12 +253,22 @@ class SharedEnvs:
             pip = ["env", f"VIRTUAL_ENV={venv}", *self.uv, "pip"]
         args = [a for f in files for a in ("-r", str(f))] + list(requirements)
         self._note(log, f"creating build environment {venv}")
+        started, offset = time.perf_counter(), log.stat().st_size
+        ok = True
         # An in-tree backend may need nothing installed (pip and uv refuse an empty install).
         for cmd in [create, *([[*pip, "install", *args]] if args else [])]:
-            if self.runner.run(cmd, log, environment) != 0:
-                return False
-        (venv / _COMPLETE).touch()
-        return True
+            timed = cputime.timed(interp.executable, cmd, cputime.ENV_LINE)
+            if self.runner.run(timed, log, environment) != 0:
+                ok = False
+                break
+        with log.open("rb") as fh:
+            fh.seek(offset)
+            cpu = cputime.total(fh.read().decode(errors="replace"), cputime.ENV_LINE)
+        with self._guard:
+            self._made.append(Made(venv.name, time.perf_counter() - started, cpu, ok))
+        if ok:
+            (venv / _COMPLETE).touch()
+        return ok
 
     @staticmethod
     def _note(log: Path, text: str) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from wheelyard.builder import cputime
 from wheelyard.builder.buildenvs import SharedEnvs
 from wheelyard.builder.hints import hint, tail
 from wheelyard.builder.interpreters import Interpreter, venv_commands
@@ -69,33 +70,9 @@ class BuildResult:
         return self.wheel is not None
 
 
-# Runs a build command and then writes the CPU time of everything it ran to the log, in the
-# build environment itself (the host or a container: the engine's processes are no children of
-# ours). Python 3.6 syntax: it runs under the interpreter being built for.
-_CPU_LINE = "# wheelyard: build cpu seconds "
-_CPU = (
-    "import resource, subprocess, sys; status = subprocess.call(sys.argv[1:]); "
-    "used = resource.getrusage(resource.RUSAGE_CHILDREN); "
-    f"print('{_CPU_LINE}%.3f' % (used.ru_utime + used.ru_stime), flush=True); "
-    "sys.exit(status)"
-)
-
-
 def _timed(task: BuildTask, cmd: list[str]) -> list[str]:
-    """``cmd`` run under :data:`_CPU`, which writes its CPU seconds to the log."""
-    return [str(task.interpreter.executable), "-c", _CPU, *cmd]
-
-
-def _cpu(text: str) -> float:
-    """The CPU seconds the build's commands wrote to its log, summed."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(_CPU_LINE):
-            try:
-                total += float(line[len(_CPU_LINE) :])
-            except ValueError:
-                continue
-    return total
+    """``cmd`` run under builder/cputime.py's wrapper, which writes its CPU seconds to the log."""
+    return cputime.timed(task.interpreter.executable, cmd)
 
 
 def _pip(task: BuildTask) -> list[str]:
@@ -160,8 +137,8 @@ def build_one(
     wheels = sorted(out.glob("*.whl"))
     text = log.read_text(errors="replace")
     if status == 0 and wheels:
-        return BuildResult(task, wheels[0], log, seconds, cpu=_cpu(text))
-    return BuildResult(task, None, log, seconds, tuple(tail(text)), hint(text), _cpu(text))
+        return BuildResult(task, wheels[0], log, seconds, cpu=cputime.total(text))
+    return BuildResult(task, None, log, seconds, tuple(tail(text)), hint(text), cputime.total(text))
 
 
 def build_all(

@@ -440,6 +440,13 @@ def report(outcome: Outcome, ok: bool, published: Publication | None) -> dict[st
     return {
         "ok": ok,
         "phases": outcome.phases.walls(),  # wall seconds each phase was running
+        # The shared build environments this run created: build-phase work whose CPU no
+        # build's row holds (bench/README.md: counted apart in the build efficiency).
+        "build_envs": {
+            "created": len(outcome.build_envs),
+            "seconds": round(sum(m.seconds for m in outcome.build_envs), 2),
+            "cpu": round(sum(m.cpu for m in outcome.build_envs), 2),
+        },
         "verified": [
             {
                 "python": v.interpreter.minor,

@@ -24,7 +24,7 @@ import httpx
 
 from wheelyard.builder import buildflags, estimate, reuse, upstream
 from wheelyard.builder import verified as record
-from wheelyard.builder.buildenvs import SharedEnvs
+from wheelyard.builder.buildenvs import Made, Need, SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
 from wheelyard.builder.fetch import fetch
 from wheelyard.builder.hook import SetupFailed, run_setup
@@ -35,7 +35,7 @@ from wheelyard.builder.progress import Reporter, Row
 from wheelyard.builder.ready import Readiness
 from wheelyard.builder.repair import PURE, Repaired, RepairFailed, is_pure, repair
 from wheelyard.builder.runners import Runner
-from wheelyard.builder.sdist import fetch_sdist
+from wheelyard.builder.sdist import declared_build_requires, fetch_sdist
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.builder.verify import Verified, verify
 from wheelyard.client import ClientError, YardClient
@@ -76,6 +76,7 @@ class Outcome:
     wheels: list[Path] = field(default_factory=list)  # the wheelhouse's share of this run
     phases: Phases = field(default_factory=Phases)  # wall time per phase
     digests: dict[str, str] = field(default_factory=dict)  # interpreter path → set that passed
+    build_envs: list[Made] = field(default_factory=list)  # shared build environments created
 
     @property
     def ok(self) -> bool:
@@ -188,6 +189,10 @@ class Schedule:
     def ready(self) -> bool:
         return bool(self._ready)
 
+    def upcoming(self) -> list[Step]:
+        """The builds queued now, in the order they will start."""
+        return [entry[2] for entry in sorted(self._ready, key=lambda e: e[:2])]
+
     def pop(self) -> tuple[Step, bool]:
         """The next build to start, and whether it is its project's first."""
         _, _, step, first = heapq.heappop(self._ready)
@@ -245,21 +250,26 @@ class _Run:
         # (project, version) → the pure wheel its first finished build made in this run
         self._pure: dict[tuple[str, str], Repaired] = {}
         self._pure_lock = threading.Lock()
+        # works out, in the background, the build environments to make ahead (schedule_all)
+        self._preparing = ThreadPoolExecutor(1, thread_name_prefix="wheelyard-prepare")
+        self._shared_lock = threading.Lock()
 
     def runner_for(self, project: str) -> Runner:
         image = self.job.settings.override(project).container
         return self.runner.variant(image) if image else self.runner
 
     def shared_for(self, runner: Runner) -> SharedEnvs:
-        if id(runner) not in self.shared:
-            root = self.job.wheelhouse / ".envs"
-            if runner is not self.runner:
-                # Another image: its own folder, so two images never build one env at once.
-                root = root / f"image-{hashlib.sha256(runner.identity.encode()).hexdigest()[:12]}"
-            uv = self.job.uv if self.job.direct else None  # uv resolved: pip's config not in play
-            envs = SharedEnvs(runner, root, self.job.refresh, uv)
-            self.shared[id(runner)] = envs
-        return self.shared[id(runner)]
+        with self._shared_lock:  # builds and the environments made ahead ask at once
+            if id(runner) not in self.shared:
+                root = self.job.wheelhouse / ".envs"
+                if runner is not self.runner:
+                    # Another image: its own folder, so two images never build one env at once.
+                    digest = hashlib.sha256(runner.identity.encode()).hexdigest()[:12]
+                    root = root / f"image-{digest}"
+                # uv resolved: pip's configuration is not in play
+                uv = self.job.uv if self.job.direct else None
+                self.shared[id(runner)] = SharedEnvs(runner, root, self.job.refresh, uv)
+            return self.shared[id(runner)]
 
     def show(self, row: Row, **changes: object) -> Row:
         row = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
@@ -326,17 +336,15 @@ class _Run:
             override.build_requires,
         )
 
-    def make(self, task: BuildTask) -> Repaired | None:
-        """Build then repair one task, showing each state; None when either failed."""
-        row = self.rows[(task.project, task.version, task.interpreter.minor)]
+    def inputs(self, task: BuildTask, options: Sequence[str]) -> tuple[BuildTask, str | None]:
+        """``task`` on the fetched sdist with its build flags, and the key of its inputs
+        (builder/reuse.py); the task as given and None when the sdist cannot be read."""
         settings = self.job.settings
-        exclude = settings.override(task.project).exclude
-        options = buildflags.repair_flags(self.runner_for(task.project), settings.strip)
-        key = None
         try:
             sdist = fetch_sdist(task.source, self.job.wheelhouse / ".sdists")
             environment = buildflags.environment(task.environment, settings.strip, sdist)
             task = dataclasses.replace(task, source=str(sdist), environment=environment)
+            exclude = settings.override(task.project).exclude
             repair_inputs = (settings.plat or "", *exclude, *options)
             key = reuse.inputs(
                 sdist,
@@ -347,7 +355,16 @@ class _Run:
                 repair_inputs,
             ).key()
         except (OSError, ValueError, httpx.HTTPError, tarfile.TarError, zipfile.BadZipFile):
-            pass  # build_one fetches again and reports why it could not
+            return task, None  # build_one fetches again and reports why it could not
+        return task, key
+
+    def make(self, task: BuildTask) -> Repaired | None:
+        """Build then repair one task, showing each state; None when either failed."""
+        row = self.rows[(task.project, task.version, task.interpreter.minor)]
+        settings = self.job.settings
+        exclude = settings.override(task.project).exclude
+        options = buildflags.repair_flags(self.runner_for(task.project), settings.strip)
+        task, key = self.inputs(task, options)
         found = reuse.lookup(self.job.wheelhouse, key) if key and not self.job.refresh else None
         if found is not None:
             repaired = Repaired(found.wheel, found.policy, found.grafted)
@@ -468,6 +485,23 @@ class _Run:
         history = _load_seconds(self.job.wheelhouse)
         platform = _load_platform(self.job.wheelhouse)
         schedule = Schedule(steps, history, platform | self.job.platform, estimates)
+        # The environments of the builds queued now are made ahead, in the same order; what
+        # they are is worked out in the background too (each build's inputs are hashed).
+        self._preparing.submit(self.prepare, schedule.upcoming())
+        try:
+            self.build_in_order(schedule)
+        finally:
+            # The builds are over: environments not begun are not needed.
+            self._preparing.shutdown(wait=True, cancel_futures=True)
+            for envs in list(self.shared.values()):
+                envs.close()
+        for envs in self.shared.values():
+            self.outcome.build_envs.extend(envs.made())
+        _save_seconds(self.job.wheelhouse, history, self.rows.values())
+        _save_platform(self.job.wheelhouse, platform, self.rows.values())
+
+    def build_in_order(self, schedule: Schedule) -> None:
+        """Build and repair every step of ``schedule``, ``jobs`` at a time."""
         with self.pool() as pool:
             pending: dict[Future[Repaired | None], tuple[Step, bool]] = {}
             while schedule.ready or pending:
@@ -490,8 +524,32 @@ class _Run:
                     if first:
                         took = self.rows[(step.project, step.version, step.python)].seconds
                         schedule.queue_others(step, took)
-        _save_seconds(self.job.wheelhouse, history, self.rows.values())
-        _save_platform(self.job.wheelhouse, platform, self.rows.values())
+                        self._preparing.submit(self.prepare, schedule.group(step)[1:])
+
+    def need(self, step: Step) -> Need | None:
+        """The shared build environment ``step``'s build will ask for (as build_one does);
+        None when it will not build (its wheel is reused) or its sdist cannot be read (the
+        build reports why)."""
+        task = self.task(step)
+        options = buildflags.repair_flags(self.runner_for(task.project), self.job.settings.strip)
+        task, key = self.inputs(task, options)
+        if key is None or (not self.job.refresh and reuse.lookup(self.job.wheelhouse, key)):
+            return None
+        try:
+            requires = (*declared_build_requires(Path(task.source)), *task.build_requires)
+        except (OSError, ValueError, tarfile.TarError, zipfile.BadZipFile):
+            return None
+        return Need(task.interpreter, requires, task.requirement_files, task.environment)
+
+    def prepare(self, steps: Sequence[Step]) -> None:
+        """Have these builds' environments made ahead (buildenvs.py)."""
+        logs = self.job.wheelhouse / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for step in steps:
+            need = self.need(step)
+            if need is not None:
+                envs = self.shared_for(self.runner_for(step.project))
+                envs.ahead([need], logs, self.job.phases)
 
     def share_pure(self, group: Sequence[Step], built: Step, repaired: Repaired) -> None:
         """``built`` made a pure wheel: it serves every interpreter of its project."""
