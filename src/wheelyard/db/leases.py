@@ -25,9 +25,9 @@ Why a reader never serves a page older than a write that has answered:
   when they were started, so every page kept under a generation past the bump was read from
   the database after C. (Numbers are drawn after commits, not in them: a sequence gives
   numbers in the order of drawing, not of commits.)
-* A process serves from its cache only while its lease is valid on its own monotonic clock:
-  until ``sent + TERM - MARGIN``, ``sent`` being when it sent its last renewal that found its
-  row. PostgreSQL set that row's expiry to its ``now()`` (at or after ``sent``) + TERM, so the
+* A process serves from its cache only while its lease is valid on its own clock (``_clock``,
+  monotonic and counting a suspended host's sleep): until ``sent + TERM - MARGIN``, ``sent``
+  being when it sent its last renewal that found its row. PostgreSQL set that row's expiry to its ``now()`` (at or after ``sent``) + TERM, so the
   process stops trusting its lease before PostgreSQL considers it expired (given clocks that
   run at the same rate, within MARGIN). A writer therefore skips a lease only after that
   process stopped using its cache. It deletes such a row in the same statement, and the
@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -56,6 +57,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("wheelyard.db")
+
+# Monotonic and still counting while the host sleeps (CLOCK_MONOTONIC stops then, while
+# PostgreSQL's clock goes on: a resumed server would trust a lease that expired meanwhile).
+_clock: Callable[[], float] = (
+    functools.partial(time.clock_gettime, time.CLOCK_BOOTTIME)
+    if hasattr(time, "CLOCK_BOOTTIME")
+    else time.monotonic
+)
 
 CHANNEL = "wheelyard_changes"  # spelled out in the SQL below
 APPLICATION = "wheelyard-lease"  # application_name of the listening connections
@@ -136,7 +145,7 @@ class Lease:
         self._closed = False
 
     def valid(self) -> bool:
-        return time.monotonic() < self._valid_until
+        return _clock() < self._valid_until
 
     def start(self) -> None:
         """Start listening (once), on the running loop."""
@@ -188,12 +197,12 @@ class Lease:
         await asyncio.wait_for(conn.execute(f"LISTEN {CHANNEL}"), TIMEOUT)
         sent = await self._join(conn)
         while True:
-            timeout = max(0.0, sent + RENEW - time.monotonic())
+            timeout = max(0.0, sent + RENEW - _clock())
             async for note in conn.notifies(timeout=timeout, stop_after=1):
                 # The bump comes first: the acknowledgement below may only follow it.
                 self._seen = max(self._seen, _number(note.payload))
                 self._changed()
-            sent = time.monotonic()
+            sent = _clock()
             params = {"acked": self._seen, "term": TERM, "server": self.server}
             cursor = await asyncio.wait_for(conn.execute(_RENEW, params), TIMEOUT)
             if cursor.rowcount == 1:
@@ -205,7 +214,7 @@ class Lease:
     async def _join(self, conn: Any) -> float:
         # LISTEN is in effect: every number drawn from now on will be delivered; any drawn
         # before is at most the sequence's value read here, and the bump below covers it.
-        sent = time.monotonic()
+        sent = _clock()
         params = {"server": self.server, "term": TERM}
         cursor = await asyncio.wait_for(conn.execute(_JOIN, params), TIMEOUT)
         row = await cursor.fetchone()
