@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sqlite3
 import time
 from typing import Any
@@ -61,6 +62,7 @@ class ChangeProbe:
         self._answer: int | None = None
         self._retry_at = 0.0
         self._snapshot: str | None = None
+        self._ticks = itertools.count(1)
         self._version = 0
         self._lease = Lease(self._dsn, self._bump) if self._dsn is not None else None
         self._leased = False  # whether the last answer came from the lease
@@ -101,7 +103,9 @@ class ChangeProbe:
             return answer
 
     def _bump(self) -> None:
-        self._version += 1
+        # From the loop or a writer's thread: next() hands each caller a value never used
+        # before, and whichever lands last is new too (an increment could lose one).
+        self._version = next(self._ticks)
 
     async def aclose(self) -> None:
         """Give up the lease and close the connections (at shutdown)."""
@@ -129,7 +133,7 @@ class ChangeProbe:
             return None
         if row[0] != self._snapshot:
             self._snapshot = row[0]
-            self._version += 1
+            self._bump()
         return self._version
 
     async def _drop(self) -> None:

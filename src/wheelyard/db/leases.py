@@ -27,13 +27,16 @@ Why a reader never serves a page older than a write that has answered:
   numbers in the order of drawing, not of commits.)
 * A process serves from its cache only while its lease is valid on its own clock (``_clock``,
   monotonic and counting a suspended host's sleep): until ``sent + TERM - MARGIN``, ``sent``
-  being when it sent its last renewal that found its row. PostgreSQL set that row's expiry to its ``now()`` (at or after ``sent``) + TERM, so the
-  process stops trusting its lease before PostgreSQL considers it expired (given clocks that
-  run at the same rate, within MARGIN). A writer therefore skips a lease only after that
-  process stopped using its cache. It deletes such a row in the same statement, and the
-  process's renewal then finds no row (PostgreSQL serialises the UPDATE and the DELETE on the
-  row), so it rejoins, with a bump, before it trusts its cache again: what it missed is
-  dropped.
+  being when it sent its last renewal that found its row. PostgreSQL set that row's expiry to
+  its ``now()`` (at or after ``sent``) + TERM, so the process stops trusting its lease before
+  PostgreSQL considers it expired (given clocks that run at the same rate, within MARGIN). A
+  writer therefore skips a lease only after that process stopped using its cache. It deletes
+  such a row in the same statement, and the process's renewal then finds no row (PostgreSQL
+  serialises the UPDATE and the DELETE on the row), so it rejoins, with a bump, before it
+  trusts its cache again: what it missed is dropped.
+* The writer's own process is moved by the writer itself right after its commit
+  (``moved_here``) and is not waited for: a unit of work run on the event loop blocks the
+  loop that would acknowledge.
 * A process whose connection fails stops using its cache at once and goes back to the
   per-request probe (``db.changes``) until it has listened and joined again.
 
@@ -85,7 +88,7 @@ _ANNOUNCE = text(
 _PENDING = text(
     "WITH gone AS (DELETE FROM cache_leases WHERE acked < :n AND expires < clock_timestamp()"
     " RETURNING server)"
-    " SELECT count(*) FROM cache_leases WHERE acked < :n"
+    " SELECT count(*) FROM cache_leases WHERE acked < :n AND server <> ALL(:local)"
     " AND server NOT IN (SELECT server FROM gone)"
 )
 _JOIN = (
@@ -118,25 +121,38 @@ def announce(session: Session) -> int:
 
 
 def pending(session: Session, number: int) -> int:
-    """How many unexpired leases have not acknowledged ``number`` yet; expired ones that have
-    not are deleted (the caller commits), so their processes rejoin before trusting a page."""
-    return int(session.execute(_PENDING, {"n": number}).scalar_one())
+    """How many unexpired leases of other processes have not acknowledged ``number`` yet;
+    expired ones that have not are deleted (the caller commits), so their processes rejoin
+    before trusting a page. This process's own caches were moved by ``moved_here``."""
+    local = [lease.server for lease in _LOCAL]
+    return int(session.execute(_PENDING, {"n": number, "local": local}).scalar_one())
+
+
+def moved_here() -> None:
+    """After a commit, from any thread: move this process's leased caches at once (its own
+    listener may be unable to: a unit of work run on the event loop blocks it)."""
+    for lease in list(_LOCAL):
+        lease.changed()
 
 
 def _number(payload: str) -> int:
     return int(payload) if payload.isdigit() else 0
 
 
+_LOCAL: list[Lease] = []  # this process's leases, started and not closed
+
+
 class Lease:
     """This process's lease: ``valid()`` while its cache may be trusted with no round trip.
 
-    ``changed`` is called (on the event loop) whenever something may have changed: a
-    notification, or a (re)join that may have missed some.
+    ``changed`` is called whenever something may have changed: on the event loop for a
+    notification, or a (re)join that may have missed some; from a writer's thread for a write
+    this process committed (``moved_here``). It must give a version never used before.
     """
 
     def __init__(self, dsn: str, changed: Callable[[], None]) -> None:
         self._dsn = dsn
-        self._changed = changed
+        self.changed = changed
         self.server = uuid.uuid4().hex
         self._valid_until = 0.0
         self._seen = 0  # the highest change number this process has bumped for
@@ -151,11 +167,14 @@ class Lease:
         """Start listening (once), on the running loop."""
         if self._task is None and not self._closed:
             self._task = asyncio.get_running_loop().create_task(self._run())
+            _LOCAL.append(self)
 
     async def close(self) -> None:
         """Stop listening and give the lease up, so that writers need not wait for it."""
         self._closed = True
         self._valid_until = 0.0
+        if self in _LOCAL:
+            _LOCAL.remove(self)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(BaseException):
@@ -201,7 +220,7 @@ class Lease:
             async for note in conn.notifies(timeout=timeout, stop_after=1):
                 # The bump comes first: the acknowledgement below may only follow it.
                 self._seen = max(self._seen, _number(note.payload))
-                self._changed()
+                self.changed()
             sent = _clock()
             params = {"acked": self._seen, "term": TERM, "server": self.server}
             cursor = await asyncio.wait_for(conn.execute(_RENEW, params), TIMEOUT)
@@ -219,6 +238,6 @@ class Lease:
         cursor = await asyncio.wait_for(conn.execute(_JOIN, params), TIMEOUT)
         row = await cursor.fetchone()
         self._seen = max(self._seen, int(row[0]))
-        self._changed()
+        self.changed()
         self._valid_until = sent + TERM - MARGIN
         return sent

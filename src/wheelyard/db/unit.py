@@ -114,6 +114,7 @@ def _wait_for_caches(session: Session) -> None:
     try:
         number = leases.announce(session)
         session.commit()
+        leases.moved_here()
         deadline = time.monotonic() + leases.WAIT_LIMIT
         pause = 0.0005
         while leases.pending(session, number):
