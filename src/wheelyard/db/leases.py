@@ -187,16 +187,18 @@ class Lease:
                 await conn.close()
 
     async def _run(self) -> None:
-        import psycopg
+        import psycopg  # only servers on PostgreSQL need it
 
         warned = False
         while not self._closed:
             try:
                 await self._listen()
             except (psycopg.Error, OSError, asyncio.TimeoutError) as exc:
-                if not warned:  # e.g. no lease table yet (schema older than this code)
+                if not warned:  # e.g. the database restarting; logged once, not every second
                     log.warning("cache lease lost, probing per request: %s", exc)
                     warned = True
+            except Exception:  # a bug: never trust the cache, keep trying
+                log.exception("cache lease failed, probing per request")
             self._valid_until = 0.0  # nothing is known about what happened meanwhile
             conn, self._conn = self._conn, None
             if conn is not None:

@@ -101,6 +101,7 @@ def _commit(session: Session) -> None:
         )
         session.commit()
         if wrote:
+            leases.moved_here()  # this process's caches: at once, whatever happens next
             _wait_for_caches(session)
     finally:
         session.info.pop(_COMMITTING, None)
@@ -114,7 +115,6 @@ def _wait_for_caches(session: Session) -> None:
     try:
         number = leases.announce(session)
         session.commit()
-        leases.moved_here()
         deadline = time.monotonic() + leases.WAIT_LIMIT
         pause = 0.0005
         while leases.pending(session, number):
