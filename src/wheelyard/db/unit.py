@@ -109,21 +109,24 @@ def _commit(session: Session) -> None:
 
 
 def _wait_for_caches(session: Session) -> None:
-    """After a committed write on PostgreSQL: announce it and wait until every serving process
-    with a cache lease has dropped what it changed (``db.leases``). Errors are logged, not
-    raised: the write is committed whatever happens here."""
+    """After a committed write on PostgreSQL: announce it and wait until every other serving
+    process with a cache lease has dropped what it changed (``db.leases``). Errors are
+    logged, not raised: the write is committed whatever happens here."""
     try:
+        # Autocommit: each statement one round trip, no BEGIN/COMMIT around it (the pool
+        # resets the connection when the session gives it back).
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         number = leases.announce(session)
-        session.commit()
         deadline = time.monotonic() + leases.WAIT_LIMIT
-        pause = 0.0005
-        while leases.pending(session, number):
-            session.commit()
+        pause = 0.0003  # about what another process takes to get the notice and answer
+        while True:
+            time.sleep(pause)
+            if not leases.pending(session, number):
+                break
             if time.monotonic() > deadline:
                 log.error("servers did not acknowledge change %d in time; going on", number)
-                return
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
+                break
+            pause = min(pause * 1.5, 0.005)
         session.commit()
     except SQLAlchemyError:
         log.exception("could not make sure that every server saw a committed write")
