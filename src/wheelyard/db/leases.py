@@ -41,8 +41,9 @@ Why a reader never serves a page older than a write that has answered:
   per-request probe (``db.changes``) until it has listened and joined again.
 
 The wait is bounded by the leases: an expired row is deleted, a live one acknowledges within a
-round trip. ``WAIT_LIMIT`` only guards against a bug (logged). Writes pay about four round
-trips more, and only units that wrote: reads run as before.
+round trip. ``WAIT_LIMIT`` only guards against a bug (logged). Units that wrote pay three
+round trips more (the check before COMMIT, the announcement, one poll) and the slowest
+acknowledgement; units that only read pay nothing.
 """
 
 from __future__ import annotations
