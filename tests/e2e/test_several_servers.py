@@ -4,12 +4,16 @@ bucket behave as one — what one writes, the other serves on the very next requ
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.helpers import (
@@ -25,6 +29,7 @@ from tests.helpers import (
 )
 from tests.postgres import new_database
 from tests.s3server import new_bucket, yard_env
+from wheelyard.db.leases import APPLICATION
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -135,3 +140,74 @@ def test_concurrent_uploads_of_one_name_store_exactly_one(
         digest = hashlib.sha256(winner.read_bytes()).hexdigest()
         assert page["files"][0]["hashes"]["sha256"] == digest
     assert "ok: database and storage agree" in a.cli("check").stdout
+
+
+def _live_leases(yard: Yard) -> int:
+    """How many serving processes hold an unexpired lease and are listening."""
+    dsn = yard.extra_env["WHEELYARD_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM cache_leases WHERE expires > clock_timestamp()),"
+            " (SELECT count(*) FROM pg_stat_activity"
+            "  WHERE application_name = %s AND datname = current_database())",
+            (APPLICATION,),
+        ).fetchone()
+    assert row is not None
+    return min(int(row[0]), int(row[1]))
+
+
+def _wait_for_leases(yard: Yard, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while _live_leases(yard) < count:
+        assert time.monotonic() < deadline, "the servers did not take their leases"
+        time.sleep(0.05)
+
+
+def test_a_cut_or_stopped_server_never_serves_a_stale_page(
+    pair: tuple[Yard, Yard], tmp_path: Path
+) -> None:
+    """B reuses pages with no round trip while it holds a lease (``db/leases.py``): a write
+    through A answers only after B dropped what it changed, or after B's lease expired, and B
+    stops trusting its cache before that. Nothing here depends on timing luck: B is asked the
+    moment A has answered."""
+    a, b = pair
+    token = a.user("leased")
+    dists = [_wheel(tmp_path / f"v{i}", "leased-pkg", f"{i}.0") for i in range(1, 6)]
+    names = [d.name for d in dists]
+    assert upload(a, "leased", token, dists[0]).is_success
+    _wait_for_leases(a, 2)
+    for _ in range(3):  # B's fast path keeps the page
+        assert files_in(b, "leased", "main", "leased-pkg") == names[:1]
+
+    # Both servers' listening connections cut at once: a write goes on, B is never stale.
+    dsn = a.extra_env["WHEELYARD_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cut = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            (APPLICATION,),
+        ).fetchall()
+    assert cut == [(True,), (True,)]
+    assert upload(a, "leased", token, dists[1]).is_success
+    assert files_in(b, "leased", "main", "leased-pkg") == names[:2]
+
+    # They rejoin on their own; B's warm page is dropped the moment A's next write answers.
+    _wait_for_leases(a, 2)
+    assert files_in(b, "leased", "main", "leased-pkg") == names[:2]
+    assert upload(a, "leased", token, dists[2]).is_success
+    assert files_in(b, "leased", "main", "leased-pkg") == names[:3]
+
+    # B frozen (SIGSTOP) with a warm page and a valid lease: A's write waits at most for the
+    # lease to expire, and B, resumed, does not trust a lease its own clock says is over.
+    assert files_in(b, "leased", "main", "leased-pkg") == names[:3]
+    os.kill(b.process.pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        assert upload(a, "leased", token, dists[3]).is_success
+        assert time.monotonic() - start < 10
+    finally:
+        os.kill(b.process.pid, signal.SIGCONT)
+    assert files_in(b, "leased", "main", "leased-pkg") == names[:4]
+    _wait_for_leases(a, 2)
+    assert upload(a, "leased", token, dists[4]).is_success
+    assert files_in(b, "leased", "main", "leased-pkg") == names

@@ -3,16 +3,20 @@
 On SQLite, ``PRAGMA data_version`` on a dedicated connection changes whenever any other
 connection (any thread or process) commits: about a microsecond per check (``version``).
 
-On PostgreSQL (``aversion``, for the event loop, when asked with ``postgres=True``):
-``pg_current_snapshot()`` on a dedicated autocommit connection. The snapshot (xmin, xmax,
-in-progress ids) differs from the last one read as soon as any transaction that wrote has
-ended, on any server; equal snapshots mean the same committed data (PostgreSQL itself reuses
-a snapshot on that ground). A snapshot never comes back once it changed, so a page built
-after a probe and kept under the probe's version is replaced on the next change. One query
-of about 50 µs, awaited on the loop (a worker thread's two hand-offs cost more than the
-query on a busy machine); one query at a time, and every caller that arrived before it was
-sent shares its answer. A failed or slow probe answers None (callers then take their full
-path) and the next ones retry after ``RETRY_AFTER``.
+On PostgreSQL (``aversion``, for the event loop, when asked with ``postgres=True``): while this
+process holds a cache lease (``db.leases``: writers wait until it has dropped what they changed
+before they answer), a generation bumped on every change notification, with no round trip at
+all. Without a valid lease (connection lost, schema without leases, a renewal late) it probes
+per request: ``pg_current_snapshot()`` on a dedicated autocommit connection. The snapshot
+(xmin, xmax, in-progress ids) differs from the last one read as soon as any transaction that
+wrote has ended, on any server; equal snapshots mean the same committed data (PostgreSQL itself
+reuses a snapshot on that ground). A snapshot never comes back once it changed, so a page built
+after a probe and kept under the probe's version is replaced on the next change. One query of
+about 50 µs, awaited on the loop (a worker thread's two hand-offs cost more than the query on a
+busy machine); one query at a time, and every caller that arrived before it was sent shares its
+answer. A failed or slow probe answers None (callers then take their full path) and the next
+ones retry after ``RETRY_AFTER``. Switching between the lease and the probe moves the version,
+so no page kept under one is trusted under the other.
 
 Backends without such a counter answer None and callers fall back to validating against the
 database.
@@ -22,11 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sqlite3
 import time
 from typing import Any
 
 from sqlalchemy.engine import make_url
+
+from wheelyard.db.leases import Lease
 
 RETRY_AFTER = 1.0  # seconds a PostgreSQL probe whose connection failed answers None
 TIMEOUT = 2.0  # seconds for connecting or for one probe query
@@ -55,7 +62,10 @@ class ChangeProbe:
         self._answer: int | None = None
         self._retry_at = 0.0
         self._snapshot: str | None = None
+        self._ticks = itertools.count(1)
         self._version = 0
+        self._lease = Lease(self._dsn, self._bump) if self._dsn is not None else None
+        self._leased = False  # whether the last answer came from the lease
 
     def version(self) -> int | None:
         """SQLite's data version (None on other backends): for any thread."""
@@ -69,9 +79,17 @@ class ChangeProbe:
 
     async def aversion(self) -> int | None:
         """The version, from the event loop: SQLite's, or PostgreSQL's snapshot when asked."""
-        dsn = self._dsn
-        if dsn is None:
+        dsn, lease = self._dsn, self._lease
+        if dsn is None or lease is None:
             return self.version()
+        lease.start()
+        leased = lease.valid()
+        if leased != self._leased:  # a page kept under one mode is not trusted by the other
+            self._leased = leased
+            self._bump()
+            self._snapshot = None
+        if leased:
+            return self._version
         arrived = self._sent  # only a query sent after this moment may answer for it
         if self._turn is None:
             self._turn = asyncio.Lock()
@@ -83,6 +101,17 @@ class ChangeProbe:
             answer = await self._probe(dsn)
             self._answered, self._answer = ticket, answer
             return answer
+
+    def _bump(self) -> None:
+        # From the loop or a writer's thread: next() hands each caller a value never used
+        # before, and whichever lands last is new too (an increment could lose one).
+        self._version = next(self._ticks)
+
+    async def aclose(self) -> None:
+        """Give up the lease and close the connections (at shutdown)."""
+        if self._lease is not None:
+            await self._lease.close()
+        await self._drop()
 
     async def _probe(self, dsn: str) -> int | None:
         import psycopg
@@ -104,7 +133,7 @@ class ChangeProbe:
             return None
         if row[0] != self._snapshot:
             self._snapshot = row[0]
-            self._version += 1
+            self._bump()
         return self._version
 
     async def _drop(self) -> None:

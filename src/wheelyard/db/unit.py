@@ -14,6 +14,12 @@ part of the transaction:
 
 Sessions made by ``db.session.make_sessionmaker`` refuse ``commit()`` outside a unit, so a
 service that commits fails loudly instead of splitting its caller's unit in two.
+
+On PostgreSQL a unit that wrote answers only once every serving process's page cache has
+dropped what it changed (``db.leases``): the commit notifies, then waits for their
+acknowledgements. Whether a unit may have written is tracked for every session (any
+statement that is not an ORM SELECT, any flush), and PostgreSQL confirms it (the transaction
+has an id), so read-only units pay nothing.
 """
 
 from __future__ import annotations
@@ -27,14 +33,28 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+
+from wheelyard.db import leases
 
 log = logging.getLogger("wheelyard.db")
 T = TypeVar("T")
 
 _UNIT = "wheelyard.unit"
 _COMMITTING = "wheelyard.unit.committing"
+_MAY_HAVE_WRITTEN = "wheelyard.unit.wrote"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: ORMExecuteState) -> None:
+    if not state.is_select:  # text(), INSERT/UPDATE/DELETE, DDL: may write
+        state.session.info[_MAY_HAVE_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: object) -> None:
+    session.info[_MAY_HAVE_WRITTEN] = True
 
 
 @dataclass
@@ -72,9 +92,45 @@ def commit_then_raise(session: Session, exc: BaseException) -> BaseException:
 def _commit(session: Session) -> None:
     session.info[_COMMITTING] = True
     try:
+        session.flush()  # what commit() would flush counts as written (after_flush)
+        wrote = (
+            session.info.pop(_MAY_HAVE_WRITTEN, False)
+            and session.in_transaction()
+            and leases.is_postgres(session)
+            and leases.notify_if_wrote(session)
+        )
         session.commit()
+        if wrote:
+            leases.moved_here()  # this process's caches: at once, whatever happens next
+            _wait_for_caches(session)
     finally:
         session.info.pop(_COMMITTING, None)
+        session.info.pop(_MAY_HAVE_WRITTEN, None)
+
+
+def _wait_for_caches(session: Session) -> None:
+    """After a committed write on PostgreSQL: announce it and wait until every other serving
+    process with a cache lease has dropped what it changed (``db.leases``). Errors are
+    logged, not raised: the write is committed whatever happens here."""
+    try:
+        # Autocommit: each statement one round trip, no BEGIN/COMMIT around it (the pool
+        # resets the connection when the session gives it back).
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        number = leases.announce(session)
+        deadline = time.monotonic() + leases.WAIT_LIMIT
+        pause = 0.0003  # about what another process takes to get the notice and answer
+        while True:
+            time.sleep(pause)
+            if not leases.pending(session, number):
+                break
+            if time.monotonic() > deadline:
+                log.error("servers did not acknowledge change %d in time; going on", number)
+                break
+            pause = min(pause * 1.5, 0.005)
+        session.commit()
+    except SQLAlchemyError:
+        log.exception("could not make sure that every server saw a committed write")
+        session.rollback()
 
 
 @contextmanager
@@ -91,6 +147,7 @@ def transaction(session: Session) -> Iterator[Unit]:
             if exc is unit.keep:
                 _commit(session)
             else:
+                session.info.pop(_MAY_HAVE_WRITTEN, None)
                 session.rollback()
             raise
         _commit(session)

@@ -1,9 +1,11 @@
 """ASGI front for the hot path: anonymous Simple API GETs answered from memory.
 
 A rendered page is reused only while the database is unchanged (``ChangeProbe``: SQLite's
-data version, PostgreSQL's snapshot), so no reader ever sees a stale page, whichever server
-of a yard committed the change. Anything unusual — credentials, a path token, a name to
-redirect, an error, a backend without a change counter — goes to the full application.
+data version; on PostgreSQL this process's cache lease, or the snapshot without one), so no
+reader ever sees a stale page, whichever server of a yard committed the change. The lease is
+taken at start-up and given up at shutdown (the lifespan events pass through here).
+Anything unusual — credentials, a path token, a name to redirect, an error, a backend without
+a change counter — goes to the full application.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 
 from packaging.utils import canonicalize_name
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wheelyard.db.changes import ChangeProbe
 from wheelyard.errors import YardError
@@ -39,6 +41,8 @@ class FastIndex:
         self.pages = PageCache(name="fast")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return await self.app(scope, receive, self._lifespan(send))
         if (
             scope["type"] != "http"
             or scope["method"] not in ("GET", "HEAD")
@@ -100,3 +104,13 @@ class FastIndex:
         body = page.body if scope["method"] == "GET" else b""
         await send({"type": "http.response.body", "body": body})
         return None
+
+    def _lifespan(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                await self.probe.aversion()  # takes the lease (PostgreSQL) before requests
+            elif message["type"] == "lifespan.shutdown.complete":
+                await self.probe.aclose()  # writers stop waiting for this process at once
+            await send(message)
+
+        return sending
