@@ -2,9 +2,10 @@
 
 A stored file is checked before it is answered: its size always, its sha256 when that is cheap
 (metadata files, small files). A damaged or missing one answers 503 "stored file is damaged",
-never 200 and never with a cache header. ``send_blob`` answers with the store's best means: a
-zero-copy file response when the blob is a local file, a redirect when the store has a direct
-URL, else a stream through the protocol (honouring a single byte range, as files do).
+never 200 and never with a cache header. ``send_checked`` checks and answers with the store's
+best means: a zero-copy file response when the blob is a local file, a redirect when the store
+has a direct URL, else the bytes through the protocol (honouring a single byte range), the
+checks riding on the same read: one GET per small file on S3, whose bytes are then answered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -58,10 +60,14 @@ def _locate(session: Session, request: Request, sha256: str, filename: str) -> L
     return Located(file.blob_key, file.size, file.metadata_sha256, private, file.id, label.id)
 
 
-def _stream(store: BlobStore, key: str, start: int, end: int) -> Iterator[bytes]:
-    with store.open(key, start, end) as fh:
+def _drain(fh: BinaryIO) -> Iterator[bytes]:
+    with fh:
         while chunk := fh.read(_CHUNK):
             yield chunk
+
+
+def _stream(store: BlobStore, key: str, start: int, end: int) -> Iterator[bytes]:
+    yield from _drain(store.open(key, start, end))  # opened when the answer starts
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -88,6 +94,34 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def _wanted_range(request: Request, headers: dict[str, str]) -> str | None:
+    """The Range header to honour: none when an If-Range names another version."""
+    if_range = request.headers.get("if-range")
+    return request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
+
+
+def _unsatisfiable(size: int) -> Response:
+    return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+
+
+def _ranged(
+    headers: dict[str, str], span: tuple[int, int] | None, size: int
+) -> tuple[int, int, int]:
+    """Set the length (and range) headers of the answer; (status, start, end)."""
+    headers["Accept-Ranges"] = "bytes"
+    start, end = span or (0, size)
+    headers["Content-Length"] = str(end - start)
+    if span is None:
+        return 200, 0, size
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return 206, start, end
+
+
+def _redirect(url: str) -> Response:
+    # A short-lived direct URL: never cache the redirect.
+    return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+
+
 def send_blob(
     request: Request,
     store: BlobStore,
@@ -106,24 +140,15 @@ def send_blob(
     if path is not None:  # zero copy, and Starlette serves ranges itself
         return FileResponse(path, media_type=media_type, headers=headers)
     url = store.url(key, filename, media_type)
-    if url is not None:  # a short-lived direct URL: never cache the redirect
-        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
-    headers["Accept-Ranges"] = "bytes"
-    if_range = request.headers.get("if-range")
-    wanted = request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
+    if url is not None:
+        return _redirect(url)
     try:
-        span = byte_range(wanted, size)
+        span = byte_range(_wanted_range(request, headers), size)
     except ValueError:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-    start, end = span or (0, size)
-    headers["Content-Length"] = str(end - start)
-    if span is None:
-        return StreamingResponse(
-            _stream(store, key, 0, size), media_type=media_type, headers=headers
-        )
-    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        return _unsatisfiable(size)
+    status, start, end = _ranged(headers, span, size)
     return StreamingResponse(
-        _stream(store, key, start, end), status_code=206, media_type=media_type, headers=headers
+        _stream(store, key, start, end), status_code=status, media_type=media_type, headers=headers
     )
 
 
@@ -147,6 +172,86 @@ def verified_file(store: BlobStore, key: str, size: int, sha256: str, filename: 
         with store.open(key) as fh:
             if hashlib.sha256(fh.read()).hexdigest() != sha256:
                 raise _damaged(filename, "sha256 differs from the recorded one")
+
+
+def _checked_bytes(store: BlobStore, key: str, size: int, sha256: str, filename: str) -> bytes:
+    """A small blob's bytes (one read: at most HASH_LIMIT + 1 bytes held), checked against the
+    recorded size and digest."""
+    try:
+        with store.open(key) as fh:
+            data = fh.read(HASH_LIMIT + 1)
+    except FileNotFoundError:
+        raise _damaged(filename, "missing from storage") from None
+    if len(data) != size:
+        stored = f"{len(data)}" if len(data) <= HASH_LIMIT else f"over {HASH_LIMIT}"
+        raise _damaged(filename, f"{stored} bytes stored, {size} recorded")
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise _damaged(filename, "sha256 differs from the recorded one")
+    return data
+
+
+def _checked_reader(
+    store: BlobStore, key: str, size: int, filename: str, start: int, end: int
+) -> BinaryIO:
+    """A reader over bytes ``[start, end)`` of a big blob whose size, told by the same
+    request that opened it, is the recorded one."""
+    try:
+        fh, actual = store.open_sized(key, start, end)
+    except FileNotFoundError:
+        raise _damaged(filename, "missing from storage") from None
+    if actual != size:
+        fh.close()
+        raise _damaged(filename, f"{actual} bytes stored, {size} recorded")
+    return fh
+
+
+def send_checked(
+    request: Request,
+    store: BlobStore,
+    key: str,
+    size: int,
+    sha256: str,
+    media_type: str,
+    headers: dict[str, str],
+    filename: str,
+) -> Response:
+    """Check blob ``key`` against its recorded size (and digest, when small) and answer it;
+    blocking: call it in a worker thread. A damaged or missing blob raises DamagedBlob.
+
+    A local file is checked, then sent without copying. Elsewhere every check rides on the
+    read that answers: a small blob is read once (at most HASH_LIMIT bytes held), checked and
+    answered from memory, ranges cut from the bytes in hand; a big one is checked by the size
+    its own GET reports before a byte is sent. A presigned redirect follows the same checks.
+    """
+    if isinstance(store, LocalFiles) and store.local_path(key) is not None:
+        verified_file(store, key, size, sha256, filename)
+        return send_blob(request, store, key, size, media_type, headers, filename)
+    headers = {**headers, "Content-Disposition": attachment(filename)}
+    if size <= HASH_LIMIT:
+        data = _checked_bytes(store, key, size, sha256, filename)
+        url = store.url(key, filename, media_type)
+        if url is not None:
+            return _redirect(url)
+        try:
+            span = byte_range(_wanted_range(request, headers), size)
+        except ValueError:
+            return _unsatisfiable(size)
+        status, start, end = _ranged(headers, span, size)
+        return Response(data[start:end], status, headers, media_type)
+    url = store.url(key, filename, media_type)
+    if url is not None or request.method == "HEAD":  # no bytes to send: the size alone
+        verified_file(store, key, size, sha256, filename)
+        if url is not None:
+            return _redirect(url)
+    try:
+        span = byte_range(_wanted_range(request, headers), size)
+    except ValueError:
+        return _unsatisfiable(size)
+    status, start, end = _ranged(headers, span, size)
+    if request.method == "HEAD":
+        return Response(None, status, headers, media_type)
+    fh = _checked_reader(store, key, size, filename, start, end)
+    return StreamingResponse(_drain(fh), status, headers, media_type)
 
 
 def _verified_metadata(store: BlobStore, key: str, recorded: str | None, filename: str) -> bytes:
@@ -189,7 +294,9 @@ async def serve(request: Request, locate: Locator) -> Response:
         )
         headers["Content-Disposition"] = attachment(name)
         return Response(data, media_type=media, headers=headers)
-    await run_in_threadpool(verified_file, c.store, key, size, sha256, filename)
+    answer = await run_in_threadpool(
+        send_checked, request, c.store, key, size, sha256, media, headers, filename
+    )
     if found.file_id and request.method == "GET":
         c.downloads.count(found.file_id, found.label_id)  # in memory; written in batches
-    return send_blob(request, c.store, key, size, media, headers, filename)
+    return answer
