@@ -21,11 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from wheelyard.db.session import read_unit
 from wheelyard.errors import DamagedBlob, NotFound
 from wheelyard.storage import BlobStore, LocalFiles
 from wheelyard.storage.disposition import attachment
 from wheelyard.web.auth import principal_for
-from wheelyard.web.context import ctx
+from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.simple import label_of
 from wheelyard.yard import catalog
 from wheelyard.yard.access import can_read_private, is_private, readable_label
@@ -272,31 +273,31 @@ async def download(request: Request) -> Response:
 
 async def serve(request: Request, locate: Locator) -> Response:
     """A file or its PEP 658 metadata, found by ``locate``."""
+    c = ctx(request)
+    counted, answer = await run_in_threadpool(_answer, c, request, locate)
+    if counted is not None and counted.file_id and request.method == "GET":
+        c.downloads.count(counted.file_id, counted.label_id)  # in memory; written in batches
+    return answer
+
+
+def _answer(c: YardContext, request: Request, locate: Locator) -> tuple[Located | None, Response]:
+    """Find the file (a read-only unit, over before storage is read), check it and answer it,
+    all in one worker thread; with the file when the answer is a download to count."""
     sha256 = str(request.path_params["sha256"])
     name = str(request.path_params["filename"])
     metadata = name.endswith(".metadata")
     filename = name.removesuffix(".metadata")
-    c = ctx(request)
-    found = await c.run(locate, request, sha256, filename)
-    key, size, private = found.key, found.size, found.private
-    if metadata:
-        key += ".metadata"
-        if not filename.endswith(".whl"):
-            raise NotFound(f"no metadata file for {filename}")
-    headers = {
-        "ETag": f'"{sha256}{"-m" if metadata else ""}"',
-        "Cache-Control": "private, max-age=0" if private else "public, max-age=31536000, immutable",
-    }
-    media = "text/plain; charset=utf-8" if metadata else "application/octet-stream"
-    if metadata:
-        data = await run_in_threadpool(
-            _verified_metadata, c.store, key, found.metadata_sha256, filename
+    found = read_unit(c.sessions, locate, request, sha256, filename)
+    cache = "private, max-age=0" if found.private else "public, max-age=31536000, immutable"
+    headers = {"ETag": f'"{sha256}{"-m" if metadata else ""}"', "Cache-Control": cache}
+    if not metadata:
+        media = "application/octet-stream"
+        sent = send_checked(
+            request, c.store, found.key, found.size, sha256, media, headers, filename
         )
-        headers["Content-Disposition"] = attachment(name)
-        return Response(data, media_type=media, headers=headers)
-    answer = await run_in_threadpool(
-        send_checked, request, c.store, key, size, sha256, media, headers, filename
-    )
-    if found.file_id and request.method == "GET":
-        c.downloads.count(found.file_id, found.label_id)  # in memory; written in batches
-    return answer
+        return found, sent
+    if not filename.endswith(".whl"):
+        raise NotFound(f"no metadata file for {filename}")
+    data = _verified_metadata(c.store, found.key + ".metadata", found.metadata_sha256, filename)
+    headers["Content-Disposition"] = attachment(name)
+    return None, Response(data, media_type="text/plain; charset=utf-8", headers=headers)
