@@ -28,8 +28,7 @@ from wheelyard.storage.disposition import attachment
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.simple import label_of
-from wheelyard.yard import catalog
-from wheelyard.yard.access import can_read_private, is_private, readable_label
+from wheelyard.yard.access import readable_file
 
 log = logging.getLogger("wheelyard.web")
 _CHUNK = 256 * 1024
@@ -49,15 +48,14 @@ class Located:
 
 
 def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
-    principal = principal_for(request)
-    owner, label = readable_label(
-        session, principal, request.path_params["owner"], label_of(request)
+    label, file, private = readable_file(
+        session,
+        principal_for(request),
+        request.path_params["owner"],
+        label_of(request),
+        sha256,
+        filename,
     )
-    found = catalog.file_in_label(session, label.id, sha256, filename)
-    if found is None or (found[1] and not can_read_private(session, principal, owner)):
-        raise NotFound(f"no file {filename} under this label")
-    file, package_private = found
-    private = is_private(owner, label) or package_private
     return Located(file.blob_key, file.size, file.metadata_sha256, private, file.id, label.id)
 
 
