@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import select
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,7 +154,7 @@ def _only_reads(
         raise RuntimeError(f"a read-only unit may only SELECT, not: {statement[:40]!r}")
 
 
-_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_READER = "_wheelyard_reader"  # the engine's reader, kept on it: made once, dies with it
 
 
 def _reader(engine: Engine) -> Engine:
@@ -163,14 +162,14 @@ def _reader(engine: Engine) -> Engine:
     and COMMIT round trips. Each statement then reads what was committed when it started —
     what READ COMMITTED (the yard's isolation level) gives each statement of a transaction
     too. SQLite keeps its transactions: they are in process, and give one snapshot."""
-    reader = _READERS.get(engine)
+    reader: Engine | None = getattr(engine, _READER, None)
     if reader is None:
         if engine.dialect.name != "postgresql":
             reader = engine
         else:
             reader = engine.execution_options(isolation_level="AUTOCOMMIT")
             event.listen(reader, "before_cursor_execute", _only_reads)
-        _READERS[engine] = reader
+        setattr(engine, _READER, reader)
     return reader
 
 
