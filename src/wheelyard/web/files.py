@@ -237,17 +237,20 @@ def send_checked(
             return _unsatisfiable(size)
         status, start, end = _ranged(headers, span, size)
         return Response(data[start:end], status, headers, media_type)
+    # A big blob streams once its GET reported the recorded size; with no bytes to stream (a
+    # redirect, HEAD, an unsatisfiable range) one HeadObject checks the size alone.
     url = store.url(key, filename, media_type)
-    if url is not None or request.method == "HEAD":  # no bytes to send: the size alone
+    if url is not None:
         verified_file(store, key, size, sha256, filename)
-        if url is not None:
-            return _redirect(url)
+        return _redirect(url)
     try:
         span = byte_range(_wanted_range(request, headers), size)
     except ValueError:
+        verified_file(store, key, size, sha256, filename)
         return _unsatisfiable(size)
     status, start, end = _ranged(headers, span, size)
     if request.method == "HEAD":
+        verified_file(store, key, size, sha256, filename)
         return Response(None, status, headers, media_type)
     fh = _checked_reader(store, key, size, filename, start, end)
     return StreamingResponse(_drain(fh), status, headers, media_type)
