@@ -274,6 +274,7 @@ class ProtocolOnly:
         self.put_file = inner.put_file
         self.put_bytes = inner.put_bytes
         self.open = inner.open
+        self.open_sized = inner.open_sized
         self.size = inner.size
         self.exists = inner.exists
         self.delete = inner.delete

@@ -82,6 +82,8 @@ class TestBlobStoreContract:
             store.open("proj/ab/none")
         with pytest.raises(FileNotFoundError):
             store.open("proj/ab/none", 5, 10)
+        with pytest.raises(FileNotFoundError):
+            store.open_sized("proj/ab/none")
         store.delete("proj/ab/none")  # no error
         assert store.mtime("proj/ab/none") is None
 
@@ -105,6 +107,10 @@ class TestBlobStoreContract:
     ) -> None:
         store.put_bytes("r/blob", DATA)
         assert _read(store, "r/blob", start, end) == DATA[start:end]
+        # open_sized: the same bytes, and the whole blob's size from the same request.
+        fh, size = store.open_sized("r/blob", start, end)
+        with fh:
+            assert (fh.read(), size) == (DATA[start:end], len(DATA))
 
     def test_a_range_streams_in_small_reads(self, store: YardStore) -> None:
         big = DATA * 300  # about 3 MiB

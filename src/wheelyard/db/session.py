@@ -1,7 +1,18 @@
-"""Engine and session set-up, and schema migration to the newest Alembic revision."""
+"""Engine and session set-up, read-only units, and schema migration to the newest Alembic
+revision.
+
+Stale PostgreSQL connections (the server restarted, a backend was terminated) are found
+without a round trip: a pooled connection is idle, so a socket with something to read holds
+the server's goodbye (or EOF), and checkout replaces it — the whole pool, as a failed pre-ping
+would. A connection that dies after that check fails its statement; SQLAlchemy then
+invalidates the pool (its "optimistic" disconnect handling) and ``read_unit`` runs a
+read-only unit once more on a fresh connection.
+"""
 
 from __future__ import annotations
 
+import logging
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,12 +20,14 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wheelyard.db.unit import guard
+from wheelyard.db.unit import guard, transaction
 from wheelyard.errors import InvalidInput
+
+log = logging.getLogger("wheelyard.db")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -57,6 +70,7 @@ def savepoint(session: Session) -> Iterator[None]:
 
 
 Row = TypeVar("Row")
+T = TypeVar("T")
 
 
 def insert_or_find(session: Session, row: Row, find: Callable[[], Row | None]) -> tuple[Row, bool]:
@@ -92,6 +106,29 @@ def _refuse_nul(
             raise InvalidInput("text containing a NUL character (\\x00) is never valid")
 
 
+_GONE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+
+
+def _check_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """On checkout: refuse a psycopg connection the server has closed, with no round trip.
+
+    Between units a connection is idle: every answer was read, so anything readable on its
+    socket is the server's termination notice or EOF (or, harmlessly, a notice: the
+    connection is replaced). Raising InvalidatePoolError makes the pool discard every
+    connection made before now and hand out a fresh one, exactly as a failed pre-ping does.
+    """
+    if dbapi_conn.closed or dbapi_conn.broken:
+        raise InvalidatePoolError("the connection was closed")
+    try:
+        fd = dbapi_conn.pgconn.socket
+    except Exception as exc:  # psycopg: "the connection is lost"
+        raise InvalidatePoolError("the connection has no socket") from exc
+    poller = select.poll()
+    poller.register(fd, _GONE)
+    if poller.poll(0):
+        raise InvalidatePoolError("the server closed the connection")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
@@ -100,9 +137,57 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        psycopg = make_url(url).get_driver_name() == "psycopg"
+        # Another driver: a pre-ping round trip on every checkout.
+        engine = create_engine(url, pool_pre_ping=not psycopg)
+        if psycopg:
+            event.listen(engine, "checkout", _check_alive)
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
+
+
+def _only_reads(
+    _conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _many: bool
+) -> None:
+    # Each statement of a read unit commits on its own: one that writes must never run there.
+    if statement.lstrip()[:6].upper() != "SELECT":
+        raise RuntimeError(f"a read-only unit may only SELECT, not: {statement[:40]!r}")
+
+
+_READER = "_wheelyard_reader"  # the engine's reader, kept on it: made once, dies with it
+
+
+def _reader(engine: Engine) -> Engine:
+    """``engine`` for read-only units: on PostgreSQL in autocommit, so a unit costs no BEGIN
+    and COMMIT round trips. Each statement then reads what was committed when it started —
+    what READ COMMITTED (the yard's isolation level) gives each statement of a transaction
+    too. SQLite keeps its transactions: they are in process, and give one snapshot."""
+    reader: Engine | None = getattr(engine, _READER, None)
+    if reader is None:
+        if engine.dialect.name != "postgresql":
+            reader = engine
+        else:
+            reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+            event.listen(reader, "before_cursor_execute", _only_reads)
+        setattr(engine, _READER, reader)
+    return reader
+
+
+def read_unit(sessions: sessionmaker[Session], fn: Callable[..., T], *args: object) -> T:
+    """``fn(session, *args)`` as a unit of work that only reads (``_reader``), run once more
+    when its connection turned out to be dead: SQLAlchemy invalidated the pool on that
+    disconnect, so the second attempt gets a fresh connection. Nothing was written, so
+    running it again is safe; ``fn`` must not write (a write statement is refused)."""
+    engine = sessions.kw["bind"]
+    for attempt in (1, 2):
+        try:
+            with sessions(bind=_reader(engine)) as session, transaction(session):
+                return fn(session, *args)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            log.info("a read lost its database connection; running it again")
+    raise AssertionError("unreachable")
 
 
 _MIGRATION_LOCK = 0x77686C79  # "whly": the advisory lock key serialising migrations

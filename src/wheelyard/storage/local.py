@@ -127,14 +127,18 @@ class LocalStore:
             raise
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        return self.open_sized(key, start, end)[0]
+
+    def open_sized(self, key: str, start: int = 0, end: int | None = None) -> tuple[BinaryIO, int]:
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"bad byte range [{start}, {end})")
         fh = self._path(key).open("rb")
+        size = os.fstat(fh.fileno()).st_size  # of the file opened, whatever replaces it later
         if start:
             fh.seek(start)
         if end is None:
-            return fh
-        return io.BufferedReader(_Window(fh, end - start))
+            return fh, size
+        return io.BufferedReader(_Window(fh, end - start)), size
 
     def size(self, key: str) -> int:
         return self._path(key).stat().st_size

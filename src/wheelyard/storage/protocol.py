@@ -52,6 +52,12 @@ class BlobStore(Protocol):
         short. S3: GetObject with ``Range: bytes=start-(end-1)``, its body as the reader.
         """
 
+    def open_sized(self, key: str, start: int = 0, end: int | None = None) -> tuple[BinaryIO, int]:
+        """``open``'s reader and the whole blob's length, both from the one request that opened
+        it, so a reader can check the size without asking twice. Local: fstat of the opened
+        file. S3: GetObject's Content-Range total (its ContentLength without a range).
+        """
+
     def size(self, key: str) -> int:
         """The blob's length in bytes. S3: HeadObject's ContentLength."""
 

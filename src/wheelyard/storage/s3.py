@@ -182,27 +182,31 @@ class S3Store:
             self.client.put_object(Bucket=self.bucket, Key=full, Body=data)
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        return self.open_sized(key, start, end)[0]
+
+    def open_sized(self, key: str, start: int = 0, end: int | None = None) -> tuple[BinaryIO, int]:
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"bad byte range [{start}, {end})")
         full = self._key(key)
-        if end == start:
-            self._head(key)  # nothing to read, but a missing key is still missing
-            return io.BytesIO(b"")
+        if end == start:  # nothing to read, but a missing key is still missing
+            return io.BytesIO(b""), self.size(key)
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
         if start or end is not None:
             args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         try:
-            body = self.client.get_object(**args)["Body"]
+            got = self.client.get_object(**args)
         except ClientError as exc:
             if _code(exc) in _MISSING:
                 raise FileNotFoundError(key) from None
             if _code(exc) == "InvalidRange":  # starts past the end: reads short
-                self._head(key)
-                return io.BytesIO(b"")
+                return io.BytesIO(b""), self.size(key)
             raise _failed(exc, "reading a file") from exc
         except BotoCoreError as exc:
             raise _failed(exc, "reading a file") from exc
-        return io.BufferedReader(_Body(body), 256 * 1024)
+        # "bytes 0-99/1234": the whole object's size follows the slash of a ranged answer.
+        total = str(got.get("ContentRange", "")).rpartition("/")[2]
+        size = int(total) if total.isdigit() else int(got["ContentLength"])
+        return io.BufferedReader(_Body(got["Body"]), 256 * 1024), size
 
     def size(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])

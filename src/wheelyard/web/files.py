@@ -2,9 +2,10 @@
 
 A stored file is checked before it is answered: its size always, its sha256 when that is cheap
 (metadata files, small files). A damaged or missing one answers 503 "stored file is damaged",
-never 200 and never with a cache header. ``send_blob`` answers with the store's best means: a
-zero-copy file response when the blob is a local file, a redirect when the store has a direct
-URL, else a stream through the protocol (honouring a single byte range, as files do).
+never 200 and never with a cache header. ``send_checked`` checks and answers with the store's
+best means: a zero-copy file response when the blob is a local file, a redirect when the store
+has a direct URL, else the bytes through the protocol (honouring a single byte range), the
+checks riding on the same read: one GET per small file on S3, whose bytes are then answered.
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from wheelyard.db.session import read_unit
 from wheelyard.errors import DamagedBlob, NotFound
 from wheelyard.storage import BlobStore, LocalFiles
 from wheelyard.storage.disposition import attachment
 from wheelyard.web.auth import principal_for
-from wheelyard.web.context import ctx
+from wheelyard.web.context import YardContext, ctx
 from wheelyard.web.simple import label_of
-from wheelyard.yard import catalog
-from wheelyard.yard.access import can_read_private, is_private, readable_label
+from wheelyard.yard.access import readable_file
 
 log = logging.getLogger("wheelyard.web")
 _CHUNK = 256 * 1024
@@ -46,22 +48,25 @@ class Located:
 
 
 def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
-    principal = principal_for(request)
-    owner, label = readable_label(
-        session, principal, request.path_params["owner"], label_of(request)
+    label, file, private = readable_file(
+        session,
+        principal_for(request),
+        request.path_params["owner"],
+        label_of(request),
+        sha256,
+        filename,
     )
-    found = catalog.file_in_label(session, label.id, sha256, filename)
-    if found is None or (found[1] and not can_read_private(session, principal, owner)):
-        raise NotFound(f"no file {filename} under this label")
-    file, package_private = found
-    private = is_private(owner, label) or package_private
     return Located(file.blob_key, file.size, file.metadata_sha256, private, file.id, label.id)
 
 
-def _stream(store: BlobStore, key: str, start: int, end: int) -> Iterator[bytes]:
-    with store.open(key, start, end) as fh:
+def _drain(fh: BinaryIO) -> Iterator[bytes]:
+    with fh:
         while chunk := fh.read(_CHUNK):
             yield chunk
+
+
+def _stream(store: BlobStore, key: str, start: int, end: int) -> Iterator[bytes]:
+    yield from _drain(store.open(key, start, end))  # opened when the answer starts
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -88,6 +93,34 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def _wanted_range(request: Request, headers: dict[str, str]) -> str | None:
+    """The Range header to honour: none when an If-Range names another version."""
+    if_range = request.headers.get("if-range")
+    return request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
+
+
+def _unsatisfiable(size: int) -> Response:
+    return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+
+
+def _ranged(
+    headers: dict[str, str], span: tuple[int, int] | None, size: int
+) -> tuple[int, int, int]:
+    """Set the length (and range) headers of the answer; (status, start, end)."""
+    headers["Accept-Ranges"] = "bytes"
+    start, end = span or (0, size)
+    headers["Content-Length"] = str(end - start)
+    if span is None:
+        return 200, 0, size
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return 206, start, end
+
+
+def _redirect(url: str) -> Response:
+    # A short-lived direct URL: never cache the redirect.
+    return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+
+
 def send_blob(
     request: Request,
     store: BlobStore,
@@ -106,24 +139,15 @@ def send_blob(
     if path is not None:  # zero copy, and Starlette serves ranges itself
         return FileResponse(path, media_type=media_type, headers=headers)
     url = store.url(key, filename, media_type)
-    if url is not None:  # a short-lived direct URL: never cache the redirect
-        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
-    headers["Accept-Ranges"] = "bytes"
-    if_range = request.headers.get("if-range")
-    wanted = request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
+    if url is not None:
+        return _redirect(url)
     try:
-        span = byte_range(wanted, size)
+        span = byte_range(_wanted_range(request, headers), size)
     except ValueError:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-    start, end = span or (0, size)
-    headers["Content-Length"] = str(end - start)
-    if span is None:
-        return StreamingResponse(
-            _stream(store, key, 0, size), media_type=media_type, headers=headers
-        )
-    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        return _unsatisfiable(size)
+    status, start, end = _ranged(headers, span, size)
     return StreamingResponse(
-        _stream(store, key, start, end), status_code=206, media_type=media_type, headers=headers
+        _stream(store, key, start, end), status_code=status, media_type=media_type, headers=headers
     )
 
 
@@ -149,6 +173,89 @@ def verified_file(store: BlobStore, key: str, size: int, sha256: str, filename: 
                 raise _damaged(filename, "sha256 differs from the recorded one")
 
 
+def _checked_bytes(store: BlobStore, key: str, size: int, sha256: str, filename: str) -> bytes:
+    """A small blob's bytes (one read: at most HASH_LIMIT + 1 bytes held), checked against the
+    recorded size and digest."""
+    try:
+        with store.open(key) as fh:
+            data = fh.read(HASH_LIMIT + 1)
+    except FileNotFoundError:
+        raise _damaged(filename, "missing from storage") from None
+    if len(data) != size:
+        stored = f"{len(data)}" if len(data) <= HASH_LIMIT else f"over {HASH_LIMIT}"
+        raise _damaged(filename, f"{stored} bytes stored, {size} recorded")
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise _damaged(filename, "sha256 differs from the recorded one")
+    return data
+
+
+def _checked_reader(
+    store: BlobStore, key: str, size: int, filename: str, start: int, end: int
+) -> BinaryIO:
+    """A reader over bytes ``[start, end)`` of a big blob whose size, told by the same
+    request that opened it, is the recorded one."""
+    try:
+        fh, actual = store.open_sized(key, start, end)
+    except FileNotFoundError:
+        raise _damaged(filename, "missing from storage") from None
+    if actual != size:
+        fh.close()
+        raise _damaged(filename, f"{actual} bytes stored, {size} recorded")
+    return fh
+
+
+def send_checked(
+    request: Request,
+    store: BlobStore,
+    key: str,
+    size: int,
+    sha256: str,
+    media_type: str,
+    headers: dict[str, str],
+    filename: str,
+) -> Response:
+    """Check blob ``key`` against its recorded size (and digest, when small) and answer it;
+    blocking: call it in a worker thread. A damaged or missing blob raises DamagedBlob.
+
+    A local file is checked, then sent without copying. Elsewhere every check rides on the
+    read that answers: a small blob is read once (at most HASH_LIMIT bytes held), checked and
+    answered from memory, ranges cut from the bytes in hand; a big one is checked by the size
+    its own GET reports before a byte is sent. A presigned redirect follows the same checks.
+    """
+    if isinstance(store, LocalFiles) and store.local_path(key) is not None:
+        verified_file(store, key, size, sha256, filename)
+        return send_blob(request, store, key, size, media_type, headers, filename)
+    headers = {**headers, "Content-Disposition": attachment(filename)}
+    if size <= HASH_LIMIT:
+        data = _checked_bytes(store, key, size, sha256, filename)
+        url = store.url(key, filename, media_type)
+        if url is not None:
+            return _redirect(url)
+        try:
+            span = byte_range(_wanted_range(request, headers), size)
+        except ValueError:
+            return _unsatisfiable(size)
+        status, start, end = _ranged(headers, span, size)
+        return Response(data[start:end], status, headers, media_type)
+    # A big blob streams once its GET reported the recorded size; with no bytes to stream (a
+    # redirect, HEAD, an unsatisfiable range) one HeadObject checks the size alone.
+    url = store.url(key, filename, media_type)
+    if url is not None:
+        verified_file(store, key, size, sha256, filename)
+        return _redirect(url)
+    try:
+        span = byte_range(_wanted_range(request, headers), size)
+    except ValueError:
+        verified_file(store, key, size, sha256, filename)
+        return _unsatisfiable(size)
+    status, start, end = _ranged(headers, span, size)
+    if request.method == "HEAD":
+        verified_file(store, key, size, sha256, filename)
+        return Response(None, status, headers, media_type)
+    fh = _checked_reader(store, key, size, filename, start, end)
+    return StreamingResponse(_drain(fh), status, headers, media_type)
+
+
 def _verified_metadata(store: BlobStore, key: str, recorded: str | None, filename: str) -> bytes:
     """The metadata file's bytes, checked against the digest recorded at upload."""
     try:
@@ -167,29 +274,31 @@ async def download(request: Request) -> Response:
 
 async def serve(request: Request, locate: Locator) -> Response:
     """A file or its PEP 658 metadata, found by ``locate``."""
+    c = ctx(request)
+    counted, answer = await run_in_threadpool(_answer, c, request, locate)
+    if counted is not None and counted.file_id and request.method == "GET":
+        c.downloads.count(counted.file_id, counted.label_id)  # in memory; written in batches
+    return answer
+
+
+def _answer(c: YardContext, request: Request, locate: Locator) -> tuple[Located | None, Response]:
+    """Find the file (a read-only unit, over before storage is read), check it and answer it,
+    all in one worker thread; with the file when the answer is a download to count."""
     sha256 = str(request.path_params["sha256"])
     name = str(request.path_params["filename"])
     metadata = name.endswith(".metadata")
     filename = name.removesuffix(".metadata")
-    c = ctx(request)
-    found = await c.run(locate, request, sha256, filename)
-    key, size, private = found.key, found.size, found.private
-    if metadata:
-        key += ".metadata"
-        if not filename.endswith(".whl"):
-            raise NotFound(f"no metadata file for {filename}")
-    headers = {
-        "ETag": f'"{sha256}{"-m" if metadata else ""}"',
-        "Cache-Control": "private, max-age=0" if private else "public, max-age=31536000, immutable",
-    }
-    media = "text/plain; charset=utf-8" if metadata else "application/octet-stream"
-    if metadata:
-        data = await run_in_threadpool(
-            _verified_metadata, c.store, key, found.metadata_sha256, filename
+    found = read_unit(c.sessions, locate, request, sha256, filename)
+    cache = "private, max-age=0" if found.private else "public, max-age=31536000, immutable"
+    headers = {"ETag": f'"{sha256}{"-m" if metadata else ""}"', "Cache-Control": cache}
+    if not metadata:
+        media = "application/octet-stream"
+        sent = send_checked(
+            request, c.store, found.key, found.size, sha256, media, headers, filename
         )
-        headers["Content-Disposition"] = attachment(name)
-        return Response(data, media_type=media, headers=headers)
-    await run_in_threadpool(verified_file, c.store, key, size, sha256, filename)
-    if found.file_id and request.method == "GET":
-        c.downloads.count(found.file_id, found.label_id)  # in memory; written in batches
-    return send_blob(request, c.store, key, size, media, headers, filename)
+        return found, sent
+    if not filename.endswith(".whl"):
+        raise NotFound(f"no metadata file for {filename}")
+    data = _verified_metadata(c.store, found.key + ".metadata", found.metadata_sha256, filename)
+    headers["Content-Disposition"] = attachment(name)
+    return None, Response(data, media_type="text/plain; charset=utf-8", headers=headers)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from wheelyard.db.models import Label, Owner, Package
+from wheelyard.db.models import File, Label, Owner, Package
 from wheelyard.errors import Forbidden, NotFound, Unauthenticated
 from wheelyard.yard.accounts import can_act_for, get_owner
 from wheelyard.yard.scopes import READ, UPLOAD, grants_any
@@ -204,18 +204,55 @@ def readable_label(
         owner, label = resolve(session, owner_name, label_name)
     except NotFound:
         raise missing_owner(owner_name) from None
+    return owner, _readable(session, principal, owner, label, owner_name, label_name)
+
+
+def _readable(
+    session: Session,
+    principal: Principal | None,
+    owner: Owner,
+    label: Label | None,
+    owner_name: str,
+    label_name: str,
+) -> Label:
+    """``readable_label``'s rule on an owner and label already looked up."""
     if not knows_owner(session, principal, owner):
         raise missing_owner(owner_name)
     if label is None:
         raise missing_label(owner, label_name)
     if can_read(session, principal, owner, label):
-        return owner, label
+        return label
     if principal is not None and can_act_for(session, principal, owner):
         raise Forbidden(
             f"token {principal.token_name!r} lacks scope {READ[0]!r} (or 'api:read') "
             f"needed to read {owner.name!r}/{label.name!r}"
         )
     raise missing_label(owner, label_name)
+
+
+def readable_file(
+    session: Session,
+    principal: Principal | None,
+    owner_name: str,
+    label_name: str,
+    sha256: str,
+    filename: str,
+) -> tuple[Label, File, bool]:
+    """The label and the file under it if the principal may read them, and whether the file
+    is private (by its owner, label or package); the errors of ``readable_label`` otherwise,
+    and a file of a private package answers as a missing one. One query for anonymous reads.
+    """
+    from wheelyard.yard.catalog import resolve_file
+
+    try:
+        owner, label, found = resolve_file(session, owner_name, label_name, sha256, filename)
+    except NotFound:
+        raise missing_owner(owner_name) from None
+    label = _readable(session, principal, owner, label, owner_name, label_name)
+    if found is None or (found[1] and not can_read_private(session, principal, owner)):
+        raise NotFound(f"no file {filename} under this label")
+    file, package_private = found
+    return label, file, is_private(owner, label) or package_private
 
 
 def readable_labels(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, join, select
 from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, FileLabel, Label, Owner, Package, Release
@@ -31,6 +31,23 @@ class IndexFile:
 _RESOLVE = (
     select(Owner, Label)
     .outerjoin(Label, (Label.owner_id == Owner.id) & (Label.name == bindparam("label")))
+    .where(Owner.name == bindparam("owner"))
+)
+# A download's whole look-up in one round trip: owner, label, and the file under the label
+# with its package's privacy (None where there is no such label or file).
+_LABELLED = join(
+    FileLabel,
+    File,
+    (File.id == FileLabel.file_id)
+    & (File.sha256 == bindparam("sha256"))
+    & (File.filename == bindparam("filename")),
+)
+_RESOLVE_FILE = (
+    select(Owner, Label, File, Package.private)
+    .outerjoin(Label, (Label.owner_id == Owner.id) & (Label.name == bindparam("label")))
+    .outerjoin(_LABELLED, FileLabel.label_id == Label.id)
+    .outerjoin(Release, Release.id == File.release_id)
+    .outerjoin(Package, Package.id == Release.package_id)
     .where(Owner.name == bindparam("owner"))
 )
 _PACKAGE = select(Package.id, Package.display_name, Package.private).where(
@@ -68,6 +85,20 @@ def resolve(session: Session, owner_name: str, label_name: str) -> tuple[Owner, 
     if row is None:
         raise NotFound(f"no owner named {owner_name!r}")
     return row[0], row[1]
+
+
+def resolve_file(
+    session: Session, owner_name: str, label_name: str, sha256: str, filename: str
+) -> tuple[Owner, Label | None, tuple[File, bool] | None]:
+    """``resolve`` and ``file_in_labels`` for that one label in one query: the owner
+    (NotFound if unknown), its label (None if it does not exist), and the file under it with
+    whether its package is private (None if the label holds no such file)."""
+    args = {"owner": owner_name.lower(), "label": label_name, "sha256": sha256}
+    row = session.execute(_RESOLVE_FILE, {**args, "filename": filename}).first()
+    if row is None:
+        raise NotFound(f"no owner named {owner_name!r}")
+    owner, label, file, package_private = row
+    return owner, label, None if file is None else (file, bool(package_private))
 
 
 def project_names(session: Session, label_id: int, include_private: bool) -> list[tuple[str, str]]:
@@ -121,13 +152,6 @@ def label_projects(
     for name, display, *fields in session.execute(query):
         projects.setdefault(name, (display, []))[1].append(IndexFile(*fields))
     return projects
-
-
-def file_in_label(
-    session: Session, label_id: int, sha256: str, filename: str
-) -> tuple[File, bool] | None:
-    """The file under the label, and whether its package is private."""
-    return file_in_labels(session, [label_id], sha256, filename)
 
 
 def owner_labels(session: Session, owner_id: int) -> list[Label]:

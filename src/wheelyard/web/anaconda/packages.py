@@ -14,7 +14,7 @@ from wheelyard.errors import NotFound
 from wheelyard.web.anaconda.common import file_json, iso, json_body, need_principal
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
-from wheelyard.web.files import send_blob, verified_file
+from wheelyard.web.files import send_checked
 from wheelyard.yard import browse, downloads, pending
 from wheelyard.yard import packages as pkgs
 from wheelyard.yard.access import View, owner_view, writable_owner
@@ -226,8 +226,10 @@ async def download(request: Request) -> Response:
     c = ctx(request)
     _owner, _package, view = await c.run(_find, request)
     f = view.file
-    await run_in_threadpool(verified_file, c.store, f.blob_key, f.size, f.sha256, f.filename)
+    media = "application/octet-stream"
+    answer = await run_in_threadpool(
+        send_checked, request, c.store, f.blob_key, f.size, f.sha256, media, {}, f.filename
+    )
     if request.method == "GET":
         c.downloads.count(f.id, None)
-    media = "application/octet-stream"
-    return send_blob(request, c.store, f.blob_key, f.size, media, {}, filename=f.filename)
+    return answer
