@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from wheelyard.db.unit import unit_of_work
@@ -77,3 +78,13 @@ def principal_for(request: Request) -> Principal | None:
         raise
     request.scope[_PRINCIPAL] = principal
     return principal
+
+
+async def aprincipal_for(request: Request) -> Principal | None:
+    """``principal_for`` for a handler on the event loop: its unit of work runs in a worker
+    thread, as every unit must (a unit blocks on the database, and on PostgreSQL a write
+    waits for every serving process, this one's loop included, to acknowledge it)."""
+    known = request.scope.get(_PRINCIPAL, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[no-any-return]
+    return await run_in_threadpool(principal_for, request)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wheelyard.errors import InvalidInput
-from wheelyard.web.auth import principal_for
+from wheelyard.web.auth import aprincipal_for
 from wheelyard.web.context import ctx
 from wheelyard.web.multipart import read_limited
 from wheelyard.yard import buildrecords
@@ -18,8 +18,9 @@ from wheelyard.yard import buildrecords
 
 async def show(request: Request) -> Response:
     p = request.path_params
+    principal = await aprincipal_for(request)
     data = await ctx(request).run(
-        buildrecords.read_record, principal_for(request), p["owner"], p["label"], p["key"]
+        buildrecords.read_record, principal, p["owner"], p["label"], p["key"]
     )
     return JSONResponse(data)
 
@@ -31,7 +32,8 @@ async def store(request: Request) -> Response:
         data = json.loads(raw) if raw.strip() else None
     except ValueError:
         raise InvalidInput("request body is not valid JSON") from None
+    principal = await aprincipal_for(request)
     await ctx(request).run(
-        buildrecords.write_record, principal_for(request), p["owner"], p["label"], p["key"], data
+        buildrecords.write_record, principal, p["owner"], p["label"], p["key"], data
     )
     return JSONResponse({"ok": True}, status_code=201)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from wheelyard.web.auth import principal_for
+from wheelyard.web.auth import aprincipal_for
 from wheelyard.web.context import ctx
 from wheelyard.yard.access import may_read_metrics
 
@@ -25,7 +25,7 @@ def _registry() -> CollectorRegistry | None:
 
 async def metrics(request: Request) -> Response:
     """``/-/metrics`` in Prometheus' text format, for those ``may_read_metrics`` lets in."""
-    may_read_metrics(ctx(request).settings.metrics, principal_for(request))
+    may_read_metrics(ctx(request).settings.metrics, await aprincipal_for(request))
     registry = _registry()
     # Reading every worker's files is blocking I/O: off the event loop.
     body = await run_in_threadpool(
