@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from wheelyard.builder.runners import engines, transfer
+from wheelyard.builder.runners import engines, server, transfer
 from wheelyard.builder.runners.commands import Commands, Launch
 from wheelyard.builder.runners.engines import Engine
 from wheelyard.builder.runners.images import image_for
@@ -44,7 +44,6 @@ NETWORK_VARIABLE = "WHEELYARD_CONTAINER_NETWORK"
 _CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 _PASSED = {"SOURCE_DATE_EPOCH", "http_proxy", "https_proxy", "no_proxy"}
 _PASSED |= {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
-_READY = "wheelyard-container-ready"
 _LIVE: set[ContainerRunner] = set()  # started containers, for a signal to remove at once
 
 
@@ -92,6 +91,7 @@ class ContainerRunner(Commands):
         self._owns_paths = paths is None
         self._name = f"wheelyard-{purpose}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._channel: server.Channel | None = None  # None: one exec per command
         self._lock = threading.Lock()
         self._exchange = exchange  # the host side of the scratch mount
         self._variables: dict[str, str] = {}
@@ -174,9 +174,9 @@ class ContainerRunner(Commands):
             for m in self.paths.mounts if self.transfer == "bind" else ():
                 mode = ",ro" if m.read_only else ""
                 args += ["--mount", f"type=bind,source={_csv(m.host)},target={m.inside}{mode}"]
-            # The main process lives as long as wheelyard holds its stdin open.
-            script = f"echo {_READY}; exec cat >/dev/null"
-            args += ["--entrypoint", "", image, "/bin/sh", "-c", script]
+            # The main process, the command server (or cat where the image has no Python),
+            # lives as long as wheelyard holds its stdin open.
+            args += ["--entrypoint", "", image, "/bin/sh", "-c", server.MAIN, "sh", server.SERVER]
             with tempfile.TemporaryFile() as errors:
                 process = subprocess.Popen(
                     self.engine.command(*args),
@@ -187,12 +187,15 @@ class ContainerRunner(Commands):
                 )
                 assert process.stdout is not None
                 line = process.stdout.readline().decode(errors="replace").strip()
-                if line != _READY:
+                if line not in (server.READY, server.SERVING):
                     process.kill()
                     process.wait()
                     errors.seek(0)
                     text = errors.read().decode(errors="replace")
                     raise EngineFailed(engines.explain(self.engine.name, f"start {image}", text))
+            if line == server.SERVING:
+                assert process.stdin is not None
+                self._channel = server.Channel(process.stdin, process.stdout, self._name)
             self._process = process
             _LIVE.add(self)
             if self.transfer == "copy":
@@ -200,6 +203,7 @@ class ContainerRunner(Commands):
 
     def _remove(self) -> None:
         process, self._process = self._process, None
+        self._channel = None
         _LIVE.discard(self)
         if process is None or self.engine is None:
             return
@@ -227,12 +231,21 @@ class ContainerRunner(Commands):
         if self._copier is not None:
             self._copier.push()
         merged = {**self._variables, **(env or {})}
-        args = ["exec", "-i", "--workdir", self.paths.inside(str(cwd)) if cwd else "/"]
-        for name, value in merged.items():
-            if name not in SECRET_VARIABLES:
-                args += ["--env", f"{name}={self.paths.inside(value)}"]
-        argv = self.engine.command(*args, self._name, *(self.paths.inside(a) for a in cmd))
-        return Launch(argv, self.engine.environ, where=f"[{self._name}] ")
+        variables = {
+            name: self.paths.inside(value)
+            for name, value in merged.items()
+            if name not in SECRET_VARIABLES
+        }
+        workdir = self.paths.inside(str(cwd)) if cwd else "/"
+        inside = [self.paths.inside(a) for a in cmd]
+        where = f"[{self._name}] "
+        if self._channel is not None:
+            return Launch(inside, variables, where=where, channel=self._channel, workdir=workdir)
+        args = ["exec", "-i", "--workdir", workdir]
+        for name, value in variables.items():
+            args += ["--env", f"{name}={value}"]
+        argv = self.engine.command(*args, self._name, *inside)
+        return Launch(argv, self.engine.environ, where=where)
 
     def _landed(self) -> None:
         if self._copier is not None and self._process is not None:
