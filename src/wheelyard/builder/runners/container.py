@@ -16,6 +16,7 @@ was installed for the build but not grafted is missing there."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -199,7 +200,7 @@ class ContainerRunner(Commands):
             self._process = process
             _LIVE.add(self)
             if self.transfer == "copy":
-                self._copier = transfer.Copier(self.engine, self._name, self.paths)
+                self._copier = transfer.Copier(self.engine, self._name, self.paths, self._inside)
 
     def _remove(self) -> None:
         process, self._process = self._process, None
@@ -246,6 +247,17 @@ class ContainerRunner(Commands):
             args += ["--env", f"{name}={value}"]
         argv = self.engine.command(*args, self._name, *inside)
         return Launch(argv, self.engine.environ, where=where)
+
+    def _inside(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """A command of the container's own (paths as it sees them), without copying before
+        or after: through the server, else one exec."""
+        assert self.engine is not None
+        channel = self._channel
+        if channel is None:
+            return self.engine.call("exec", self._name, *argv)
+        out, err = io.BytesIO(), io.BytesIO()
+        code = channel.start(argv, {}, "/", out=out, err=err).wait()
+        return subprocess.CompletedProcess(argv, code, _text(out), _text(err))
 
     def _landed(self) -> None:
         if self._copier is not None and self._process is not None:
@@ -323,6 +335,10 @@ class ContainerRunner(Commands):
         )
         with fresh:
             yield fresh
+
+
+def _text(data: io.BytesIO) -> str:
+    return data.getvalue().decode(errors="replace")
 
 
 def _csv(path: Path) -> str:
