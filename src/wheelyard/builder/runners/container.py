@@ -2,7 +2,9 @@
 build-setup.sh, builds, repairs — runs in one container of a build image (a PyPA manylinux
 image by default), started on first use, reused for every command of the run and removed at
 the end (also on Ctrl-C, a failure or SIGTERM; if wheelyard is killed outright, the
-container's main process sees its stdin close and the engine removes it).
+container's main process sees its stdin close and the engine removes it). That main process
+is a command server (``server.py``): commands are requests on its stdin, not one engine
+``exec`` each (still the way in an image without a Python for the server).
 
 Files move only through the folders named in a :class:`PathMap`: the project folder and the
 wheelhouse (``share``), a scratch folder of the run's own, and the host's CA bundle (read-only,
