@@ -88,9 +88,31 @@ def test_many_commands_at_once(engine: EngineUnderTest) -> None:
 
 
 def test_the_verify_container_is_served_too(engine: EngineUnderTest) -> None:
-    with _runner(engine) as runner, runner.clean() as clean:
-        assert clean.capture(["sh", "-c", "echo $((6 * 7))"]).stdout == "42\n"
-        assert clean._channel is not None and clean._name != runner._name
+    with _runner(engine) as runner:
+        runner.capture(["true"])
+        with runner.clean() as clean:
+            # Started in the background with the build container: ready before its first
+            # command, and served.
+            assert clean._process is not None and clean._channel is not None
+            assert clean.capture(["sh", "-c", "echo $((6 * 7))"]).stdout == "42\n"
+            assert clean._name != runner._name
+            names = [runner._name, clean._name]
+        with runner.clean() as again:  # a second one is started when asked for
+            assert again._process is None and again.capture(["true"]).returncode == 0
+            names.append(again._name)
+    for name in names:
+        assert engine.call("ps", "--all", "--quiet", "--filter", f"name={name}").stdout == ""
+
+
+def test_an_unused_verify_container_is_removed_too(engine: EngineUnderTest) -> None:
+    with _runner(engine) as runner:
+        runner.capture(["true"])
+        assert runner._warming is not None
+        runner._warming.join()
+        assert runner._spare is not None
+        spare = runner._spare._name
+        assert engine.call("ps", "--quiet", "--filter", f"name={spare}").stdout.strip()
+    assert engine.call("ps", "--all", "--quiet", "--filter", f"name={spare}").stdout == ""
 
 
 def test_without_python_each_command_is_an_exec(

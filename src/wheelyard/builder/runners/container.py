@@ -101,6 +101,10 @@ class ContainerRunner(Commands):
         self._image_id: str | None = None
         self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._variants: dict[str, ContainerRunner] = {}
+        # The verify container, started in the background once the build container runs,
+        # so verification does not wait for it (clean() takes it).
+        self._warming: threading.Thread | None = None
+        self._spare: ContainerRunner | None = None
 
     # -- life cycle ------------------------------------------------------------------------
     def __enter__(self) -> ContainerRunner:
@@ -128,9 +132,17 @@ class ContainerRunner(Commands):
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            for variant in self._variants.values():
-                variant._remove()
-            self._remove()
+            if self._warming is not None:
+                self._warming.join()
+            spare, self._spare = self._spare, None
+            # All at once: each removal is an engine call of its own.
+            removals = [*self._variants.values(), self, *([spare] if spare else [])]
+            threads = [threading.Thread(target=r._remove) for r in removals[1:]]
+            for thread in threads:
+                thread.start()
+            removals[0]._remove()
+            for thread in threads:
+                thread.join()
         finally:
             for signum, handler in self._previous.items():
                 signal.signal(signum, handler)
@@ -203,6 +215,17 @@ class ContainerRunner(Commands):
             _LIVE.add(self)
             if self.transfer == "copy":
                 self._copier = transfer.Copier(self.engine, self._name, self.paths, self._inside)
+            if self.purpose == "build" and self._owns_paths and self._warming is None:
+                self._warming = threading.Thread(target=self._warm, daemon=True)
+                self._warming.start()
+
+    def _warm(self) -> None:
+        fresh = self._fresh().__enter__()
+        try:
+            fresh._start()
+        except EngineFailed:
+            return  # clean() starts one when it is needed, and then says why it cannot
+        self._spare = fresh
 
     def _remove(self) -> None:
         process, self._process = self._process, None
@@ -323,8 +346,16 @@ class ContainerRunner(Commands):
     @contextmanager
     def clean(self) -> Iterator[ContainerRunner]:
         """A fresh container of the verify image, seeing the same folders, without
-        build-setup.sh or anything it installed; removed when the block ends."""
-        fresh = ContainerRunner(
+        build-setup.sh or anything it installed (started already, when the build container
+        was); removed when the block ends."""
+        if self._warming is not None:
+            self._warming.join()
+        fresh, self._spare = self._spare, None
+        with fresh or self._fresh() as entered:
+            yield entered
+
+    def _fresh(self) -> ContainerRunner:
+        return ContainerRunner(
             self.environ,
             self.image,
             verify_image=self.verify_image,
@@ -335,8 +366,6 @@ class ContainerRunner(Commands):
             transfer_mode=self.transfer,
             network=self.network,
         )
-        with fresh:
-            yield fresh
 
 
 def _text(data: io.BytesIO) -> str:
