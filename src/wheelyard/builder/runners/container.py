@@ -18,6 +18,7 @@ was installed for the build but not grafted is missing there."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -240,7 +241,17 @@ class ContainerRunner(Commands):
             owner = f"{os.getuid()}:{os.getgid()}"
             self.engine.call("exec", self._name, "chown", "-R", owner, *writable, timeout=300)
         if process.stdin is not None:
-            process.stdin.close()
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        # The main process exits when its stdin closes (the server kills what still runs), and
+        # podman's client returns once --rm removed the container: no `rm` call of its own
+        # then. Docker's daemon removes it after the client returns, so `rm` makes sure.
+        try:
+            process.wait(timeout=10)
+            if self.engine.name == "podman":
+                return
+        except subprocess.TimeoutExpired:
+            pass
         force = ["rm", "--force", self._name]
         if self.engine.name == "podman":
             force.insert(2, "--time=0")
