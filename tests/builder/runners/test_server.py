@@ -129,7 +129,7 @@ def test_a_timeout_kills_the_whole_command(channel: tuple[server.Channel, object
     out = io.BytesIO()
     call = ch.start(["sh", "-c", "sleep 60 & echo $!; wait"], {}, "/", out=out)
     with pytest.raises(subprocess.TimeoutExpired):
-        server.capture(call, timeout=1)
+        server.wait_or_kill(call, timeout=1)
     assert call.returncode == 137
     assert not _alive(int(out.getvalue()))  # the sleep it started too
 

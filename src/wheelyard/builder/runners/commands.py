@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from wheelyard.builder.runners.server import Channel, capture
+from wheelyard.builder.runners.server import Channel, wait_or_kill
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class Commands(Protocol):
                 call = launch.channel.start(
                     launch.argv, launch.environ, launch.workdir, out=out, err=err
                 )
-                code = capture(call, timeout)
+                code = wait_or_kill(call, timeout)
             finally:
                 self._landed()
             stdout, stderr = (_text(b.getvalue()) for b in (out, err))

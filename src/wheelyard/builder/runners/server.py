@@ -309,7 +309,7 @@ def _exactly(stream: IO[bytes], size: int) -> bytes | None:
     return b"".join(parts) if got == size else None
 
 
-def capture(call: Call, timeout: float | None = None) -> int:
+def wait_or_kill(call: Call, timeout: float | None = None) -> int:
     """Wait for ``call``, killing it after ``timeout`` seconds (then TimeoutExpired)."""
     try:
         return call.wait(timeout)
