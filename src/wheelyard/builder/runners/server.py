@@ -273,12 +273,12 @@ class Channel:
                     call = self._calls.get(cid)
                 if call is None:
                     continue
-                if kind == b"o":
-                    call.out.write(data)
-                    call.out.flush()
-                elif kind == b"e":
-                    call.err.write(data)
-                    call.err.flush()
+                if kind in (b"o", b"e"):
+                    sink = call.out if kind == b"o" else call.err
+                    # (a sink that fails, a full disk, loses its own output, not the others')
+                    with contextlib.suppress(OSError, ValueError):
+                        sink.write(data)
+                        sink.flush()
                 elif kind == b"x":
                     with self._lock:
                         self._calls.pop(cid, None)
