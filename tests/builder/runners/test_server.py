@@ -164,3 +164,13 @@ def test_calls_from_many_threads(channel: tuple[server.Channel, object]) -> None
     assert {i: (c, len(o)) for i, (c, o, _) in results.items()} == {
         i: (i % 3, 1000 * i) for i in range(1, 25)
     }
+
+
+def test_a_failing_output_sink_loses_only_its_own_output(
+    channel: tuple[server.Channel, object],
+) -> None:
+    ch, _ = channel
+    closed = io.BytesIO()
+    closed.close()  # writing to it raises, as a full disk would
+    assert ch.start(["echo", "lost"], {}, "/", out=closed).wait(30) == 0
+    assert _run(ch, ["echo", "kept"]) == (0, b"kept\n", b"")
