@@ -392,6 +392,10 @@ def wheelyard_runs(
         before = load()
         seconds, report = wheelyard_build(interps, folder, env, url, tag, chosen, where)
         after = load()
+        # The run's logs, kept (the next run starts on a fresh wheelhouse): each build's.
+        logs = folder / f"wheelhouse-{where.runner}" / "logs"
+        if logs.is_dir():
+            shutil.copytree(logs, work / f"logs-{tag}", dirs_exist_ok=True)
         rows = report["wheels"]
         assert isinstance(rows, list)
         built = sorted({r["filename"] for r in rows if r["source"] == "built"})
