@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -129,3 +130,32 @@ def test_without_python_each_command_is_an_exec(
         assert "cat" in seen.stdout and TOKEN not in seen.stdout
         assert runner.capture(["sh", "-c", "exit 3"]).returncode == 3
         assert os.environ.get("WHEELYARD_TOKEN") != TOKEN
+
+
+def test_a_killed_wheelyard_leaves_no_container(engine: EngineUnderTest) -> None:
+    """Killed outright (no handler runs): the server sees its stdin close, kills what runs
+    and exits, and the engine removes the container (--rm)."""
+    script = (
+        "import sys\n"
+        "from wheelyard.builder.runners.container import ContainerRunner\n"
+        f"runner = ContainerRunner({engine.env!r}, {engine.image!r}, {engine.name!r})\n"
+        "runner.__enter__()\n"
+        "runner.capture(['true'])\n"
+        "runner._warming.join()\n"
+        "print(runner._name, runner._spare._name, flush=True)\n"
+        "runner.capture(['sleep', '300'])\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=engine.env
+    )
+    assert child.stdout is not None
+    names = child.stdout.readline().split()
+    assert len(names) == 2
+    child.kill()
+    child.wait(30)
+    deadline = time.monotonic() + 30
+    left = names
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = [n for n in names if engine.call("ps", "-aq", "--filter", f"name={n}").stdout]
+    assert left == []
