@@ -61,6 +61,7 @@ from peers import OUT, REPO_BIN, start_wheelyard
 from wheelyard.builder import pipeline
 from wheelyard.builder.interpreters import Interpreter
 from wheelyard.builder.runners import make_runner
+from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.runners.images import DEFAULT as DEFAULT_IMAGE
 from wheelyard.builder.settings import BuildSettings
 from wheelyard.testing import make_sdist, make_wheel
@@ -391,6 +392,10 @@ def wheelyard_runs(
         before = load()
         seconds, report = wheelyard_build(interps, folder, env, url, tag, chosen, where)
         after = load()
+        # The run's logs, kept (the next run starts on a fresh wheelhouse): each build's.
+        logs = folder / f"wheelhouse-{where.runner}" / "logs"
+        if logs.is_dir():
+            shutil.copytree(logs, work / f"logs-{tag}", dirs_exist_ok=True)
         rows = report["wheels"]
         assert isinstance(rows, list)
         built = sorted({r["filename"] for r in rows if r["source"] == "built"})
@@ -422,11 +427,13 @@ def wheelyard_runs(
     return timings
 
 
-def bench_set(
-    name: str, chosen: Set, interps: list[Interpreter], url: str, wheres: list[Where]
-) -> dict[str, object]:
-    """One set: the old loop cold, the one-pin reference, and wheelyard's runs per runner."""
-    work = WORK / name
+_NO_PHASES = {p: 0.0 for p in PHASE_NAMES}
+
+
+def _old_runs(
+    name: str, chosen: Set, interps: list[Interpreter], work: Path
+) -> tuple[float, dict[str, float], list[str], float, list[str]]:
+    """The old loop cold and the one-pin reference, each with its loads before and after."""
     print(f"[{name}] old approach, cold, {len(interps)} interpreters …", flush=True)
     old_dir = work / "old-set"
     write_requirements(old_dir, chosen.pins, chosen)
@@ -446,6 +453,23 @@ def bench_set(
     one_load.append(load())
     print(f"  {one:.1f} s, load {one_load[0]} → {one_load[1]}", flush=True)
 
+    return old, old_phases, old_load, one, one_load
+
+
+def bench_set(
+    name: str,
+    chosen: Set,
+    interps: list[Interpreter],
+    url: str,
+    wheres: list[Where],
+    skip_old: bool = False,
+) -> dict[str, object]:
+    """One set: the old loop cold, the one-pin reference (unless ``skip_old``), and
+    wheelyard's runs per runner."""
+    work = WORK / name
+    old, old_phases, old_load, one, one_load = 0.0, dict(_NO_PHASES), ["", ""], 0.0, ["", ""]
+    if not skip_old:
+        old, old_phases, old_load, one, one_load = _old_runs(name, chosen, interps, work)
     runs = {w.runner: wheelyard_runs(name, chosen, interps, url, w) for w in wheres}
     host = next((w for w in wheres if w.runner == "host"), None)
     left = None
@@ -489,7 +513,9 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
             t = timings[run_name]
             wall, cpu, eff = float(t["seconds"]), t["build_cpu"], float(t["efficiency"])
             goal, met = "", ""
-            if run_name == "cold" and runner == "host":
+            if not old and (run_name == "one pin" or (run_name, runner) == ("cold", "host")):
+                goal, met = "(old loop skipped)", ""
+            elif run_name == "cold" and runner == "host":
                 goal, met = "≤ 0.5× old", str(wall <= old / 2)
             elif run_name == "cold" and host_cold:
                 goal, met = f"≤ 1.2× host ({wall / host_cold:.2f}×)", str(wall <= 1.2 * host_cold)
@@ -524,9 +550,10 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
 
 
 def engine_overhead(image: str, engine: str | None, rounds: int = 20) -> dict[str, float]:
-    """What the container path pays per command, through the builder's own runner: starting
-    the container (its first command), then ``true`` and a bare interpreter start, each
-    ``rounds`` times, against the same on the host (milliseconds, medians)."""
+    """What the container path pays per command, through the builder's own runner (its
+    command server): starting the container (its first command), then ``true`` and a bare
+    interpreter start, each ``rounds`` times, against the same on the host and one engine
+    ``exec`` of ``true`` (what every command cost before the server; milliseconds, medians)."""
     settings = BuildSettings(runner="container", container=image, container_engine=engine)
     result: dict[str, float] = {}
 
@@ -545,6 +572,10 @@ def engine_overhead(image: str, engine: str | None, rounds: int = 20) -> dict[st
         python = str(runner.interpreter_candidates()[0])
         result["exec true ms"] = median(lambda: runner.capture(["true"]))
         result["exec python ms"] = median(lambda: runner.capture([python, "-c", "pass"]))
+        # What each command cost before the command server: one engine exec.
+        if isinstance(runner, ContainerRunner) and runner.engine is not None:
+            found, name = runner.engine, runner._name
+            result["engine exec true ms"] = median(lambda: found.call("exec", name, "true"))
     result["host true ms"] = median(lambda: subprocess.run(["true"], check=True))
     host_python = str(Path(sys.executable).resolve())
     result["host python ms"] = median(lambda: subprocess.run([host_python, "-c", "pass"]))
@@ -576,6 +607,12 @@ def main() -> int:
         "host's pyenv CPythons of --python (built once, cached by its recipe)",
     )
     parser.add_argument("--engine", choices=["docker", "podman"], help="default: what answers")
+    parser.add_argument(
+        "--skip-old",
+        action="store_true",
+        help="skip the old loop and its one-package reference (for iterating on wheelyard's "
+        "runs; their goals against the old loop are then not judged)",
+    )
     args = parser.parse_args()
     host = BuildSettings(runner="host")
     interps = pipeline.interpreters(
@@ -609,7 +646,7 @@ def main() -> int:
             results["engine_overhead"] = overhead = engine_overhead(args.image, args.engine)
             print(f"container path, per command: {overhead}", flush=True)
         for name in args.sets:
-            results[name] = bench_set(name, SETS[name], interps, url, wheres)
+            results[name] = bench_set(name, SETS[name], interps, url, wheres, args.skip_old)
     finally:
         server.stop()
     (OUT / "builder.json").write_text(json.dumps(results, indent=2) + "\n")

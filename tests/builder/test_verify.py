@@ -56,3 +56,21 @@ def test_test_command_replaces_the_import(tmp_path: Path) -> None:
 
 def test_import_names(tmp_path: Path) -> None:
     assert import_names(make_wheel(tmp_path, "Some-Thing", "1.0")) == ["some_thing"]
+
+
+def test_one_command_imports_all_and_names_each_failure(tmp_path: Path) -> None:
+    me = probe(Path(sys.executable), host())
+    assert me is not None
+    house = tmp_path / "wheelhouse"
+    house.mkdir()
+    good = make_wheel(house, "goodpkg", "1.0")
+    broken = make_wheel(house, "brokenpkg", "1.0", module_body="raise ImportError('libfoo')\n")
+    # A crash of the interpreter itself: it must not decide the others' verdicts.
+    crash = make_wheel(house, "crashpkg", "1.0", module_body="import os\nos.abort()\n")
+    pins = ["goodpkg==1.0", "brokenpkg==1.0", "crashpkg==1.0"]
+    bad = verify(HostRunner(client_env()), me, pins, house, [good, broken, crash], tmp_path / "w")
+    assert not bad.ok and bad.failed == ("brokenpkg", "crashpkg")
+    log = bad.log.read_text()
+    assert log.count("failed-imports.txt brokenpkg crashpkg goodpkg\n") == 1  # one command
+    assert log.count("\n$ ") == 2  # (after the venv's creation and the install)
+    assert "wheelyard: import crashpkg failed" in log and "import goodpkg failed" not in log

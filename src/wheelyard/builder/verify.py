@@ -20,6 +20,27 @@ from wheelyard.builder.imports import import_names
 from wheelyard.builder.interpreters import Interpreter, venv_commands
 from wheelyard.builder.runners import Runner
 
+# Imports every module named after the report file in one process; when that fails, each in a
+# process of its own, writing the names of those that fail to the report (and the log says
+# what it imports). (Python 3.6+.)
+IMPORT_EACH = """
+import subprocess, sys
+report, modules = sys.argv[1], sys.argv[2:]
+print("import " + ", ".join(modules))
+sys.stdout.flush()
+if subprocess.call([sys.executable, "-c", "import " + ", ".join(modules)]) == 0:
+    sys.exit(0)
+failed = []
+for module in modules:
+    sys.stdout.flush()
+    if subprocess.call([sys.executable, "-c", "import " + module]) != 0:
+        print("wheelyard: import %s failed" % module)
+        failed.append(module)
+with open(report, "w") as fh:
+    fh.write("".join(m + "\\n" for m in failed))
+sys.exit(1)
+"""
+
 
 @dataclass(frozen=True)
 class Verified:
@@ -73,15 +94,17 @@ def verify(
     if nothing_to_import and runner.run([*pip, "check"], log, cwd=workdir) != 0:
         failed.append("pip check")
     # Everything runs outside the requirements folder, so a source checkout cannot shadow
-    # the installed wheels. One process imports them all; only when that fails is each
-    # imported alone, to name the ones that fail (and so one module's crash or side effect
-    # never decides another's verdict).
-    # (Names are identifiers: builder/imports.py.)
-    import_all = f"import {', '.join(sorted(modules))}"
-    if modules and runner.run([python, "-c", import_all], log, cwd=venv) != 0:
-        for module in sorted(modules):
-            if runner.run([python, "-c", f"import {module}"], log, cwd=venv) != 0:
-                failed.append(module)
+    # the installed wheels. One command: one process imports them all; only when that fails
+    # is each imported alone, in its own process, to name the ones that fail (so one
+    # module's crash or side effect never decides another's verdict); those it writes to a
+    # file. (Names are identifiers: builder/imports.py.)
+    if modules:
+        report = venv / "failed-imports.txt"
+        report.unlink(missing_ok=True)
+        cmd = [python, "-c", IMPORT_EACH, str(report), *sorted(modules)]
+        if runner.run(cmd, log, cwd=venv) != 0:
+            named = report.read_text().split() if report.is_file() else []
+            failed += named or sorted(modules)  # (nothing named: the command itself failed)
     # Activated inside the environment, on its own PATH (a container's is not the host's).
     activate = 'PATH="$VIRTUAL_ENV/bin:$PATH"; export PATH; eval "$1"'
     for name, command in sorted(commands.items()):

@@ -199,7 +199,7 @@ def test_built_repaired_grafted_and_verified_in_containers(built: Built) -> None
     fresh = engine.call("run", "--rm", test_image, "sh", "-c", "ldconfig -p | grep -c libyaml")
     assert fresh.stdout.strip() == "0"
     log = (built.wheelhouse / "logs" / "verify-cp311.log").read_text()
-    assert "[wheelyard-verify-" in log and re.search(r"-c .import [a-z, ]*yamlext", log)
+    assert "[wheelyard-verify-" in log and re.search(r"^import [a-z, ]*yamlext$", log, re.M)
 
 
 def test_a_package_with_its_own_image_builds_in_its_own_container(built: Built) -> None:

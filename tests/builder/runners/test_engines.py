@@ -103,3 +103,25 @@ def test_podman_without_the_fix_is_explained(test_image: str, tmp_path: Path) ->
     with pytest.raises(EngineFailed) as caught:
         engine.check(engine.call("run", "--rm", test_image, "true"), f"start {test_image}")
     assert "fix: install runc and point CONTAINERS_CONF" in caught.value.message
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("podman") is None, reason="needs podman")
+def test_an_engine_that_answered_is_not_asked_again(tmp_path: Path) -> None:
+    """The default runner asks which engine answers, then the runner finds it again: the real
+    podman, behind a wrapper that counts its calls, answers `info` once per environment."""
+    real = shutil.which("podman")
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "bin" / "podman"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >>{calls}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**engine_env(), "PATH": f"{wrapper.parent}:/usr/bin:/bin"}
+    if subprocess.run([real, "info"], capture_output=True, env=env).returncode != 0:
+        pytest.skip("podman does not answer here")
+    assert engines.find("podman", env).executable == str(wrapper)
+    assert engines.find(None, {**env}).name in ("docker", "podman")
+    assert engines.find("podman", env).name == "podman"
+    assert calls.read_text().splitlines().count("info") == 1
+    engines.find("podman", {**env, "OTHER_SETTING": "1"})
+    assert calls.read_text().splitlines().count("info") == 2  # another environment: asked

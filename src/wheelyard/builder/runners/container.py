@@ -2,7 +2,9 @@
 build-setup.sh, builds, repairs — runs in one container of a build image (a PyPA manylinux
 image by default), started on first use, reused for every command of the run and removed at
 the end (also on Ctrl-C, a failure or SIGTERM; if wheelyard is killed outright, the
-container's main process sees its stdin close and the engine removes it).
+container's main process sees its stdin close and the engine removes it). That main process
+is a command server (``server.py``): commands are requests on its stdin, not one engine
+``exec`` each (still the way in an image without a Python for the server).
 
 Files move only through the folders named in a :class:`PathMap`: the project folder and the
 wheelhouse (``share``), a scratch folder of the run's own, and the host's CA bundle (read-only,
@@ -16,6 +18,8 @@ was installed for the build but not grafted is missing there."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import signal
@@ -29,7 +33,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from wheelyard.builder.runners import engines, transfer
+from wheelyard.builder.runners import engines, server, transfer
 from wheelyard.builder.runners.commands import Commands, Launch
 from wheelyard.builder.runners.engines import Engine
 from wheelyard.builder.runners.images import image_for
@@ -44,7 +48,6 @@ NETWORK_VARIABLE = "WHEELYARD_CONTAINER_NETWORK"
 _CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 _PASSED = {"SOURCE_DATE_EPOCH", "http_proxy", "https_proxy", "no_proxy"}
 _PASSED |= {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
-_READY = "wheelyard-container-ready"
 _LIVE: set[ContainerRunner] = set()  # started containers, for a signal to remove at once
 
 
@@ -92,12 +95,17 @@ class ContainerRunner(Commands):
         self._owns_paths = paths is None
         self._name = f"wheelyard-{purpose}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._channel: server.Channel | None = None  # None: one exec per command
         self._lock = threading.Lock()
         self._exchange = exchange  # the host side of the scratch mount
         self._variables: dict[str, str] = {}
         self._image_id: str | None = None
         self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._variants: dict[str, ContainerRunner] = {}
+        # The verify container, started in the background once the build container runs,
+        # so verification does not wait for it (clean() takes it).
+        self._warming: threading.Thread | None = None
+        self._spare: ContainerRunner | None = None
 
     # -- life cycle ------------------------------------------------------------------------
     def __enter__(self) -> ContainerRunner:
@@ -125,9 +133,17 @@ class ContainerRunner(Commands):
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            for variant in self._variants.values():
-                variant._remove()
-            self._remove()
+            if self._warming is not None:
+                self._warming.join()
+            spare, self._spare = self._spare, None
+            # All at once: each removal is an engine call of its own.
+            removals = [*self._variants.values(), self, *([spare] if spare else [])]
+            threads = [threading.Thread(target=r._remove) for r in removals[1:]]
+            for thread in threads:
+                thread.start()
+            removals[0]._remove()
+            for thread in threads:
+                thread.join()
         finally:
             for signum, handler in self._previous.items():
                 signal.signal(signum, handler)
@@ -174,9 +190,9 @@ class ContainerRunner(Commands):
             for m in self.paths.mounts if self.transfer == "bind" else ():
                 mode = ",ro" if m.read_only else ""
                 args += ["--mount", f"type=bind,source={_csv(m.host)},target={m.inside}{mode}"]
-            # The main process lives as long as wheelyard holds its stdin open.
-            script = f"echo {_READY}; exec cat >/dev/null"
-            args += ["--entrypoint", "", image, "/bin/sh", "-c", script]
+            # The main process, the command server (or cat where the image has no Python),
+            # lives as long as wheelyard holds its stdin open.
+            args += ["--entrypoint", "", image, "/bin/sh", "-c", server.MAIN, "sh", server.SERVER]
             with tempfile.TemporaryFile() as errors:
                 process = subprocess.Popen(
                     self.engine.command(*args),
@@ -187,19 +203,34 @@ class ContainerRunner(Commands):
                 )
                 assert process.stdout is not None
                 line = process.stdout.readline().decode(errors="replace").strip()
-                if line != _READY:
+                if line not in (server.READY, server.SERVING):
                     process.kill()
                     process.wait()
                     errors.seek(0)
                     text = errors.read().decode(errors="replace")
                     raise EngineFailed(engines.explain(self.engine.name, f"start {image}", text))
+            if line == server.SERVING:
+                assert process.stdin is not None
+                self._channel = server.Channel(process.stdin, process.stdout, self._name)
             self._process = process
             _LIVE.add(self)
             if self.transfer == "copy":
-                self._copier = transfer.Copier(self.engine, self._name, self.paths)
+                self._copier = transfer.Copier(self.engine, self._name, self.paths, self._inside)
+            if self.purpose == "build" and self._owns_paths and self._warming is None:
+                self._warming = threading.Thread(target=self._warm, daemon=True)
+                self._warming.start()
+
+    def _warm(self) -> None:
+        fresh = self._fresh().__enter__()
+        try:
+            fresh._start()
+        except EngineFailed:
+            return  # clean() starts one when it is needed, and then says why it cannot
+        self._spare = fresh
 
     def _remove(self) -> None:
         process, self._process = self._process, None
+        self._channel = None
         _LIVE.discard(self)
         if process is None or self.engine is None:
             return
@@ -210,7 +241,17 @@ class ContainerRunner(Commands):
             owner = f"{os.getuid()}:{os.getgid()}"
             self.engine.call("exec", self._name, "chown", "-R", owner, *writable, timeout=300)
         if process.stdin is not None:
-            process.stdin.close()
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        # The main process exits when its stdin closes (the server kills what still runs), and
+        # podman's client returns once --rm removed the container: no `rm` call of its own
+        # then. Docker's daemon removes it after the client returns, so `rm` makes sure.
+        try:
+            process.wait(timeout=10)
+            if self.engine.name == "podman":
+                return
+        except subprocess.TimeoutExpired:
+            pass
         force = ["rm", "--force", self._name]
         if self.engine.name == "podman":
             force.insert(2, "--time=0")
@@ -227,12 +268,32 @@ class ContainerRunner(Commands):
         if self._copier is not None:
             self._copier.push()
         merged = {**self._variables, **(env or {})}
-        args = ["exec", "-i", "--workdir", self.paths.inside(str(cwd)) if cwd else "/"]
-        for name, value in merged.items():
-            if name not in SECRET_VARIABLES:
-                args += ["--env", f"{name}={self.paths.inside(value)}"]
-        argv = self.engine.command(*args, self._name, *(self.paths.inside(a) for a in cmd))
-        return Launch(argv, self.engine.environ, where=f"[{self._name}] ")
+        variables = {
+            name: self.paths.inside(value)
+            for name, value in merged.items()
+            if name not in SECRET_VARIABLES
+        }
+        workdir = self.paths.inside(str(cwd)) if cwd else "/"
+        inside = [self.paths.inside(a) for a in cmd]
+        where = f"[{self._name}] "
+        if self._channel is not None:
+            return Launch(inside, variables, where=where, channel=self._channel, workdir=workdir)
+        args = ["exec", "-i", "--workdir", workdir]
+        for name, value in variables.items():
+            args += ["--env", f"{name}={value}"]
+        argv = self.engine.command(*args, self._name, *inside)
+        return Launch(argv, self.engine.environ, where=where)
+
+    def _inside(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """A command of the container's own (paths as it sees them), without copying before
+        or after: through the server, else one exec."""
+        assert self.engine is not None
+        channel = self._channel
+        if channel is None:
+            return self.engine.call("exec", self._name, *argv)
+        out, err = io.BytesIO(), io.BytesIO()
+        code = channel.start(argv, {}, "/", out=out, err=err).wait()
+        return subprocess.CompletedProcess(argv, code, _text(out), _text(err))
 
     def _landed(self) -> None:
         if self._copier is not None and self._process is not None:
@@ -296,8 +357,16 @@ class ContainerRunner(Commands):
     @contextmanager
     def clean(self) -> Iterator[ContainerRunner]:
         """A fresh container of the verify image, seeing the same folders, without
-        build-setup.sh or anything it installed; removed when the block ends."""
-        fresh = ContainerRunner(
+        build-setup.sh or anything it installed (started already, when the build container
+        was); removed when the block ends."""
+        if self._warming is not None:
+            self._warming.join()
+        fresh, self._spare = self._spare, None
+        with fresh or self._fresh() as entered:
+            yield entered
+
+    def _fresh(self) -> ContainerRunner:
+        return ContainerRunner(
             self.environ,
             self.image,
             verify_image=self.verify_image,
@@ -308,8 +377,10 @@ class ContainerRunner(Commands):
             transfer_mode=self.transfer,
             network=self.network,
         )
-        with fresh:
-            yield fresh
+
+
+def _text(data: io.BytesIO) -> str:
+    return data.getvalue().decode(errors="replace")
 
 
 def _csv(path: Path) -> str:

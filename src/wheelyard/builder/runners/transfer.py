@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
@@ -125,9 +125,17 @@ def _chunks(paths: Iterable[str]) -> Iterator[list[str]]:
 class Copier:
     """Keeps one container's copies of the shared folders in step with the host's."""
 
-    def __init__(self, engine: Engine, container: str, paths: PathMap) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        container: str,
+        paths: PathMap,
+        inside: Callable[[list[str]], subprocess.CompletedProcess[str]] | None = None,
+    ) -> None:
         self.engine = engine
         self.container = container
+        # runs a short command in the container (its command server's, else an exec)
+        self._inside = inside or (lambda argv: engine.call("exec", container, *argv))
         self.paths = paths
         self._known: dict[str, Sig] = {}  # inside path → the state both sides last agreed on
         # agreed on within the second the file last changed, so a change in that second
@@ -214,7 +222,7 @@ class Copier:
 
     def _delete(self, paths: list[str]) -> None:
         for batch in _chunks(paths):
-            result = self.engine.call("exec", self.container, "sh", "-c", _DELETE, "rm", *batch)
+            result = self._inside(["sh", "-c", _DELETE, "rm", *batch])
             self.engine.check(result, "delete files in the container")
 
     def _send(self, parents: list[str], files: list[tuple[str, Path]], now: int) -> None:
@@ -290,15 +298,7 @@ class Copier:
             roots = [m for m in self.paths.mounts if not m.read_only]
             if not roots:
                 return
-            listed = self.engine.call(
-                "exec",
-                self.container,
-                "sh",
-                "-c",
-                _LIST,
-                "list",
-                *(str(m.inside) for m in roots),
-            )
+            listed = self._inside(["sh", "-c", _LIST, "list", *(str(m.inside) for m in roots)])
             lines = listed.stdout.splitlines()
             try:
                 inside_now = int(lines[0])
