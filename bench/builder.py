@@ -407,12 +407,18 @@ def wheelyard_runs(
         # how busy the build slots were and how much CPU a running build got (the machine is
         # shared: other work takes the rest).
         busy = sum(float(r.get("seconds") or 0) for r in rows if r["source"] == "built")
+        # The shared build environments' CPU (made ahead, beside the builds): build work in no
+        # build's row, as the old loop's `pip wheel` counts its own build environments.
+        envs = report.get("build_envs") or {}
+        env_cpu = round(float(envs.get("cpu", 0)), 1) if isinstance(envs, dict) else 0.0
         timings[run_name] = {
             "seconds": round(seconds, 1),
             "built": len(built),
             "phases": phases,
             "build_cpu": cpu,
             "efficiency": efficiency(cpu, build_wall),
+            "env_cpu": env_cpu,
+            "efficiency_with_envs": efficiency(cpu + env_cpu, build_wall),
             "slots_busy": efficiency(busy, build_wall),
             "cpu_per_build_second": round(cpu / busy, 2) if busy else 0.0,
             "load": [before, after],
@@ -421,7 +427,8 @@ def wheelyard_runs(
         print(
             f"  {seconds:.1f} s, {len(built)} wheels built, build CPU {cpu} s, load {before} → "
             f"{after}, "
-            f"efficiency {efficiency(cpu, build_wall):.0%}, {phases}",
+            f"efficiency {efficiency(cpu, build_wall):.0%} "
+            f"({efficiency(cpu + env_cpu, build_wall):.0%} with environments), {phases}",
             flush=True,
         )
     return timings
@@ -528,12 +535,13 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
             print(f"| wheelyard {runner}, {run_name} | {cells} |")
     print("(build efficiency: build CPU s ÷ (build-phase wall s × cores); goal ≥ 85 % when cold)")
     print()
-    print("| run | build slots busy | CPU per build second |")
-    print("|---|---|---|")
+    print("| run | build slots busy | CPU per build second | envs' CPU s | efficiency with it |")
+    print("|---|---|---|---|---|")
     for runner, timings in runs.items():
         t = timings["cold"]
         busy, share = t.get("slots_busy", ""), t.get("cpu_per_build_second", "")
-        print(f"| wheelyard {runner}, cold | {busy} | {share} |")
+        envs, with_envs = t.get("env_cpu", 0), float(t.get("efficiency_with_envs", 0))
+        print(f"| wheelyard {runner}, cold | {busy} | {share} | {envs} | {with_envs:.0%} |")
     print("(slots busy: Σ builds' wall s ÷ (build-phase wall s × cores), the scheduler's part;")
     print(" CPU per build second: build CPU s ÷ Σ builds' wall s, what the machine gave them)")
     print()
