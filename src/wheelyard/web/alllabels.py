@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from wheelyard.errors import NotFound
 from wheelyard.web import render
 from wheelyard.web.auth import principal_for
 from wheelyard.web.context import ctx
@@ -22,7 +21,7 @@ from wheelyard.web.files import Located, serve
 from wheelyard.web.pagecache import Page, make_page
 from wheelyard.web.simple import serve_page
 from wheelyard.yard import catalog
-from wheelyard.yard.access import readable_labels
+from wheelyard.yard.access import readable_file_any_label, readable_labels
 
 
 def _page(session: Session, request: Request, project: str, media: str) -> tuple[Page, bool]:
@@ -49,13 +48,10 @@ async def project_page(request: Request) -> Response:
 
 
 def _locate(session: Session, request: Request, sha256: str, filename: str) -> Located:
-    principal = principal_for(request)
-    owner, labels, privileged = readable_labels(session, principal, request.path_params["owner"])
-    found = catalog.file_in_labels(session, [label.id for label in labels], sha256, filename)
-    if found is None or (found[1] and not privileged):
-        raise NotFound(f"no file {filename} under any label of {owner.name!r} you may read")
-    file, package_private = found
-    private = privileged or owner.private or package_private
+    owner = request.path_params["owner"]
+    file, private = readable_file_any_label(
+        session, principal_for(request), owner, sha256, filename
+    )
     return Located(file.blob_key, file.size, file.metadata_sha256, private, file.id)
 
 

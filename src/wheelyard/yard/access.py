@@ -266,6 +266,22 @@ def readable_labels(
     return view.owner, list(view.labels.values()), view.privileged
 
 
+def readable_file_any_label(
+    session: Session, principal: Principal | None, owner_name: str, sha256: str, filename: str
+) -> tuple[File, bool]:
+    """The file under any label of the owner the principal may read, and whether it is
+    private (by its owner, a private label the reader sees, or its package); a file of a
+    private package answers as a missing one, as in ``readable_file``."""
+    from wheelyard.yard.catalog import file_in_labels
+
+    owner, labels, privileged = readable_labels(session, principal, owner_name)
+    found = file_in_labels(session, [label.id for label in labels], sha256, filename)
+    if found is None or (found[1] and not privileged):
+        raise NotFound(f"no file {filename} under any label of {owner.name!r} you may read")
+    file, package_private = found
+    return file, privileged or owner.private or package_private
+
+
 def readable_package(session: Session, view: View, name: str, package: Package | None) -> Package:
     """``package`` (looked up by ``name``) if the view shows it; the missing error otherwise."""
     if package is None or not view.sees_package(package):
