@@ -25,6 +25,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
@@ -374,28 +375,35 @@ class Copier:
         host.parent.mkdir(parents=True, exist_ok=True)
         if host.is_dir() and not host.is_symlink():
             shutil.rmtree(host)
-        temporary = host.with_name(f".wheelyard-copy-{os.getpid()}-{host.name}")
+        # Unique per write: two containers (a package's own image beside the run's) may bring
+        # the same file back at once, and each must rename only its own whole copy.
+        unique = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        temporary = host.with_name(f".wheelyard-copy-{unique}-{host.name}")
         sha256 = None
-        if member.isreg():
-            source = tar.extractfile(member)
-            assert source is not None
-            reader = _Hashing(source)
-            with temporary.open("wb") as fh:
-                shutil.copyfileobj(reader, fh)
-            sha256 = reader.hexdigest()
-            os.chmod(temporary, member.mode & 0o7777)
-            os.utime(temporary, (member.mtime, member.mtime))
-        elif member.issym():
-            temporary.unlink(missing_ok=True)
-            os.symlink(member.linkname, temporary)
-        elif member.islnk():
-            target = self._host_of("/" + member.linkname)
-            if target is None or not target[1].is_file():
+        try:
+            if member.isreg():
+                source = tar.extractfile(member)
+                assert source is not None
+                reader = _Hashing(source)
+                with temporary.open("wb") as fh:
+                    shutil.copyfileobj(reader, fh)
+                sha256 = reader.hexdigest()
+                os.chmod(temporary, member.mode & 0o7777)
+                os.utime(temporary, (member.mtime, member.mtime))
+            elif member.issym():
+                temporary.unlink(missing_ok=True)
+                os.symlink(member.linkname, temporary)
+            elif member.islnk():
+                target = self._host_of("/" + member.linkname)
+                if target is None or not target[1].is_file():
+                    return
+                shutil.copy2(target[1], temporary)
+            else:
                 return
-            shutil.copy2(target[1], temporary)
-        else:
-            return
-        os.replace(temporary, host)
+            os.replace(temporary, host)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # never leave a partial copy beside the file
+            raise
         st = os.lstat(host)  # as the container has it: same size, mtime, mode, link target
         sig = _sig(st.st_mode, st.st_size, st.st_mtime)
         if sig is not None:
