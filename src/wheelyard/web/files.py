@@ -93,20 +93,20 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _wanted_range(request: Request, headers: dict[str, str]) -> str | None:
-    """The Range header to honour: none when an If-Range names another version."""
-    if_range = request.headers.get("if-range")
-    return request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
-
-
 def _unsatisfiable(size: int) -> Response:
     return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
 
 
-def _ranged(
-    headers: dict[str, str], span: tuple[int, int] | None, size: int
-) -> tuple[int, int, int]:
-    """Set the length (and range) headers of the answer; (status, start, end)."""
+def _span(request: Request, headers: dict[str, str], size: int) -> tuple[int, int, int] | None:
+    """The answer's (status, start, end) for the request's Range — ignored when an If-Range
+    names another version — with the length (and range) headers set; None when the range
+    cannot be satisfied (answer ``_unsatisfiable``)."""
+    if_range = request.headers.get("if-range")
+    wanted = request.headers.get("range") if if_range in (None, headers.get("ETag")) else None
+    try:
+        span = byte_range(wanted, size)
+    except ValueError:
+        return None
     headers["Accept-Ranges"] = "bytes"
     start, end = span or (0, size)
     headers["Content-Length"] = str(end - start)
@@ -141,11 +141,10 @@ def send_blob(
     url = store.url(key, filename, media_type)
     if url is not None:
         return _redirect(url)
-    try:
-        span = byte_range(_wanted_range(request, headers), size)
-    except ValueError:
+    span = _span(request, headers, size)
+    if span is None:
         return _unsatisfiable(size)
-    status, start, end = _ranged(headers, span, size)
+    status, start, end = span
     return StreamingResponse(
         _stream(store, key, start, end), status_code=status, media_type=media_type, headers=headers
     )
@@ -231,11 +230,10 @@ def send_checked(
         url = store.url(key, filename, media_type)
         if url is not None:
             return _redirect(url)
-        try:
-            span = byte_range(_wanted_range(request, headers), size)
-        except ValueError:
+        span = _span(request, headers, size)
+        if span is None:
             return _unsatisfiable(size)
-        status, start, end = _ranged(headers, span, size)
+        status, start, end = span
         return Response(data[start:end], status, headers, media_type)
     # A big blob streams once its GET reported the recorded size; with no bytes to stream (a
     # redirect, HEAD, an unsatisfiable range) one HeadObject checks the size alone.
@@ -243,12 +241,11 @@ def send_checked(
     if url is not None:
         verified_file(store, key, size, sha256, filename)
         return _redirect(url)
-    try:
-        span = byte_range(_wanted_range(request, headers), size)
-    except ValueError:
+    span = _span(request, headers, size)
+    if span is None:
         verified_file(store, key, size, sha256, filename)
         return _unsatisfiable(size)
-    status, start, end = _ranged(headers, span, size)
+    status, start, end = span
     if request.method == "HEAD":
         verified_file(store, key, size, sha256, filename)
         return Response(None, status, headers, media_type)
