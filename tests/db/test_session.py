@@ -25,22 +25,25 @@ def _dsn(url: str) -> str:
 
 
 # The backends of a database (one of them, given its pid), never the asking connection.
-_TERMINATE = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-  WHERE datname = %(db)s AND pid <> pg_backend_pid() AND (%(pid)s::int IS NULL OR pid = %(pid)s)"""
-_LEFT = """SELECT count(*) FROM pg_stat_activity
-  WHERE datname = %(db)s AND pid <> pg_backend_pid() AND (%(pid)s::int IS NULL OR pid = %(pid)s)"""
+_TERMINATE = """WITH targets AS MATERIALIZED (SELECT pid FROM pg_stat_activity
+  WHERE datname = %(db)s AND pid <> pg_backend_pid() AND (%(pid)s::int IS NULL OR pid = %(pid)s))
+  SELECT pid FROM targets WHERE pg_terminate_backend(pid)"""
+_LEFT = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%(pids)s)"
 
 
 def _terminate(admin: str, database: str, pid: int | None = None) -> int:
-    """Terminate the backends of ``database`` (or just ``pid``) and wait until they are gone."""
+    """Terminate the backends of ``database`` (or just ``pid``) and wait until they are gone.
+
+    Waits for exactly the terminated backends: a yard's lease listener reconnects at once, so
+    the database is rarely without a backend for long."""
     args = {"db": database, "pid": pid}
     with psycopg.connect(_dsn(admin), autocommit=True) as conn:
-        row = conn.execute(_TERMINATE, args).fetchone()
+        pids = [row[0] for row in conn.execute(_TERMINATE, args).fetchall()]
         deadline = time.monotonic() + 10
-        while (conn.execute(_LEFT, args).fetchone() or (0,))[0]:
+        while (conn.execute(_LEFT, {"pids": pids}).fetchone() or (0,))[0]:
             assert time.monotonic() < deadline, "backends still there"
             time.sleep(0.05)
-    return int(row[0]) if row else 0
+    return len(pids)
 
 
 @pytest.fixture
