@@ -239,3 +239,12 @@ def test_no_binary_in_requirements_warns(tmp_path: Path) -> None:
     reqs.write_text("--no-binary lxml\nlxml==5.3.0\n")
     (warning,) = no_binary_warnings(reqs)
     assert "will refuse the wheels built for it" in warning and "no-binary setting" in warning
+
+
+def test_a_relative_folder_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container runner maps only absolute host paths (``wheelyard build .``).
+    monkeypatch.chdir(tmp_path)
+    request = Request(Path("project"), BuildSettings(), {})
+    assert request.requirements == tmp_path / "project" / "requirements.txt"

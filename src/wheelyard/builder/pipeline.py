@@ -53,6 +53,11 @@ class Request:
     upload: bool = False  # publishing follows: checked before any work (builder/preflight.py)
     phases: Phases = dataclasses.field(default_factory=Phases, compare=False)
 
+    def __post_init__(self) -> None:
+        # Absolute: commands are written with host paths that a container runner maps to its
+        # own, and it can map only absolute ones (``wheelyard build .``).
+        object.__setattr__(self, "folder", Path(self.folder).absolute())
+
     @property
     def requirements(self) -> Path:
         return self.folder / REQUIREMENTS

@@ -53,8 +53,9 @@ def resolve(
     env: Mapping[str, str],
     pip_args: list[str] | None = None,
 ) -> list[Resolved]:
-    """The full closure pip would install from ``requirements`` for ``interp``; ``env``:
-    pip's configuration variables, on top of the runner's."""
+    """The full closure pip would install from ``requirements`` for ``interp``. ``env`` is
+    the environment pip's configuration was read from (the runner's); commands get the
+    runner's own, not ``env`` again."""
     with runner.scratch("wheelyard-resolve-") as tmp:
         report = tmp / "report.json"
         cmd = [
@@ -73,7 +74,9 @@ def resolve(
             *(pip_args or []),
         ]
         # A dry run changes nothing, so PEP 668's guard on system interpreters does not apply.
-        run_env = {**env, "PIP_BREAK_SYSTEM_PACKAGES": "1"}
+        # Only that: the runner starts commands from its own environment (a container's
+        # holds pip's portable settings, never the host's PATH, HOME or other paths).
+        run_env = {"PIP_BREAK_SYSTEM_PACKAGES": "1"}
         result = runner.capture(cmd, env=run_env, cwd=requirements.parent)
         check(result, "pip", requirements, interp.minor)
         data = json.loads(report.read_text())

@@ -152,7 +152,9 @@ def _compile(
             *uv, "pip", "compile", "--quiet", "--format", "pylock.toml", "--output-file",
             str(lock), str(requirements), *args,
         ]  # fmt: skip
-        result = runner.capture(cmd, env={**env, **uv_environment(env)}, cwd=requirements.parent)
+        # The runner's own environment plus uv's CA setting, never ``env`` whole: in a
+        # container the host's PATH, HOME and cache folders mean nothing (or the wrong thing).
+        result = runner.capture(cmd, env=uv_environment(env), cwd=requirements.parent)
         check(result, "uv", requirements, pythons)
         return tomllib.loads(lock.read_text())
 

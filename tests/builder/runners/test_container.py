@@ -31,10 +31,11 @@ from tests.builder.test_repair import needs_toolchain
 from tests.helpers import BIN, Yard, start_yard, stop_yard
 from wheelyard.builder.interpreters import discover, probe
 from wheelyard.builder.repair import RepairFailed, repair
+from wheelyard.builder.resolve import resolve
 from wheelyard.builder.run import counterpart
 from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.verify import verify
-from wheelyard.testing import make_c_sdist, make_sdist
+from wheelyard.testing import make_c_sdist, make_sdist, write_tar_gz
 
 pytestmark = pytest.mark.e2e
 
@@ -104,9 +105,11 @@ def yard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yard]:
 
 
 @pytest.fixture(scope="module")
-def alias(engine: EngineUnderTest) -> Iterator[str]:
-    """A second name of the test image: as a package's own image, it gets its own container."""
-    name = f"{engine.image}-alias"
+def alias(engine: EngineUnderTest, transfer: str) -> Iterator[str]:
+    """A second name of the test image: as a package's own image, it gets its own container.
+    One per module (``transfer``): test_container_copy.py runs beside this one, and the first
+    to finish removes its name."""
+    name = f"{engine.image}-alias-{transfer}"
     engine.tag(name)
     yield name
     engine.untag(name)
@@ -310,6 +313,63 @@ def test_pythons_are_found_in_the_image(engine: EngineUnderTest, tmp_path: Path)
     )
     assert wrong.returncode == 1
     assert "no Python matches '3.12' (found: 3.11" in wrong.stderr
+
+
+# An sdist whose metadata hook writes the environment pip's resolution ran in to ``seen``.
+_RECORDING = """\
+import json, os
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    with open({seen!r}, "w") as fh:
+        json.dump(dict(os.environ), fh)
+    os.makedirs(os.path.join(metadata_directory, "envprobe-1.0.dist-info"))
+    with open(os.path.join(metadata_directory, "envprobe-1.0.dist-info", "METADATA"), "w") as fh:
+        fh.write("Metadata-Version: 2.1\\nName: envprobe\\nVersion: 1.0\\n")
+    return "envprobe-1.0.dist-info"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    raise SystemExit("a dry run builds nothing")
+"""
+
+
+def test_resolution_in_a_container_gets_the_containers_environment(
+    test_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip resolves in the container with the container's PATH and HOME and pip's portable
+    settings, not the host's whole environment; a relative working directory is wheelyard's
+    own, as on the host."""
+    folder = tmp_path / "project"
+    (folder / "dists").mkdir(parents=True)
+    (folder / "requirements.txt").write_text("--no-index\n--find-links ./dists\nenvprobe==1.0\n")
+    host_env = engine_env(WHEELYARD_HOST_ONLY="1", HOME=str(tmp_path / "home"))
+    host_env["PATH"] = f"{tmp_path / 'bin'}:{host_env['PATH']}"
+    monkeypatch.chdir(tmp_path)
+    with ContainerRunner(host_env, test_image) as runner:
+        runner.share(folder)
+        seen_inside = runner.paths.inside(str(folder / "seen.json"))
+        pyproject = (
+            '[project]\nname = "envprobe"\nversion = "1.0"\n[build-system]\nrequires = []\n'
+            'build-backend = "backend"\nbackend-path = ["."]\n'
+        )
+        write_tar_gz(
+            folder / "dists" / "envprobe-1.0.tar.gz",
+            {
+                "envprobe-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: envprobe\nVersion: 1.0\n",
+                "envprobe-1.0/pyproject.toml": pyproject.encode(),
+                "envprobe-1.0/backend.py": _RECORDING.format(seen=seen_inside).encode(),
+            },
+        )
+        interp = probe(PYTHON, runner)
+        assert interp is not None
+        (found,) = resolve(interp, folder / "requirements.txt", runner, host_env)
+        assert (found.name, found.version) == ("envprobe", "1.0")
+        where = runner.capture(["pwd"], cwd=Path("project"))
+        assert runner.outside(where.stdout.strip()) == str(folder)
+    seen = json.loads((folder / "seen.json").read_text())
+    assert "WHEELYARD_HOST_ONLY" not in seen
+    assert str(tmp_path) not in seen.get("PATH", "") and seen.get("HOME") != str(tmp_path / "home")
 
 
 def test_a_token_file_in_a_shared_folder_is_refused(test_image: str, tmp_path: Path) -> None:

@@ -273,7 +273,8 @@ class ContainerRunner(Commands):
             for name, value in merged.items()
             if name not in SECRET_VARIABLES
         }
-        workdir = self.paths.inside(str(cwd)) if cwd else "/"
+        # Relative to wheelyard's own working directory, as on the host.
+        workdir = self.paths.inside(str(Path(cwd).absolute())) if cwd else "/"
         inside = [self.paths.inside(a) for a in cmd]
         where = f"[{self._name}] "
         if self._channel is not None:
