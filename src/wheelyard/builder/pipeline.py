@@ -366,7 +366,10 @@ def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
         platform=platform_projects(planned.held),
     )
     runner.share(job.folder, job.wheelhouse)
-    return execute(planned.plan, job, runner, reporter)
+    try:
+        return execute(planned.plan, job, runner, reporter)
+    finally:
+        runner.release()  # its containers go while the wheels are uploaded
 
 
 @dataclass(frozen=True)

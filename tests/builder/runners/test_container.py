@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.builder import host
-from tests.builder.runners.conftest import IMAGES, EngineUnderTest, engine_env
+from tests.builder.runners.conftest import IMAGES, EngineUnderTest, containers_of_run, engine_env
 from tests.builder.test_repair import needs_toolchain
 from tests.helpers import BIN, Yard, start_yard, stop_yard
 from wheelyard.builder.interpreters import discover, probe
@@ -35,6 +35,7 @@ from wheelyard.builder.resolve import resolve
 from wheelyard.builder.run import counterpart
 from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.verify import verify
+from wheelyard.errors import EngineFailed
 from wheelyard.testing import make_c_sdist, make_sdist, write_tar_gz
 
 pytestmark = pytest.mark.e2e
@@ -370,6 +371,20 @@ def test_resolution_in_a_container_gets_the_containers_environment(
     seen = json.loads((folder / "seen.json").read_text())
     assert "WHEELYARD_HOST_ONLY" not in seen
     assert str(tmp_path) not in seen.get("PATH", "") and seen.get("HOME") != str(tmp_path / "home")
+
+
+def test_released_containers_are_removed_while_the_run_goes_on(test_image: str) -> None:
+    """release() (the run's commands are over) removes the build and verify containers in
+    the background; the runner refuses commands after it, and its exit waits for them."""
+    with ContainerRunner(engine_env(), test_image) as runner:
+        assert runner.capture(["true"]).returncode == 0
+        with runner.clean() as clean:
+            assert clean.capture(["true"]).returncode == 0
+        assert containers_of_run(os.getpid())  # the build container, until release()
+        runner.release()
+        with pytest.raises(EngineFailed, match="released"):
+            runner.capture(["true"])
+    assert containers_of_run(os.getpid()) == []
 
 
 def test_a_token_file_in_a_shared_folder_is_refused(test_image: str, tmp_path: Path) -> None:

@@ -52,6 +52,11 @@ class Runner(Commands, Protocol):
     ) -> None:
         """Stop and remove what was started; what was written to shared folders stays."""
 
+    def release(self) -> None:
+        """The run's commands are over: begin removing what was started, so that removal
+        overlaps what follows (the upload); ``__exit__`` still waits for it. No command may
+        run afterwards."""
+
     def share(self, *folders: Path) -> None:
         """Make host folders visible to commands, before the first command that uses them."""
 

@@ -106,6 +106,10 @@ class ContainerRunner(Commands):
         # so verification does not wait for it (clean() takes it).
         self._warming: threading.Thread | None = None
         self._spare: ContainerRunner | None = None
+        # Removals begun before the end (release(), a verify container done with), so the
+        # engine's work overlaps what the run does next; __exit__ waits for them.
+        self._removing: list[threading.Thread] = []
+        self._released = False
 
     # -- life cycle ------------------------------------------------------------------------
     def __enter__(self) -> ContainerRunner:
@@ -133,16 +137,8 @@ class ContainerRunner(Commands):
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if self._warming is not None:
-                self._warming.join()
-            spare, self._spare = self._spare, None
-            # All at once: each removal is an engine call of its own.
-            removals = [*self._variants.values(), self, *([spare] if spare else [])]
-            threads = [threading.Thread(target=r._remove) for r in removals[1:]]
-            for thread in threads:
-                thread.start()
-            removals[0]._remove()
-            for thread in threads:
+            self.release()
+            for thread in self._removing:
                 thread.join()
         finally:
             for signum, handler in self._previous.items():
@@ -150,6 +146,24 @@ class ContainerRunner(Commands):
             self._previous = {}
             if self._exchange is not None and self._owns_paths:
                 shutil.rmtree(self._exchange, ignore_errors=True)
+
+    def release(self) -> None:
+        """No command runs here any more: remove this container, its variants and the spare
+        verify container, in the background (each removal is an engine call of its own, all
+        at once); ``__exit__`` waits for them."""
+        if self._released:
+            return
+        self._released = True
+        if self._warming is not None:
+            self._warming.join()
+        spare, self._spare = self._spare, None
+        for runner in [*self._variants.values(), self, *([spare] if spare else [])]:
+            self._remove_later(runner._remove)
+
+    def _remove_later(self, remove: Callable[[], None]) -> None:
+        thread = threading.Thread(target=remove, name="wheelyard-container-removal")
+        thread.start()
+        self._removing.append(thread)
 
     def _base_variables(self) -> dict[str, str]:
         found = {
@@ -183,6 +197,8 @@ class ContainerRunner(Commands):
             if self._process is not None:
                 return
             assert self.engine is not None, "enter the runner first"
+            if self._released:
+                raise EngineFailed(f"the {self.purpose} container was released: no more commands")
             image = self.verify_image if self.purpose == "verify" else self.image
             args = ["run", "--rm", "-i", "--name", self._name, "--label", f"{LABEL}={os.getpid()}"]
             if self.network:
@@ -363,8 +379,12 @@ class ContainerRunner(Commands):
         if self._warming is not None:
             self._warming.join()
         fresh, self._spare = self._spare, None
-        with fresh or self._fresh() as entered:
+        entered = (fresh or self._fresh()).__enter__()
+        try:
             yield entered
+        finally:
+            # Removed while the run goes on (its upload, its summary); __exit__ waits.
+            self._remove_later(lambda: entered.__exit__(None, None, None))
 
     def _fresh(self) -> ContainerRunner:
         return ContainerRunner(

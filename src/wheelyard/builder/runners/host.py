@@ -30,6 +30,9 @@ class HostRunner(Commands):
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def release(self) -> None:
+        """Nothing was started here."""
+
     def share(self, *folders: Path) -> None:
         return None  # the host sees its own folders
 
