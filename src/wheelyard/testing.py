@@ -227,13 +227,15 @@ def make_sdist(
     summary: str = "A test package",
     fail_with: str | None = None,
     needs: str | None = None,
+    backend_extra: str = "",
 ) -> Path:
     """Write ``{name}-{version}.tar.gz`` (PKG-INFO, pyproject.toml, an in-tree backend) that
     builds a pure wheel offline; its module's ``built_with`` holds the build's ``FIXTURE_*``
     variables. With ``fail_with``, building prints that text, as a compiler would, and fails.
     With ``needs``, building imports that module without declaring it (the case
-    ``requirements-build.txt`` exists for)."""
-    build = _PURE_BUILD.format(fail=fail_with or "", needs=needs or "")
+    ``requirements-build.txt`` exists for). ``backend_extra``: Python appended to the
+    backend module (a hook defined there replaces the one above it)."""
+    build = _PURE_BUILD.format(fail=fail_with or "", needs=needs or "") + backend_extra
     return _write_sdist(directory, name, version, summary, build, {})
 
 

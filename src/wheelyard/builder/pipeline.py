@@ -17,6 +17,8 @@ from pathlib import Path
 
 from wheelyard.builder import partial, preflight
 from wheelyard.builder import uv as uvtool
+from wheelyard.builder.hook import SCRIPT as SETUP_SCRIPT
+from wheelyard.builder.hook import SETUP_LOG, Started
 from wheelyard.builder.interpreters import Interpreter, select
 from wheelyard.builder.phases import Phases
 from wheelyard.builder.pinned import How, Pinned, Resolution, read_pinned, resolve_all
@@ -84,6 +86,7 @@ class Planned:
     key: str = ""  # the hash of every input of the run (builder/yardrecord.py)
     record: Record | None = None  # what the yard kept under that key from an earlier run
     lines_key: str = ""  # the hash of every input but the pins (builder/partial.py)
+    setup: Started | None = None  # build-setup.sh started ahead (plan(ahead=True))
 
     def notes(self) -> list[tuple[Interpreter, Resolution]]:
         """Resolutions worth telling the user about: all but a plain full resolution."""
@@ -292,9 +295,15 @@ def plan(
     request: Request,
     runner: Runner,
     on_resolved: Callable[[Planned], None] | None = None,
+    ahead: bool = False,
 ) -> Planned:
     """Select interpreters, resolve, ask the yard what it holds, and plan. ``on_resolved``
-    sees the resolutions before the yard is asked (``held`` and ``plan`` still empty)."""
+    sees the resolutions before the yard is asked (``held`` and ``plan`` still empty).
+
+    ``ahead`` (a run follows): when the yard holds no record of these inputs, so the set is
+    to be resolved, build-setup.sh starts in a container runner right away, and the set is
+    resolved meanwhile in its pristine twin (``Runner.pristine``), which the script never
+    touches: resolution sees the image as it is either way."""
     if not request.requirements.is_file():
         raise InvalidInput(f"no requirements.txt in {request.folder.absolute()}")
     settings = request.settings
@@ -307,6 +316,12 @@ def plan(
     preflight.interpreters(interps, settings.resolver, request.environ, runner)
     key = inputs_key(request.folder, settings, runner.identity, interps, request.environ)
     record = stored_record(request, key)
+    setup, resolver = None, runner
+    if ahead and record is None and (request.folder / SETUP_SCRIPT).is_file():
+        twin = runner.pristine()
+        if twin is not runner:
+            setup = Started(runner, request.folder, request.wheelhouse / "logs" / SETUP_LOG)
+            resolver = twin
     # A recorded resolution stands only for a set pinned throughout (a range may pick a newer
     # release today).
     pinned = read_pinned(request.requirements)
@@ -318,11 +333,11 @@ def plan(
     with request.phases.timing("resolve"):
         changed = None
         if kept is None and record is None:
-            changed = resolve_changed(request, interps, runner, pinned, lines_key)
-        resolutions = kept or changed or resolve(request, interps, runner)
+            changed = resolve_changed(request, interps, resolver, pinned, lines_key)
+        resolutions = kept or changed or resolve(request, interps, resolver)
     warnings = tuple(no_binary_warnings(request.requirements))
     planned = Planned(
-        request, tuple(interps), resolutions, {}, Plan(()), warnings, key, record, lines_key
+        request, tuple(interps), resolutions, {}, Plan(()), warnings, key, record, lines_key, setup
     )
     if on_resolved is not None:
         on_resolved(planned)
@@ -331,7 +346,7 @@ def plan(
         # The yard no longer holds everything the recorded run published: resolve as usual
         # (the record's URLs may name another machine's folders).
         with request.phases.timing("resolve"):
-            resolutions = resolve(request, interps, runner)
+            resolutions = resolve(request, interps, resolver)
         planned = dataclasses.replace(planned, resolutions=resolutions)
         if on_resolved is not None:
             on_resolved(planned)
@@ -364,6 +379,7 @@ def run(planned: Planned, runner: Runner, reporter: Reporter) -> Outcome:
         phases=request.phases,
         passed=planned.record.verified if planned.record else {},
         platform=platform_projects(planned.held),
+        setup=planned.setup,
     )
     runner.share(job.folder, job.wheelhouse)
     try:

@@ -27,7 +27,7 @@ from wheelyard.builder import verified as record
 from wheelyard.builder.buildenvs import Made, Need, SharedEnvs
 from wheelyard.builder.compile import BuildResult, BuildTask, build_one
 from wheelyard.builder.fetch import fetch
-from wheelyard.builder.hook import SetupFailed, run_setup
+from wheelyard.builder.hook import SETUP_LOG, SetupFailed, Started, run_setup
 from wheelyard.builder.interpreters import Interpreter, discover, probe
 from wheelyard.builder.phases import Phases
 from wheelyard.builder.plan import ANY, Plan, Step
@@ -61,6 +61,7 @@ class Job:
     passed: Mapping[str, str] = field(default_factory=dict)
     # projects expected to build platform wheels (the yard holds some of theirs)
     platform: frozenset[str] = frozenset()
+    setup: Started | None = field(default=None, compare=False)  # build-setup.sh begun ahead
 
 
 @dataclass
@@ -463,11 +464,15 @@ class _Run:
         """build-setup.sh, once in each environment that builds something; False if failed."""
         found = {id(r): r for r in (self.runner_for(step.project) for step in steps)}
         runners = sorted(found.values(), key=lambda r: r is not self.runner)
+        ahead = self.job.setup
         for number, runner in enumerate(runners):
-            name = "build-setup.log" if number == 0 else f"build-setup-{number + 1}.log"
+            name = SETUP_LOG if number == 0 else f"build-setup-{number + 1}.log"
             log = self.job.wheelhouse / "logs" / name
             try:
-                environment = run_setup(runner, self.job.folder, log)
+                if ahead is not None and ahead.runner is runner:
+                    environment = ahead.result()
+                else:
+                    environment = run_setup(runner, self.job.folder, log)
             except SetupFailed as exc:
                 self.outcome.setup_failed = exc
                 for step in steps:

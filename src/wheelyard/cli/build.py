@@ -172,7 +172,7 @@ def build(args: argparse.Namespace, request: Request, runner: Runner, why: str =
     from wheelyard.builder import pipeline
     from wheelyard.builder.progress import choose, final_table, write_report
 
-    planned = pipeline.plan(request, runner, _notes)
+    planned = pipeline.plan(request, runner, _notes, ahead=True)
     settings = request.settings
     if runner.name == "host" and planned.plan.by_source("build"):
         err.print(portability.host_note(settings.target, why), markup=False)

@@ -387,6 +387,59 @@ def test_released_containers_are_removed_while_the_run_goes_on(test_image: str) 
     assert containers_of_run(os.getpid()) == []
 
 
+# build-setup.sh marks its start in the project folder (host-visible) and its container's own
+# file system, then takes its time; the sdist's metadata hook, run while pip resolves, waits
+# for the first mark and records what it sees (the first call only: the build calls it too).
+_AHEAD_SETUP = 'touch "$PWD/setup-started" /setup-was-here\nsleep 3\n'
+_AHEAD_HOOK = """
+
+_prepare = prepare_metadata_for_build_wheel
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    import glob, json, time
+    project = os.path.dirname(glob.glob("/wheelyard/*/requirements.txt")[0])
+    started = os.path.join(project, "setup-started")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen = {"setup started": os.path.exists(started), "its file": os.path.exists("/setup-was-here")}
+    try:
+        with open(os.path.join(project, "resolution-saw.json"), "x") as fh:
+            json.dump(seen, fh)
+    except FileExistsError:
+        pass
+    return _prepare(metadata_directory, config_settings)
+"""
+
+
+def test_build_setup_starts_ahead_while_a_pristine_twin_resolves(
+    test_image: str, tmp_path: Path
+) -> None:
+    """With the set to be resolved, build-setup.sh starts in the build container at once and
+    pip resolves meanwhile in the verify container of the same image, which the script never
+    touches: the resolution sees the script started, and none of its effects."""
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_sdist(dists, "aheadprobe", "1.0", backend_extra=_AHEAD_HOOK)
+    (tmp_path / "requirements.txt").write_text(
+        "--no-index\n--find-links ./dists\naheadprobe==1.0\n"
+    )
+    (tmp_path / "build-setup.sh").write_text(_AHEAD_SETUP)
+    run = subprocess.run(
+        [*_command(tmp_path, test_image), "--python", "3.11"],
+        capture_output=True,
+        text=True,
+        env=engine_env(),
+        check=False,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    saw = json.loads((tmp_path / "resolution-saw.json").read_text())
+    assert saw == {"setup started": True, "its file": False}
+    assert (tmp_path / "wheelhouse" / "aheadprobe-1.0-py3-none-any.whl").is_file()
+
+
 def test_a_token_file_in_a_shared_folder_is_refused(test_image: str, tmp_path: Path) -> None:
     _requirements(tmp_path)
     (tmp_path / ".token").write_text("wy_never_shared")

@@ -84,6 +84,12 @@ class Runner(Commands, Protocol):
         second container of that image, started on first use and removed with this runner
         (itself for the same image); the host has no images."""
 
+    def pristine(self) -> Runner:
+        """Where commands may run untouched by a build-setup.sh running here meanwhile (the
+        set's resolution): a container runner's verify container when it is of the same
+        image, so the script can start ahead; this runner itself where there is none such
+        (the host: the script's effects there are the machine's, so it never starts ahead)."""
+
     def clean(self) -> AbstractContextManager[Runner]:
         """Where to verify: an environment without what build-setup.sh installed (the host:
         itself; a container runner: a fresh container of the verify image)."""

@@ -371,6 +371,16 @@ class ContainerRunner(Commands):
             self._image_id = found if ":" in found or found == "unknown" else f"sha256:{found}"
         return f"{self.engine.name if self.engine else '?'} {image}@{self._image_id}"
 
+    def pristine(self) -> ContainerRunner:
+        """The verify container (started with this one, kept for verification) when it is of
+        the same image: same interpreters at the same paths, and never a build-setup.sh."""
+        if self.verify_image != self.image or not self._owns_paths:
+            return self
+        self._start()  # (which starts the verify container beside it)
+        if self._warming is not None:
+            self._warming.join()
+        return self._spare or self
+
     @contextmanager
     def clean(self) -> Iterator[ContainerRunner]:
         """A fresh container of the verify image, seeing the same folders, without

@@ -33,6 +33,9 @@ class HostRunner(Commands):
     def release(self) -> None:
         """Nothing was started here."""
 
+    def pristine(self) -> HostRunner:
+        return self
+
     def share(self, *folders: Path) -> None:
         return None  # the host sees its own folders
 
