@@ -29,7 +29,7 @@ and tables on stdout. The interpreters are chosen, and the final plan checked, t
 builder's library (``builder.pipeline``).
 
     .venv/bin/python bench/builder.py [--python 3.10 3.11 3.12 3.13] [--sets project services]
-        [--runners host container] [--image manylinux_2_28] [--engine podman]
+        [--runners host container] [--image manylinux_2_28] [--engine podman] [--repeat 3]
 
 The container path needs docker or podman and the image (pulled, or local: ``--image bench``
 builds ``bench/images/``'s look-alike with the host's pyenv CPythons of ``--python`` at
@@ -371,10 +371,10 @@ def efficiency(cpu: float, wall: float) -> float:
 
 
 def wheelyard_runs(
-    name: str, chosen: Set, interps: list[Interpreter], url: str, where: Where
+    name: str, chosen: Set, interps: list[Interpreter], url: str, where: Where, round_: int = 1
 ) -> dict[str, dict[str, object]]:
     """Cold, then unchanged and one pin, each of those on a fresh wheelhouse and pip cache
-    (nothing kept but the yard)."""
+    (nothing kept but the yard; ``round_`` > 1: an owner, caches and logs of its own)."""
     work = WORK / name
     folder = work / "wy-set"
     pin_name, pin_version = chosen.one_pin
@@ -387,8 +387,10 @@ def wheelyard_runs(
         write_requirements(folder, pins, chosen)
         shutil.rmtree(folder / f"wheelhouse-{where.runner}", ignore_errors=True)
         tag = f"{name}-{where.runner}-{run_name.replace(' ', '-')}"
+        tag += f"-r{round_}" if round_ > 1 else ""
         env = clean_env(work / f"cache-{tag}")  # a fresh pip cache every run
-        print(f"[{name}] wheelyard build ({where.runner}), {run_name} …", flush=True)
+        shown = f", round {round_}" if round_ > 1 else ""
+        print(f"[{name}] wheelyard build ({where.runner}), {run_name}{shown} …", flush=True)
         before = load()
         seconds, report = wheelyard_build(interps, folder, env, url, tag, chosen, where)
         after = load()
@@ -463,22 +465,55 @@ def _old_runs(
     return old, old_phases, old_load, one, one_load
 
 
+def _median_runs(
+    rounds: list[dict[str, dict[str, dict[str, object]]]],
+) -> dict[str, dict[str, dict[str, object]]]:
+    """Per runner and run, the round with the median wall time (the lower middle of an even
+    count), with every round's wall seconds and cold efficiencies beside it, and for the
+    container's cold run each round's ratio to the host's cold run of the same round (paired:
+    one round's runs follow each other, so they share the machine's state)."""
+    runs: dict[str, dict[str, dict[str, object]]] = {}
+    for runner in rounds[0]:
+        runs[runner] = {}
+        for run_name in rounds[0][runner]:
+            each = [r[runner][run_name] for r in rounds]
+            ordered = sorted(each, key=lambda t: float(t["seconds"]))  # type: ignore[arg-type]
+            chosen = dict(ordered[(len(ordered) - 1) // 2])
+            chosen["all_seconds"] = [t["seconds"] for t in each]
+            chosen["all_efficiency"] = [t.get("efficiency") for t in each]
+            chosen["all_efficiency_with_envs"] = [t.get("efficiency_with_envs") for t in each]
+            if run_name == "cold" and runner != "host" and "host" in rounds[0]:
+                chosen["ratios_to_host"] = [
+                    round(float(r[runner]["cold"]["seconds"])  # type: ignore[arg-type]
+                          / float(r["host"]["cold"]["seconds"]), 2)  # type: ignore[arg-type]
+                    for r in rounds
+                ]  # fmt: skip
+            runs[runner][run_name] = chosen
+    return runs
+
+
 def bench_set(
     name: str,
     chosen: Set,
     interps: list[Interpreter],
     url: str,
-    wheres: list[Where],
+    rounds: list[list[Where]],
     skip_old: bool = False,
 ) -> dict[str, object]:
     """One set: the old loop cold, the one-pin reference (unless ``skip_old``), and
-    wheelyard's runs per runner."""
+    wheelyard's runs per runner, in rounds (host, container, host, container …: the
+    machine's noise falls on both alike), each figure the median round's."""
     work = WORK / name
     old, old_phases, old_load, one, one_load = 0.0, dict(_NO_PHASES), ["", ""], 0.0, ["", ""]
     if not skip_old:
         old, old_phases, old_load, one, one_load = _old_runs(name, chosen, interps, work)
-    runs = {w.runner: wheelyard_runs(name, chosen, interps, url, w) for w in wheres}
-    host = next((w for w in wheres if w.runner == "host"), None)
+    runs = _median_runs(
+        [
+            {w.runner: wheelyard_runs(name, chosen, interps, url, w, number) for w in wheres}
+            for number, wheres in enumerate(rounds, start=1)
+        ]
+    )
+    host = next((w for w in rounds[0] if w.runner == "host"), None)
     left = None
     if host is not None:
         left = plan_left(interps, work / "wy-set", clean_env(work / "cache-plan"), url,
@@ -534,6 +569,21 @@ def table(name: str, result: dict[str, object], interps: int) -> None:
             cells = f"{wall:.1f} | {cpu} | {eff:.0%} | {goal} | {met} | {_loads(t.get('load'))}"
             print(f"| wheelyard {runner}, {run_name} | {cells} |")
     print("(build efficiency: build CPU s ÷ (build-phase wall s × cores); goal ≥ 85 % when cold)")
+    first = next(iter(runs.values()))["cold"]
+    if len(first.get("all_seconds", [])) > 1:
+        print(f"(each figure: the median of {len(first['all_seconds'])} rounds; every round:)")
+        for runner, timings in runs.items():
+            for run_name in ("cold", "unchanged", "one pin"):
+                t = timings[run_name]
+                walls = " / ".join(f"{float(x):.1f}" for x in t["all_seconds"])
+                extra = ""
+                if run_name == "cold":
+                    effs = " / ".join(f"{float(x or 0):.0%}" for x in t["all_efficiency"])
+                    envs = " / ".join(f"{float(x or 0):.0%}" for x in t["all_efficiency_with_envs"])
+                    extra = f"; efficiency {effs}, with envs {envs}"
+                if "ratios_to_host" in t:
+                    extra += "; ÷ host cold " + " / ".join(f"{x:.2f}×" for x in t["ratios_to_host"])
+                print(f"-   {runner}, {run_name}: {walls} s{extra}")
     print()
     print("| run | build slots busy | CPU per build second | envs' CPU s | efficiency with it |")
     print("|---|---|---|---|---|")
@@ -621,6 +671,13 @@ def main() -> int:
         help="skip the old loop and its one-package reference (for iterating on wheelyard's "
         "runs; their goals against the old loop are then not judged)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="wheelyard's runs this many rounds (each round: every runner's cold, unchanged and "
+        "one-pin runs, an owner of its own); the tables show the median round's figures",
+    )
     args = parser.parse_args()
     host = BuildSettings(runner="host")
     interps = pipeline.interpreters(
@@ -642,19 +699,23 @@ def main() -> int:
     try:
         url = server.index_url.split("/bench/")[0]
         yard_env = {**os.environ, "WHEELYARD_DATA_DIR": str(WORK / "yard")}
-        wheres = []
-        for runner in args.runners:
-            flags: tuple[str, ...] = ("--runner", "host")
-            if runner == "container":
-                engine = ("--container-engine", args.engine) if args.engine else ()
-                flags = (f"--container={args.image}", *engine)
-            owner = f"bench-{runner}"  # one owner each: their wheels differ in bytes
-            wheres.append(Where(runner, flags, owner, _user(owner, yard_env)))
+        rounds: list[list[Where]] = []
+        for number in range(1, max(1, args.repeat) + 1):
+            wheres = []
+            for runner in args.runners:
+                flags: tuple[str, ...] = ("--runner", "host")
+                if runner == "container":
+                    engine = ("--container-engine", args.engine) if args.engine else ()
+                    flags = (f"--container={args.image}", *engine)
+                # One owner each (their wheels differ in bytes), and each round's own (cold).
+                owner = f"bench-{runner}" + (f"-r{number}" if number > 1 else "")
+                wheres.append(Where(runner, flags, owner, _user(owner, yard_env)))
+            rounds.append(wheres)
         if "container" in args.runners:
             results["engine_overhead"] = overhead = engine_overhead(args.image, args.engine)
             print(f"container path, per command: {overhead}", flush=True)
         for name in args.sets:
-            results[name] = bench_set(name, SETS[name], interps, url, wheres, args.skip_old)
+            results[name] = bench_set(name, SETS[name], interps, url, rounds, args.skip_old)
     finally:
         server.stop()
     (OUT / "builder.json").write_text(json.dumps(results, indent=2) + "\n")

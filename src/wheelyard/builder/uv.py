@@ -145,7 +145,8 @@ def _compile(
     pythons: str,
 ) -> dict[str, Any]:
     """``uv pip compile`` of ``requirements`` to a pylock.toml (one entry per project: its
-    files, and with ``--universal`` the marker it applies under), read back."""
+    files, and with ``--universal`` the marker it applies under), read back with the host's
+    paths."""
     with runner.scratch("wheelyard-uv-") as tmp:
         lock = tmp / "pylock.toml"
         cmd = [
@@ -156,7 +157,18 @@ def _compile(
         # container the host's PATH, HOME and cache folders mean nothing (or the wrong thing).
         result = runner.capture(cmd, env=uv_environment(env), cwd=requirements.parent)
         check(result, "uv", requirements, pythons)
-        return tomllib.loads(lock.read_text())
+        return _host_paths(tomllib.loads(lock.read_text()), runner)
+
+
+def _host_paths(data: dict[str, Any], runner: Runner) -> dict[str, Any]:
+    """``data`` with its files' URLs and paths as the host sees them (a file of a
+    ``--find-links`` folder is named as the runner sees it: in a container, its mount)."""
+    for package in data.get("packages", []):
+        for entry in [package.get("sdist"), *(package.get("wheels") or [])]:
+            for key in ("url", "path"):
+                if isinstance(entry, dict) and isinstance(entry.get(key), str):
+                    entry[key] = runner.outside(entry[key])
+    return data
 
 
 def _closure(

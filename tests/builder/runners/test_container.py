@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -34,9 +35,10 @@ from wheelyard.builder.repair import RepairFailed, repair
 from wheelyard.builder.resolve import resolve
 from wheelyard.builder.run import counterpart
 from wheelyard.builder.runners.container import ContainerRunner
+from wheelyard.builder.uv import resolve as uv_resolve
 from wheelyard.builder.verify import verify
 from wheelyard.errors import EngineFailed
-from wheelyard.testing import make_c_sdist, make_sdist, write_tar_gz
+from wheelyard.testing import make_c_sdist, make_sdist, make_wheel, write_tar_gz
 
 pytestmark = pytest.mark.e2e
 
@@ -371,6 +373,31 @@ def test_resolution_in_a_container_gets_the_containers_environment(
     seen = json.loads((folder / "seen.json").read_text())
     assert "WHEELYARD_HOST_ONLY" not in seen
     assert str(tmp_path) not in seen.get("PATH", "") and seen.get("HOME") != str(tmp_path / "home")
+
+
+def test_uv_in_a_container_names_local_files_by_their_host_paths(
+    test_image: str, tmp_path: Path
+) -> None:
+    """uv resolving in a container names a --find-links file by its mount; the closure has
+    the host's path, so the run fetches it from there (the test image has no uv: the host's,
+    a static binary, is copied into a shared folder)."""
+    from uv import find_uv_bin
+
+    folder, tools = tmp_path / "project", tmp_path / "tools"
+    (folder / "dists").mkdir(parents=True)
+    tools.mkdir()
+    shutil.copy2(find_uv_bin(), tools / "uv")
+    wheel = make_wheel(folder / "dists", "localwheel", "1.0")
+    (folder / "requirements.txt").write_text("--no-index\n--find-links ./dists\nlocalwheel==1.0\n")
+    with ContainerRunner(engine_env(), test_image) as runner:
+        runner.share(folder, tools)
+        interp = probe(PYTHON, runner)
+        assert interp is not None
+        (found,) = uv_resolve(
+            [str(tools / "uv")], interp, folder / "requirements.txt", runner, engine_env()
+        )
+    assert found.filename == wheel.name
+    assert Path(urlparse(found.url).path) == wheel
 
 
 def test_released_containers_are_removed_while_the_run_goes_on(test_image: str) -> None:
