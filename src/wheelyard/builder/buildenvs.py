@@ -36,6 +36,7 @@ from wheelyard.builder.runners import Runner
 
 _COMPLETE = ".wheelyard-complete"
 _RECORD = ".wheelyard-requirements.json"
+UV_CACHE = ".uv-cache"  # uv's cache, under the environments' root, for an ephemeral runner
 
 
 def _installed(venv: Path) -> dict[str, str]:
@@ -250,7 +251,13 @@ class SharedEnvs:
             seed = ["--seed"] if create[-2:] == ["venv", str(venv)] else []
             create = [*self.uv, "venv", "--quiet", *seed, "--python", str(interp.executable)]
             create.append(str(venv))
-            pip = ["env", f"VIRTUAL_ENV={venv}", *self.uv, "pip"]
+            # A runner whose own caches vanish with it (a container) keeps uv's beside the
+            # environments, on their mount: uv links from its cache there instead of copying
+            # every file across file systems, and a later run finds it warm.
+            cache = []
+            if self.runner.ephemeral and "UV_CACHE_DIR" not in environment:
+                cache = [f"UV_CACHE_DIR={self.root / UV_CACHE}"]
+            pip = ["env", f"VIRTUAL_ENV={venv}", *cache, *self.uv, "pip"]
         args = [a for f in files for a in ("-r", str(f))] + list(requirements)
         self._note(log, f"creating build environment {venv}")
         started, offset = time.perf_counter(), log.stat().st_size

@@ -15,6 +15,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelyard.builder import uv as uvtool
+from wheelyard.builder.buildenvs import UV_CACHE
 from wheelyard.builder.hints import tail
 from wheelyard.builder.imports import import_names
 from wheelyard.builder.interpreters import Interpreter, venv_commands
@@ -74,8 +75,11 @@ def verify(
     pinned.write_text("".join(f"{p}\n" for p in pins))
     create, pip = uvtool.venv_commands(uv, interp, venv) or venv_commands(interp, venv)
     install = [*pip, "install", "--no-index", "--only-binary", ":all:", "--find-links"]
+    # uv's cache on the venvs' mount (links, not copies), gone with the work folder (builder/
+    # buildenvs.py keeps the builds' for an ephemeral runner; this one never outlives a run).
+    cache = {"UV_CACHE_DIR": str(workdir / UV_CACHE)} if uv and runner.ephemeral else {}
     for cmd in (create, [*install, str(wheelhouse), "-r", str(pinned)]):
-        if runner.run(cmd, log, cwd=workdir) != 0:
+        if runner.run(cmd, log, cache, cwd=workdir) != 0:
             return Verified(interp, False, log, ("install",), tuple(tail(log.read_text())))
     failed = []
     commands_of = {canonicalize_name(k): v for k, v in (tests or {}).items()}

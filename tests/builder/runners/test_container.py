@@ -30,6 +30,7 @@ from tests.builder import host
 from tests.builder.runners.conftest import IMAGES, EngineUnderTest, containers_of_run, engine_env
 from tests.builder.test_repair import needs_toolchain
 from tests.helpers import BIN, Yard, start_yard, stop_yard
+from wheelyard.builder.buildenvs import UV_CACHE, SharedEnvs
 from wheelyard.builder.interpreters import discover, probe
 from wheelyard.builder.repair import RepairFailed, repair
 from wheelyard.builder.resolve import resolve
@@ -398,6 +399,31 @@ def test_uv_in_a_container_names_local_files_by_their_host_paths(
         )
     assert found.filename == wheel.name
     assert Path(urlparse(found.url).path) == wheel
+
+
+def test_build_environments_link_from_a_cache_on_their_own_mount(
+    test_image: str, tmp_path: Path
+) -> None:
+    """In a container (its own caches vanish with it) uv's cache for the build environments
+    is kept beside them, on their mount: uv links files from it instead of copying each one
+    across file systems, and a later run finds it warm."""
+    from uv import find_uv_bin
+
+    shutil.copy2(find_uv_bin(), tmp_path / "uv")
+    (tmp_path / "dists").mkdir()
+    make_wheel(tmp_path / "dists", "linkme", "1.0")
+    log = tmp_path / "env.log"
+    offline = {"UV_NO_INDEX": "1", "UV_FIND_LINKS": str(tmp_path / "dists")}
+    with ContainerRunner(engine_env(), test_image) as runner:
+        runner.share(tmp_path)
+        interp = probe(PYTHON, runner)
+        assert interp is not None
+        envs = SharedEnvs(runner, tmp_path / "envs", uv=[str(tmp_path / "uv")])
+        venv = envs.venv(interp, ["linkme==1.0"], [], log, offline)
+    assert venv is not None, log.read_text()
+    assert list((tmp_path / "envs" / UV_CACHE).iterdir())
+    assert "full copy" not in log.read_text()
+    assert list(venv.glob("lib/python3.11/site-packages/linkme-1.0.dist-info"))
 
 
 def test_released_containers_are_removed_while_the_run_goes_on(test_image: str) -> None:

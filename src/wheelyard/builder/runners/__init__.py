@@ -43,6 +43,9 @@ class Runner(Commands, Protocol):
     returned) come from :class:`~wheelyard.builder.runners.commands.Commands`."""
 
     name: str
+    # Commands start from tool caches of their own that vanish with the environment (a
+    # container): caches worth keeping are put in a shared folder instead.
+    ephemeral: bool
 
     def __enter__(self) -> Runner:
         """Get ready (the host: nothing to do; a container: find the engine)."""

@@ -63,6 +63,7 @@ def _portable(name: str, value: str, paths: PathMap) -> bool:
 
 class ContainerRunner(Commands):
     name = "container"
+    ephemeral = True
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from wheelyard.errors import InvalidInput
 
 class HostRunner(Commands):
     name = "host"
+    ephemeral = False  # the user's own caches serve
 
     def __init__(self, base: Mapping[str, str]) -> None:
         self.base = {k: v for k, v in base.items() if k not in SECRET_VARIABLES}
