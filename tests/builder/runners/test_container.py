@@ -350,7 +350,7 @@ def test_resolution_in_a_container_gets_the_containers_environment(
     host_env = engine_env(WHEELYARD_HOST_ONLY="1", HOME=str(tmp_path / "home"))
     host_env["PATH"] = f"{tmp_path / 'bin'}:{host_env['PATH']}"
     monkeypatch.chdir(tmp_path)
-    with ContainerRunner(host_env, test_image) as runner:
+    with ContainerRunner(host_env, test_image, "podman") as runner:
         runner.share(folder)
         seen_inside = runner.paths.inside(str(folder / "seen.json"))
         pyproject = (
@@ -390,7 +390,7 @@ def test_uv_in_a_container_names_local_files_by_their_host_paths(
     shutil.copy2(find_uv_bin(), tools / "uv")
     wheel = make_wheel(folder / "dists", "localwheel", "1.0")
     (folder / "requirements.txt").write_text("--no-index\n--find-links ./dists\nlocalwheel==1.0\n")
-    with ContainerRunner(engine_env(), test_image) as runner:
+    with ContainerRunner(engine_env(), test_image, "podman") as runner:
         runner.share(folder, tools)
         interp = probe(PYTHON, runner)
         assert interp is not None
@@ -413,8 +413,8 @@ def test_build_environments_link_from_a_cache_on_their_own_mount(
     (tmp_path / "dists").mkdir()
     make_wheel(tmp_path / "dists", "linkme", "1.0")
     log = tmp_path / "env.log"
-    offline = {"UV_NO_INDEX": "1", "UV_FIND_LINKS": str(tmp_path / "dists")}
-    with ContainerRunner(engine_env(), test_image) as runner:
+    offline = {"UV_OFFLINE": "1", "UV_FIND_LINKS": str(tmp_path / "dists")}
+    with ContainerRunner(engine_env(), test_image, "podman") as runner:
         runner.share(tmp_path)
         interp = probe(PYTHON, runner)
         assert interp is not None
@@ -429,7 +429,7 @@ def test_build_environments_link_from_a_cache_on_their_own_mount(
 def test_released_containers_are_removed_while_the_run_goes_on(test_image: str) -> None:
     """release() (the run's commands are over) removes the build and verify containers in
     the background; the runner refuses commands after it, and its exit waits for them."""
-    with ContainerRunner(engine_env(), test_image) as runner:
+    with ContainerRunner(engine_env(), test_image, "podman") as runner:
         assert runner.capture(["true"]).returncode == 0
         with runner.clean() as clean:
             assert clean.capture(["true"]).returncode == 0
