@@ -39,7 +39,7 @@ from wheelyard.builder.runners.container import ContainerRunner
 from wheelyard.builder.uv import resolve as uv_resolve
 from wheelyard.builder.verify import verify
 from wheelyard.errors import EngineFailed
-from wheelyard.testing import make_c_sdist, make_sdist, make_wheel, write_tar_gz
+from wheelyard.testing import make_c_sdist, make_sdist, make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -319,22 +319,17 @@ def test_pythons_are_found_in_the_image(engine: EngineUnderTest, tmp_path: Path)
     assert "no Python matches '3.12' (found: 3.11" in wrong.stderr
 
 
-# An sdist whose metadata hook writes the environment pip's resolution ran in to ``seen``.
-_RECORDING = """\
-import json, os
+# A metadata hook that writes the environment pip's resolution ran in to ``seen`` first.
+_RECORDING = """
+
+_prepare = prepare_metadata_for_build_wheel
 
 
 def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    import json
     with open({seen!r}, "w") as fh:
         json.dump(dict(os.environ), fh)
-    os.makedirs(os.path.join(metadata_directory, "envprobe-1.0.dist-info"))
-    with open(os.path.join(metadata_directory, "envprobe-1.0.dist-info", "METADATA"), "w") as fh:
-        fh.write("Metadata-Version: 2.1\\nName: envprobe\\nVersion: 1.0\\n")
-    return "envprobe-1.0.dist-info"
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    raise SystemExit("a dry run builds nothing")
+    return _prepare(metadata_directory, config_settings)
 """
 
 
@@ -353,18 +348,8 @@ def test_resolution_in_a_container_gets_the_containers_environment(
     with ContainerRunner(host_env, test_image, "podman") as runner:
         runner.share(folder)
         seen_inside = runner.paths.inside(str(folder / "seen.json"))
-        pyproject = (
-            '[project]\nname = "envprobe"\nversion = "1.0"\n[build-system]\nrequires = []\n'
-            'build-backend = "backend"\nbackend-path = ["."]\n'
-        )
-        write_tar_gz(
-            folder / "dists" / "envprobe-1.0.tar.gz",
-            {
-                "envprobe-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: envprobe\nVersion: 1.0\n",
-                "envprobe-1.0/pyproject.toml": pyproject.encode(),
-                "envprobe-1.0/backend.py": _RECORDING.format(seen=seen_inside).encode(),
-            },
-        )
+        backend = _RECORDING.format(seen=seen_inside)
+        make_sdist(folder / "dists", "envprobe", "1.0", backend_extra=backend)
         interp = probe(PYTHON, runner)
         assert interp is not None
         (found,) = resolve(interp, folder / "requirements.txt", runner, host_env)
