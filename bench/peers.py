@@ -296,7 +296,9 @@ WRK_LUA = """
 local paths = {}
 for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
 math.randomseed(tonumber(os.getenv("WRK_SEED") or "1"))
-request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+local auth = os.getenv("WRK_AUTH")  -- an Authorization header for every request, if set
+local headers = auth and {["Authorization"] = auth} or nil
+request = function() return wrk.format("GET", paths[math.random(#paths)], headers) end
 local ports, spread = {}, 0
 for port in string.gmatch(os.getenv("WRK_PORTS") or "", "%d+") do ports[#ports + 1] = port end
 setup = function(thread)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests import helpers
 from tests.helpers import (  # noqa: F401  # BIN, client_env and run: tests/builder imports them here
@@ -30,6 +31,7 @@ from tests.helpers import (  # noqa: F401  # BIN, client_env and run: tests/buil
 )
 from tests.postgres import new_database, postgres_server, server_bin
 from tests.s3server import new_bucket, s3_server, yard_env
+from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 
 # Hypothesis: CI keeps the full example counts; a developer's run draws a tenth of them.
 # Tests scale their counts by ``settings().max_examples`` (tests/security/test_properties.py).
@@ -113,6 +115,20 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     helpers.require_e2e("starts an S3 server")
     with s3_server(tmp_path_factory.mktemp("s3") / "moto.log", free_port()) as endpoint:
         yield endpoint
+
+
+# A fresh migrated database per test. PostgreSQL is a server process: that half is e2e, the
+# SQLite half is a unit test.
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.e2e)])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    if request.param == "postgres":
+        url = new_database(request.getfixturevalue("postgres"))
+    else:
+        url = f"sqlite:///{tmp_path / 'yard.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -1,7 +1,8 @@
 """Cache leases on a real PostgreSQL: a unit of work that wrote answers only after every
 leased process moved its version; read-only units draw no change number; a lease whose
 process stopped answering holds writers back only until it expires, and is then revoked; a
-process whose listening connection is cut stops trusting its cache at once."""
+process whose listening connection is cut stops trusting its cache at once; a cache-neutral
+unit's write moves nothing."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.postgres import new_database
 from wheelyard.db import leases
 from wheelyard.db.changes import ChangeProbe
-from wheelyard.db.models import Owner
+from wheelyard.db.models import Owner, auth_failures
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.db.unit import unit_of_work
 
@@ -118,6 +119,32 @@ def test_a_write_answers_after_every_leased_cache_moved(
         loop.stop()
     with psycopg.connect(_dsn(url), autocommit=True) as conn:  # given up at close
         assert conn.execute("SELECT count(*) FROM cache_leases").fetchone() == (0,)
+
+
+@pytest.mark.e2e
+def test_a_cache_neutral_write_moves_no_cache(db: tuple[str, Engine, Any]) -> None:
+    """A unit with ``caches=False`` (the failed-authentication ledger) commits its rows, draws
+    no change number and leaves every leased cache as it was: an attacker's bad tokens do
+    not make the servers drop their pages."""
+    url, _engine, sessions = db
+    loop = Loop()
+    probe = ChangeProbe(url, postgres=True)
+    try:
+        _leased(loop, probe)
+        leases._LOCAL.remove(probe._lease)  # type: ignore[arg-type]
+        before, drawn = loop.run(probe.aversion()), _numbers_drawn(_dsn(url))
+        with unit_of_work(sessions, caches=False) as unit:
+            unit.session.execute(
+                insert(auth_failures), [{"subject": "s", "credential": "c", "at": time.time()}]
+            )
+        assert loop.run(probe.aversion()) == before and _numbers_drawn(_dsn(url)) == drawn
+        with unit_of_work(sessions) as unit:
+            assert unit.session.scalars(select(auth_failures.c.subject)).all() == ["s"]
+        _add_owner(sessions, "alice")  # while an ordinary write still moves it
+        assert loop.run(probe.aversion()) != before and _numbers_drawn(_dsn(url)) > drawn
+    finally:
+        loop.run(probe.aclose())
+        loop.stop()
 
 
 @pytest.mark.e2e

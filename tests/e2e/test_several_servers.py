@@ -1,5 +1,6 @@
 """Several servers, one yard: two ``wheelyard serve`` processes on one PostgreSQL and one S3
-bucket behave as one — what one writes, the other serves on the very next request."""
+bucket behave as one — what one writes, the other serves on the very next request, and a
+limit on failed authentications holds for both together."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 
 from tests.helpers import (
     JSON,
+    PASSWORD,
     REMOVAL_DELAY,
     Yard,
     files_in,
@@ -62,10 +64,11 @@ def _wheel(folder: Path, name: str, version: str, summary: str = "A test package
     return make_wheel(folder, name, version, summary=summary)
 
 
-def _api(yard: Yard, method: str, path: str, token: str) -> httpx.Response:
-    return httpx.request(
-        method, f"{yard.url}/api/{path}", headers={"Authorization": f"token {token}"}
-    )
+def _api(
+    yard: Yard, method: str, path: str, token: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    headers = {"Authorization": f"token {token}", **(headers or {})}
+    return httpx.request(method, f"{yard.url}/api/{path}", headers=headers)
 
 
 def test_two_servers_behave_as_one(pair: tuple[Yard, Yard], tmp_path: Path) -> None:
@@ -211,3 +214,34 @@ def test_a_cut_or_stopped_server_never_serves_a_stale_page(
     _wait_for_leases(a, 2)
     assert upload(a, "leased", token, dists[4]).is_success
     assert files_in(b, "leased", "main", "leased-pkg") == names
+
+
+def test_failed_authentications_are_limited_for_the_yard_not_per_server(
+    pair: tuple[Yard, Yard],
+) -> None:
+    """Guesses spread over both servers add up to the one limit (30 distinct bad tokens per
+    client, 10 wrong passwords per user, the defaults): a guesser cannot multiply its tries
+    by the number of servers, and the block holds at both, for a right credential too."""
+    a, b = pair
+    token = a.user("guarded")
+    guesser = {"X-Forwarded-For": "198.51.100.77"}
+    for n in range(30):
+        answer = _api(a if n % 2 else b, "GET", "user", f"wy_guess{n}", guesser)
+        assert answer.status_code == 401, (n, answer.text)
+    for yard in (a, b):
+        blocked = _api(yard, "GET", "user", token, guesser)
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+        assert _api(yard, "GET", "user", token).status_code == 200  # others are not blocked
+
+    def login(yard: Yard, password: str, ip: str) -> int:
+        return httpx.post(
+            f"{yard.url}/api/authentications",
+            auth=("guarded", password),
+            headers={"X-Forwarded-For": ip},
+            json={"note": "login", "scopes": ["api:read"]},
+            timeout=30,
+        ).status_code
+
+    for n in range(10):
+        assert login(a if n % 2 else b, f"guess-{n}", f"203.0.113.{n}") == 401
+    assert {login(yard, PASSWORD, "203.0.113.99") for yard in (a, b)} == {429}

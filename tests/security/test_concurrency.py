@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.helpers import Yard, start_yard, stop_yard
 from tests.postgres import new_database
 from wheelyard.db.models import File, FileLabel, Label
-from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.db.unit import transaction
 from wheelyard.storage.local import LocalStore
 from wheelyard.testing import make_wheel
@@ -40,19 +39,6 @@ from wheelyard.yard.removal import remove_files
 from wheelyard.yard.uploads import Stored
 
 # ---------------------------------------------------------------- forced interleavings
-
-
-# PostgreSQL is a server process: that half is e2e, the SQLite half is a unit test.
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.e2e)])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "postgres":
-        url = new_database(request.getfixturevalue("postgres"))
-    else:
-        url = f"sqlite:///{tmp_path / 'yard.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 class Held:

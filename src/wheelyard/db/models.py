@@ -7,11 +7,15 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -243,3 +247,19 @@ class BuildRecord(Base):
     key: Mapped[str] = mapped_column(String(64))
     data: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# State that lasts minutes, shared by every serving process and never backed up (backups and
+# restores go over Base's tables only): the failed authentications within the throttle's
+# window (yard/throttle.py). UNLOGGED on PostgreSQL (migration 0009).
+EPHEMERAL = MetaData()
+
+auth_failures = Table(
+    "auth_failures",
+    EPHEMERAL,
+    Column("subject", String(32), nullable=False),  # whose failures: a client or a user name
+    Column("credential", String(32), nullable=False),  # the bad credential's fingerprint
+    Column("at", Float, nullable=False),  # seconds since the epoch
+    Index("ix_auth_failures_subject_at", "subject", "at"),
+    Index("ix_auth_failures_at", "at"),
+)

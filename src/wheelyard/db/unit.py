@@ -19,7 +19,8 @@ On PostgreSQL a unit that wrote answers only once every serving process's page c
 dropped what it changed (``db.leases``): the commit notifies, then waits for their
 acknowledgements. Whether a unit may have written is tracked for every session (any
 statement that is not an ORM SELECT, any flush), and PostgreSQL confirms it (the transaction
-has an id), so read-only units pay nothing.
+has an id), so read-only units pay nothing. A unit that writes only tables no cache reads
+(``transaction(session, caches=False)``: the failed-authentication ledger) skips that.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ T = TypeVar("T")
 _UNIT = "wheelyard.unit"
 _COMMITTING = "wheelyard.unit.committing"
 _MAY_HAVE_WRITTEN = "wheelyard.unit.wrote"
+_CACHE_NEUTRAL = "wheelyard.unit.cache_neutral"
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -95,6 +97,7 @@ def _commit(session: Session) -> None:
         session.flush()  # what commit() would flush counts as written (after_flush)
         wrote = (
             session.info.pop(_MAY_HAVE_WRITTEN, False)
+            and not session.info.get(_CACHE_NEUTRAL, False)
             and session.in_transaction()
             and leases.is_postgres(session)
             and leases.notify_if_wrote(session)
@@ -134,12 +137,17 @@ def _wait_for_caches(session: Session) -> None:
 
 
 @contextmanager
-def transaction(session: Session) -> Iterator[Unit]:
-    """One unit of work on an open session: commit at the end, roll back on error."""
+def transaction(session: Session, caches: bool = True) -> Iterator[Unit]:
+    """One unit of work on an open session: commit at the end, roll back on error.
+
+    ``caches=False`` is for a unit that writes only tables no page cache reads: its commit
+    does not make every serving process drop its caches (or wait for them to).
+    """
     if _UNIT in session.info:
         raise RuntimeError("units of work do not nest: open a new session for a separate one")
     unit = Unit(session)
     session.info[_UNIT] = unit
+    session.info[_CACHE_NEUTRAL] = not caches
     try:
         try:
             yield unit
@@ -158,6 +166,8 @@ def transaction(session: Session) -> Iterator[Unit]:
             with Session(session.get_bind()) as fresh, transaction(fresh) as other:
                 fn(other.session)
         raise
+    finally:
+        session.info.pop(_CACHE_NEUTRAL, None)
     session.info.pop(_UNIT, None)
     for done in unit.committed:
         try:
@@ -167,9 +177,10 @@ def transaction(session: Session) -> Iterator[Unit]:
 
 
 @contextmanager
-def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Unit]:
-    """A new session and one unit of work on it, closed at the end."""
-    with sessions() as session, transaction(session) as unit:
+def unit_of_work(sessions: sessionmaker[Session], caches: bool = True) -> Iterator[Unit]:
+    """A new session and one unit of work on it, closed at the end (``caches``: as for
+    ``transaction``)."""
+    with sessions() as session, transaction(session, caches) as unit:
         yield unit
 
 

@@ -98,10 +98,14 @@ def build_context(settings: Settings) -> YardContext:
         store.sweep_incomplete(older_than=24 * 3600)
     except StorageError as exc:  # storage down at start: serve anyway; /-/ready says so
         logging.getLogger("wheelyard.web").warning("%s", exc.message)
+    sessions = make_sessionmaker(engine)
     throttle = AuthThrottle(
-        settings.auth_failures_per_client, settings.auth_failures_per_user, settings.auth_window
+        sessions,
+        settings.auth_failures_per_client,
+        settings.auth_failures_per_user,
+        settings.auth_window,
     )
-    context = YardContext(settings, engine, make_sessionmaker(engine), store, throttle)
+    context = YardContext(settings, engine, sessions, store, throttle)
     context.ui_probe = ChangeProbe(settings.database_url)
     return context
 

@@ -20,7 +20,7 @@ _UNKNOWN = object()
 
 
 def throttle_of(request: Request) -> AuthThrottle:
-    """The process's failed-authentication throttle (made with the app)."""
+    """The yard's failed-authentication throttle (made with the app)."""
     return ctx(request).throttle
 
 
@@ -69,9 +69,9 @@ def principal_for(request: Request) -> Principal | None:
     if secret is None:
         return None
     throttle, client = throttle_of(request), client_of(request)
-    throttle.check(client)
     try:
         with unit_of_work(ctx(request).sessions) as unit:
+            throttle.check(unit.session, client)
             principal = authenticate(unit.session, secret)
     except Unauthenticated:
         throttle.failed(client, secret)

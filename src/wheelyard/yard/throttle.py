@@ -6,9 +6,15 @@ lock out everyone behind its proxy, while guessing (which needs a new secret per
 slowed to ``limit`` tries per window. While a key is blocked every credentialed attempt is
 refused before it is checked, so a correct guess cannot be told apart from a wrong one.
 
-The counters live in the memory of one server process: with ``serve --workers N`` each worker
-keeps its own, so the effective limit is up to N times the setting. That is the price of not
-writing to the database on every failure (which would itself be a way to load the server).
+The counts are the yard's, not a process's: failures go to the ``auth_failures`` table that
+every worker and every server shares, so ``serve --workers N`` and several servers behind a
+proxy keep the one limit. A check is one indexed read in the request's own unit of work; a
+failure is one unit of its own that no page cache depends on (``caches=False``: on
+PostgreSQL it makes no server drop its pages). Rows older than the window are deleted as
+failures come. Credentials are fingerprinted with a key that lives only in this process's
+memory, so the table never holds anything a guess could be tested against offline; the price
+is that one stale credential retried through N processes counts up to N times, far below any
+sensible limit.
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ import hashlib
 import hmac
 import math
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from wheelyard.db.models import auth_failures
+from wheelyard.db.unit import unit_of_work
 from wheelyard.errors import TooManyRequests
 
 _KEY = secrets.token_bytes(32)  # fingerprints are keyed per process: never a plain hash of input
-MAX_KEYS = 50_000  # bound on memory: the least recently active keys are forgotten first
 
 
 def fingerprint(*parts: str) -> str:
@@ -33,75 +41,72 @@ def fingerprint(*parts: str) -> str:
     return hmac.new(_KEY, message, hashlib.sha256).hexdigest()[:32]
 
 
-class FailureWindow:
-    """Distinct failures per key within a sliding window of ``window`` seconds."""
+# Built once: the check runs on every credentialed request (Core, no ORM, one indexed read).
+_RECENT = (
+    select(func.max(auth_failures.c.at))
+    .where(auth_failures.c.subject == bindparam("who"), auth_failures.c.at > bindparam("since"))
+    .group_by(auth_failures.c.credential)
+)
 
-    def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._keys: OrderedDict[str, dict[str, float]] = OrderedDict()
 
-    def _recent(self, key: str, now: float) -> dict[str, float]:
-        seen = self._keys.get(key)
-        if seen is None:
-            return {}
-        for fp in [fp for fp, at in seen.items() if at <= now - self.window]:
-            del seen[fp]
-        if not seen:
-            del self._keys[key]
-        return seen
-
-    def retry_after(self, key: str) -> int | None:
-        """Seconds until ``key`` may try again, or None when it is not blocked."""
-        with self._lock:
-            now = self.clock()
-            seen = self._recent(key, now)
-            if len(seen) < self.limit:
-                return None
-            oldest = sorted(seen.values())[len(seen) - self.limit]
-            return max(1, math.ceil(oldest + self.window - now))
-
-    def fail(self, key: str, print_: str) -> None:
-        with self._lock:
-            now = self.clock()
-            seen = self._recent(key, now)
-            seen[print_] = now
-            while len(seen) > 2 * self.limit:  # racing attempts past the block: keep it bounded
-                del seen[min(seen, key=seen.__getitem__)]
-            self._keys[key] = seen
-            self._keys.move_to_end(key)
-            while len(self._keys) > MAX_KEYS:
-                self._keys.popitem(last=False)
+def subject(kind: str, key: str) -> str:
+    """Whose failures a row counts, the same in every process (not a secret: an address or
+    a user name, kept at a fixed width)."""
+    message = f"{kind}\0{key}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(message).hexdigest()[:32]
 
 
 class AuthThrottle:
-    """The two windows the yard keeps: per client address, and per user name (passwords)."""
+    """The two limits the yard keeps: per client address, and per user name (passwords)."""
 
-    def __init__(self, per_client: int, per_user: int, window: float) -> None:
-        self.clients = FailureWindow(per_client, window)
-        self.users = FailureWindow(per_user, window)
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        per_client: int,
+        per_user: int,
+        window: float,
+        clock: Callable[[], float] = time.time,  # wall clock: servers on several hosts share it
+    ) -> None:
+        self.sessions = sessions
+        self.per_client = per_client
+        self.per_user = per_user
+        self.window = window
+        self.clock = clock
 
-    def check(self, client: str, user: str | None = None) -> None:
-        """Refuse, before any credential is checked, while the client or user is blocked."""
-        wait = self.clients.retry_after(client)
+    def _retry_after(self, session: Session, who: str, limit: int, now: float) -> int | None:
+        rows = session.connection().execute(_RECENT, {"who": who, "since": now - self.window})
+        times = sorted(float(row[0]) for row in rows)
+        if len(times) < limit:
+            return None
+        oldest = times[len(times) - limit]
+        return max(1, math.ceil(oldest + self.window - now))
+
+    def check(self, session: Session, client: str, user: str | None = None) -> None:
+        """Refuse, before any credential is checked, while the client or user is blocked
+        (read in the caller's unit of work)."""
+        now = self.clock()
+        wait = self._retry_after(session, subject("client", client), self.per_client, now)
         if wait is not None:
             raise TooManyRequests(
                 f"too many failed authentications from this client; retry in {wait} seconds",
                 wait,
             )
         if user is not None:
-            wait = self.users.retry_after(user.lower())
+            wait = self._retry_after(session, subject("user", user.lower()), self.per_user, now)
             if wait is not None:
                 raise TooManyRequests(
                     f"too many failed logins for this user; retry in {wait} seconds", wait
                 )
 
     def failed(self, client: str, credential: str, user: str | None = None) -> None:
+        """Count a bad credential for the client (and the user name), in a unit of its own:
+        the caller's unit is about to roll back."""
         print_ = fingerprint(user.lower() if user else "", credential)
-        self.clients.fail(client, print_)
+        now = self.clock()
+        rows = [{"subject": subject("client", client), "credential": print_, "at": now}]
         if user is not None:
-            self.users.fail(user.lower(), print_)
+            rows.append({"subject": subject("user", user.lower()), "credential": print_, "at": now})
+        expired = delete(auth_failures).where(auth_failures.c.at <= now - self.window)
+        with unit_of_work(self.sessions, caches=False) as unit:
+            unit.session.execute(expired)
+            unit.session.execute(insert(auth_failures), rows)

@@ -35,7 +35,7 @@ def open_session(
 ) -> tuple[str, Owner]:
     """Check the password (throttled per client and per user name, like token failures) and
     open a session; returns the cookie secret and the user."""
-    throttle.check(client, name)
+    throttle.check(session, client, name)
     try:
         user = login(session, name, password)
     except Exception:

@@ -55,7 +55,7 @@ def _basic(request: Request) -> tuple[str, str] | None:
 def _login(session: Session, request: Request, name: str, password: str) -> Owner:
     """Password login, throttled per client and per user name (checked before the password)."""
     throttle, client = throttle_of(request), client_of(request)
-    throttle.check(client, name)
+    throttle.check(session, client, name)
     try:
         return accounts.login(session, name, password)
     except Unauthenticated:
