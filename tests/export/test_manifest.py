@@ -23,6 +23,7 @@ from tests.helpers import pip_install
 from tests.s3server import CREDENTIALS, new_bucket
 from wheelyard.db.models import File
 from wheelyard.db.unit import transaction
+from wheelyard.errors import Conflict
 from wheelyard.export import targets
 from wheelyard.export.manifest import JOURNAL, MANIFEST, load
 from wheelyard.export.snapshot import export_label
@@ -261,7 +262,7 @@ def test_what_a_killed_export_wrote_goes_when_it_left_the_label(
     _assert_snapshot(where, target, where.objects(cold))
 
 
-@pytest.mark.parametrize("damage", ["missing", "garbage", "other label", "journal garbage"])
+@pytest.mark.parametrize("damage", ["missing", "garbage", "journal garbage"])
 def test_an_unusable_manifest_falls_back_to_listing(
     where: Where, session: Session, store: LocalStore, tmp_path: Path, damage: str
 ) -> None:
@@ -272,18 +273,65 @@ def test_an_unusable_manifest_falls_back_to_listing(
         target.delete([MANIFEST])
     elif damage == "garbage":
         target.put_bytes(MANIFEST, manifest[: len(manifest) // 2], "application/json")
-    elif damage == "other label":
-        doc = json.loads(manifest)
-        target.put_bytes(MANIFEST, json.dumps({**doc, "label": "other"}).encode(), "x/y")
-    else:
+    else:  # the manifest is still this label's: the place is the export's own to clean
         target.put_bytes(JOURNAL, b"{not json", "application/json")
-    target.put_bytes("stray/put-by-hand.txt", b"not the export's", "text/plain")
+        target.put_bytes("stray/put-by-hand.txt", b"not the export's", "text/plain")
     recorded = Recording(target)
     done = _export(session, store, recorded)
     assert recorded.calls["keys"] == 1
-    assert "stray/put-by-hand.txt" in done.deleted  # the listing sees everything
-    assert len(done.written) == 10 and len(done.deleted) == 4 + 1
+    strays = ["stray/put-by-hand.txt"] if damage == "journal garbage" else []
+    assert [key for key in done.deleted if key.startswith("stray/")] == strays
+    assert len(done.written) == 10 and len(done.deleted) == 4 + len(strays)
     _assert_snapshot(where, target, cold)
+
+
+def _as_other_label(doc: bytes) -> bytes:
+    return json.dumps({**json.loads(doc), "label": "dev"}).encode()
+
+
+@pytest.mark.parametrize(
+    "holding",
+    [
+        "files of its own",
+        "a snapshot without its manifest, and a file of its own",
+        "another label's snapshot",
+        "another label's killed export",
+    ],
+)
+def test_a_destination_that_is_not_this_labels_snapshot_is_refused_untouched(
+    where: Where, session: Session, store: LocalStore, tmp_path: Path, holding: str
+) -> None:
+    """A listing would delete whatever the snapshot does not hold: a folder of other files,
+    the yard's own data, or the snapshot of another label exported to the same place."""
+    add_wheel(session, store, tmp_path, "alpha", "1.0")
+    if holding == "files of its own":
+        target = where.new()
+        target.put_bytes("precious.txt", b"keep me", "text/plain")
+        target.put_bytes("blog/post.html", b"<p>mine</p>", "text/html")
+    else:
+        target = where.new()
+        _export(session, store, target)
+        manifest = where.objects(target)[MANIFEST]
+        if holding.startswith("a snapshot without"):
+            target.delete([MANIFEST])
+            target.put_bytes("notes/readme.txt", b"by hand", "text/plain")
+        elif holding == "another label's snapshot":
+            target.put_bytes(MANIFEST, _as_other_label(manifest), "application/json")
+        else:
+            target.delete([MANIFEST])
+            journal = json.dumps({"format": 2, "owner": "alice", "label": "dev", "keys": []})
+            target.put_bytes(JOURNAL, journal.encode(), "application/json")
+    before = where.objects(target)
+    add_wheel(session, store, tmp_path, "alpha", "1.1")
+    recorded = Recording(target)
+    with pytest.raises(Conflict) as refused:
+        _export(session, store, recorded)
+    assert "nothing was written or deleted" in refused.value.message
+    if holding.startswith("another label"):
+        assert "snapshot of alice/dev" in refused.value.message
+    else:
+        assert "not empty" in refused.value.message
+    assert recorded.writes == 0 and where.objects(target) == before
 
 
 def test_a_format_1_manifest_is_listed_once_and_keeps_its_page_digests(

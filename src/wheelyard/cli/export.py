@@ -10,10 +10,11 @@ from wheelyard.config import Settings
 from wheelyard.errors import InvalidInput
 from wheelyard.export.backup import backup_yard
 from wheelyard.export.snapshot import export_label
-from wheelyard.export.targets import open_target
+from wheelyard.export.targets import open_target, refuse_overlap
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_overlap(args.to, settings.storage_url, [settings.data_dir, settings.staging])
     if args.all:
         if args.owner or args.label or args.include_private:
             raise InvalidInput("export --all backs up the whole yard: give no OWNER or LABEL")

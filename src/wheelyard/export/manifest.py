@@ -12,17 +12,23 @@ Two small control objects at the top of the target, both JSON:
   or new bytes (an export that was killed). The next export rewrites those it needs and
   deletes the others; files are named by their content, and deleting a missing key is a no-op.
 
-A missing or unreadable manifest or journal, one of another owner or label, or a manifest of
-an older format falls back to listing the target (and then no page's content is known, so every
-page is rewritten) — except a format-1 manifest's page digests, trusted as they always were.
+A missing or unreadable manifest or journal, or a manifest of an older format, falls back to
+listing the target (and then no page's content is known, so every page is rewritten) — except
+a format-1 manifest's page digests, trusted as they always were. Whatever a listing finds and
+the snapshot does not hold gets deleted, so a listing must show nothing but a snapshot: a
+destination holding another label's snapshot (its manifest or journal says so), or, with no
+manifest of this label, any object a snapshot never has (a folder of other files, a yard's
+own data), is refused before anything is written or deleted.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from wheelyard.errors import Conflict
 from wheelyard.export.targets import Target
 
 MANIFEST = ".wheelyard-export.json"
@@ -32,6 +38,10 @@ FORMAT = 2
 _JSON = "application/json"
 _FILES = "files/"
 _META = ".metadata"
+# Every key a snapshot holds: the root and project pages, files (and .metadata) by sha256.
+_SNAPSHOT_KEY = re.compile(
+    r"simple/index\.(html|json)|simple/[a-z0-9._-]+/index\.(html|json)|files/[0-9a-f]{64}/[^/]+"
+)
 
 
 @dataclass
@@ -97,6 +107,36 @@ def _ours(doc: Any, owner: str, label: str, version: int) -> bool:
     )
 
 
+def _named(doc: Any) -> str | None:
+    """The ``owner/label`` a manifest or journal says it is of, or None when it says none."""
+    if isinstance(doc, dict) and isinstance(doc.get("owner"), str):
+        return f"{doc['owner']}/{doc.get('label')}"
+    return None
+
+
+def _refuse_foreign(manifest: Any, journal: Any, owner: str, label: str, listed: set[str]) -> None:
+    """Refuse a destination a listing would wrongly clean: another label's snapshot, or
+    objects no snapshot holds with no manifest of this label saying the place is its own."""
+    ours = f"{owner}/{label}"
+    for doc in (manifest, journal):
+        named = _named(doc)
+        if named is not None and named != ours:
+            raise Conflict(
+                f"the destination holds the snapshot of {named}, not of {ours}: export each "
+                "label to a folder or prefix of its own (nothing was written or deleted)"
+            )
+    if _named(manifest) == ours:
+        return  # our own place: what a listing finds there is the export's to clean
+    foreign = sorted(key for key in listed if not _SNAPSHOT_KEY.fullmatch(key))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if foreign[3:] else "")
+        raise Conflict(
+            f"the destination is not empty and holds no snapshot of {ours} ({shown}): "
+            "export into an empty folder or prefix, or one an export of this label made "
+            "(nothing was written or deleted)"
+        )
+
+
 def _from_manifest(doc: dict[str, Any]) -> dict[str, str | None]:
     present: dict[str, str | None] = dict.fromkeys(_unpack(doc["files"]))
     present.update({str(k): str(v) for k, v in doc["pages"].items()})
@@ -121,6 +161,7 @@ def load(target: Target, owner: str, label: str) -> Holding:
         pages = manifest.get("pages")
         old_pages = pages if isinstance(pages, dict) else {}
     listed = target.keys() - CONTROL
+    _refuse_foreign(manifest, journal, owner, label, listed)
     return Holding({key: old_pages.get(key) for key in listed}, listed=True)
 
 

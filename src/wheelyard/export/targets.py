@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from wheelyard.errors import InvalidInput
 from wheelyard.storage.faults import storage_faults
 
 if TYPE_CHECKING:
@@ -171,3 +172,43 @@ def open_target(destination: str) -> Target:
         store = S3Store.from_url(destination.removeprefix("s3://"))
         return S3Target(store.client, store.bucket, store.prefix)
     return FolderTarget(Path(destination.removeprefix("file://")))
+
+
+def _s3_place(url: str) -> tuple[str, str] | None:
+    """(bucket, prefix ending in "/" or empty) of an ``s3://`` URL, else None."""
+    if not url.startswith("s3://"):
+        return None
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    return bucket, prefix + "/" if prefix else ""
+
+
+def _nested(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def refuse_overlap(destination: str, storage_url: str, folders: list[Path]) -> None:
+    """Refuse a destination inside the yard's own storage or folders, or holding them: an
+    export cleans its destination of what is not its own (the yard's files), and ``check
+    --repair`` collects what its store holds unreferenced (the export's). ``folders``: the
+    data and staging folders; ``storage_url``: the store (a folder or ``s3://``)."""
+    target, store = _s3_place(destination), _s3_place(storage_url)
+    clash = ""
+    if target is not None:
+        # One endpoint and account serve both (the yard's S3 settings): the same bucket with
+        # nested prefixes is the same place.
+        if store is not None and target[0] == store[0]:
+            a, b = target[1], store[1]
+            clash = storage_url if a.startswith(b) or b.startswith(a) else ""
+    else:
+        here = Path(destination.removeprefix("file://")).resolve()
+        places = [*folders]
+        if store is None:
+            places.append(Path(storage_url.removeprefix("file://")))
+        clash = next((str(f) for f in places if _nested(here, f.resolve())), "")
+    if clash:
+        raise InvalidInput(
+            f"--to {destination} overlaps the yard's own storage ({clash}): an export there "
+            "would delete the yard's files, and `wheelyard check --repair` the export's; "
+            "choose a destination outside it"
+        )
