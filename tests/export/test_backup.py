@@ -4,13 +4,18 @@ and what is not a complete, known backup, or a yard that is not empty, is refuse
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wheelyard.db.models import File
 from wheelyard.db.session import make_engine, make_sessionmaker, migrate
 from wheelyard.db.unit import transaction
 from wheelyard.errors import Conflict, DamagedBlob, InvalidInput
@@ -23,6 +28,7 @@ from wheelyard.testing import make_wheel
 from wheelyard.yard import accounts, tokens
 from wheelyard.yard import labels as label_ops
 from wheelyard.yard.importer import import_file
+from wheelyard.yard.integrity import collect_garbage, collection_paused
 
 
 def _yard(root: Path) -> tuple[Session, LocalStore, Iterator[None]]:
@@ -111,4 +117,80 @@ def test_incomplete_unknown_and_damaged_backups_are_refused(
     with pytest.raises(DamagedBlob, match="sha256 differs"):
         restore()
     assert _rows(dest)["owners"] == []  # nothing committed
+    dest.close()
+
+
+def test_a_backup_holds_the_blobs_its_rows_name_each_checked(
+    source: tuple[Session, LocalStore], tmp_path: Path
+) -> None:
+    """What no row names is left out; a blob a row names that is missing or damaged (a file
+    removed after the rows were read, its old blob collected meanwhile) fails the backup with
+    the file's name, and without a manifest: no backup says it is complete and then fails."""
+    session, store = source
+    store.put_bytes("stray/00/orphan", b"no row names this")
+    with transaction(session):
+        done = backup_yard(session, store, FolderTarget(tmp_path / "one"))
+    assert done.blobs == 2
+    assert not any("orphan" in p.name for p in (tmp_path / "one").rglob("*"))
+
+    wheel = session.scalars(select(File)).one()
+    path = store.local_path(wheel.blob_key)
+    assert path is not None
+    good = path.read_bytes()
+    for damage, message in [("missing", "is missing"), ("flipped", "differs from its recorded")]:
+        if damage == "missing":
+            path.unlink()
+        else:
+            path.write_bytes(b"x" + good[1:])
+        folder = tmp_path / damage
+        with pytest.raises(DamagedBlob, match=message) as failed, transaction(session):
+            backup_yard(session, store, FolderTarget(folder))
+        assert wheel.filename in failed.value.message
+        assert not (folder / fmt.MANIFEST).exists()
+        path.write_bytes(good)
+
+
+def test_no_garbage_is_collected_while_a_restore_is_in_flight(
+    source: tuple[Session, LocalStore], tmp_path: Path
+) -> None:
+    """A restore publishes every blob first and commits the rows at the end: a collector that
+    ran in between would find those blobs unreferenced, and old once a restore outlasts the
+    grace period. ``collection_paused`` (what ``import --from`` holds) makes it wait."""
+    session, store = source
+    with transaction(session):
+        backup_yard(session, store, FolderTarget(tmp_path / "backup"))
+    dest, dest_store, _ = _yard(tmp_path / "dst")
+    published, go_on = threading.Event(), threading.Event()
+
+    class Slow(FolderTarget):
+        """The backup, read slowly: it stops at the first table, after every blob."""
+
+        def open(self, key: str) -> BinaryIO:
+            if key.startswith("tables/") and not published.is_set():
+                published.set()
+                assert go_on.wait(30)
+            return super().open(key)
+
+    collected: list[list[str]] = []
+
+    def collect() -> None:
+        published.wait(30)
+        for key in dest_store.iter_keys():  # as old as a long restore makes them
+            path = dest_store.local_path(key)
+            assert path is not None
+            os.utime(path, (time.time() - 7200, time.time() - 7200))
+        collector, other_store, _ = _yard(tmp_path / "dst")
+        threading.Timer(0.5, go_on.set).start()  # the restore goes on while this one waits
+        with transaction(collector):
+            collected.append(collect_garbage(collector, other_store, 300).deleted)
+        collector.close()
+
+    thread = threading.Thread(target=collect)
+    thread.start()
+    with collection_paused(dest_store), transaction(dest):
+        restore_yard(dest, dest_store, Slow(tmp_path / "backup"), "B", tmp_path / "staging")
+        assert not collected  # the collector started a while ago, and waits for the lock
+    thread.join(30)
+    assert collected == [[]]
+    assert sorted(dest_store.iter_keys()) == sorted(store.iter_keys())
     dest.close()

@@ -36,6 +36,7 @@ class Yard:
     session: Session  # the command's unit of work
     store: YardStore
     sessions: sessionmaker[Session]
+    new: bool = False  # made by this command (--create)
 
     def unit(self) -> AbstractContextManager[Unit]:
         """A further unit of work, committed on its own when its block ends."""
@@ -103,7 +104,7 @@ def open_yard(settings: Settings, create: bool = False, announce: bool = True) -
         migrate(engine)
         sessions = make_sessionmaker(engine)
         with sessions() as session, transaction(session):
-            yield Yard(settings, session, open_store(settings.storage_url), sessions)
+            yield Yard(settings, session, open_store(settings.storage_url), sessions, new)
     finally:
         engine.dispose()
     if announce:

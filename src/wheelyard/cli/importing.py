@@ -7,14 +7,16 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from wheelyard.cli.common import Subcommands, add_command, open_yard, out
+from wheelyard.cli.common import Subcommands, add_command, describe, err, open_yard, out
 from wheelyard.config import Settings
 from wheelyard.db.models import Owner
 from wheelyard.errors import InvalidInput, YardError
 from wheelyard.export.restore import read_manifest, restore_yard
 from wheelyard.export.targets import open_target
+from wheelyard.storage import open_store
 from wheelyard.yard import accounts
 from wheelyard.yard.importer import find_dists, import_file
+from wheelyard.yard.integrity import collection_paused
 from wheelyard.yard.names import DEFAULT_LABEL, check_label_name
 
 
@@ -23,9 +25,14 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput("import --from restores a whole backup: give no OWNER, PATH or --label")
     source = open_target(args.source)
     read_manifest(source, args.source)  # an incomplete backup is refused before --create acts
-    # One unit of work: the restored yard is committed whole, or not at all.
-    with open_yard(settings, args.create) as yard:
+    with open_yard(settings, args.create, announce=False) as found:
+        new = found.new  # found (or with --create made) before its collector is paused
+    # One unit of work: the restored yard is committed whole, or not at all; no collector
+    # runs until it has committed (the blobs are published first, the rows commit last).
+    paused = collection_paused(open_store(settings.storage_url))
+    with paused, open_yard(settings, announce=False) as yard:
         done = restore_yard(yard.session, yard.store, source, args.source, settings.staging)
+    err.print(f"yard: {describe(settings)}" + (" (new)" if new else ""), markup=False)
     out.print(
         f"restored {args.source}: {sum(done.rows.values())} row(s) in {len(done.rows)} "
         f"table(s), {done.blobs} blob(s) ({done.bytes} bytes), every sha256 checked",

@@ -2,10 +2,13 @@
 folder or an S3 prefix, in the format of ``dumpformat``.
 
 The rows are read in one consistent snapshot of the database (PostgreSQL: REPEATABLE READ;
-SQLite: one read transaction), then the blobs are copied: a blob is written before the row
-that names it commits and is only collected after a grace period, so every blob the rows name
-is still there. Files first, the manifest last: a backup that stopped half-way has no
-manifest and ``restore`` refuses it.
+SQLite: one read transaction), then exactly the blobs those rows name are copied, each checked
+against the digest its row records on the way (what no row names is left out: the collector
+deletes it anyway). A blob the rows name that is missing or damaged — the store was damaged,
+or a file removed after the snapshot had its old blob collected meanwhile — fails the backup
+with a line naming the file, before the manifest: a backup that says it is complete restores.
+Files first, the manifest last: a backup that stopped half-way has no manifest and
+``restore`` refuses it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from wheelyard import __version__
-from wheelyard.db.models import utcnow
-from wheelyard.errors import Conflict
+from wheelyard.db.models import File, Stage, utcnow
+from wheelyard.errors import Conflict, DamagedBlob
 from wheelyard.export import dumpformat as fmt
 from wheelyard.export.targets import Target
 from wheelyard.storage import BlobStore
@@ -73,6 +76,23 @@ def _snapshot(session: Session) -> None:
             raw.execute("BEGIN")  # deferred: the first read takes the WAL snapshot
 
 
+def _named_blobs(session: Session) -> dict[str, tuple[str, str]]:
+    """Every blob the snapshot's rows name: key → (its recorded sha256, what names it)."""
+    named: dict[str, tuple[str, str]] = {}
+    for key, sha, meta_sha, filename in session.execute(
+        select(File.blob_key, File.sha256, File.metadata_sha256, File.filename)
+    ):
+        named[key] = (sha, filename)
+        if meta_sha:
+            named[key + ".metadata"] = (meta_sha, f"{filename}.metadata")
+    for stage_key, sha, basename in session.execute(
+        select(Stage.blob_key, Stage.sha256, Stage.basename).where(Stage.blob_key.is_not(None))
+    ):
+        if stage_key is not None:
+            named.setdefault(stage_key, (sha, f"the staged upload of {basename}"))
+    return named
+
+
 def _schema(session: Session) -> str:
     return str(session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
 
@@ -106,9 +126,21 @@ def backup_yard(session: Session, store: BlobStore, target: Target) -> BackupDon
         rows[table.name] = count
     blobs = total = 0
     with tempfile.TemporaryFile() as listing:
-        for blob in sorted(store.iter_keys()):
-            with store.open(blob) as src:
+        for blob, (expected, named_by) in sorted(_named_blobs(session).items()):
+            try:
+                src = store.open(blob)
+            except FileNotFoundError:
+                raise DamagedBlob(
+                    f"the stored file of {named_by} is missing (run `wheelyard check`); "
+                    "the backup is incomplete"
+                ) from None
+            with src:
                 hashing = _put_hashed(target, fmt.BLOBS + blob, src, "application/octet-stream")
+            if hashing.sha256.hexdigest() != expected:
+                raise DamagedBlob(
+                    f"the stored file of {named_by} differs from its recorded sha256 (run "
+                    "`wheelyard check`); the backup is incomplete"
+                )
             entry = {"key": blob, "sha256": hashing.sha256.hexdigest(), "size": hashing.size}
             listing.write(json.dumps(entry, sort_keys=True).encode() + b"\n")
             blobs += 1

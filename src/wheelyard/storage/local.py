@@ -179,7 +179,7 @@ class LocalStore:
     @contextlib.contextmanager
     def collecting(self) -> Iterator[None]:
         trash = self.root / _TRASH
-        trash.mkdir(exist_ok=True)
+        trash.mkdir(parents=True, exist_ok=True)  # a new yard's store folder may not exist yet
         with (trash / ".lock").open("a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

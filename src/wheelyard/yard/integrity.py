@@ -24,6 +24,8 @@ committed blob:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +35,10 @@ from sqlalchemy.orm import Session
 
 from wheelyard.db.models import File, Stage
 from wheelyard.digest import stream_sha256
+from wheelyard.errors import StorageError
 from wheelyard.storage import BlobStore, Claim, YardStore
+
+log = logging.getLogger("wheelyard.integrity")
 
 PUBLISH_DEADLINE = 120.0  # seconds from publishing a blob to committing its row, at most
 MIN_GRACE = 300.0  # a grace period shorter than this could collect in-flight uploads
@@ -124,6 +129,20 @@ def check(
             continue
         if not is_referenced(session, key):  # not made referenced since the scan started
             yield Problem("orphan", key, "blob has no database row")
+
+
+@contextlib.contextmanager
+def collection_paused(store: YardStore) -> Iterator[None]:
+    """Hold the collector's lock, so no garbage collection runs, around work that publishes
+    blobs long before the rows naming them commit (a restore: every blob first, the rows in
+    one commit at the end, which may be more than a grace period later). A store that cannot
+    be collected at all (a bucket without versioning) has nothing to pause."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(store.collecting())
+        except StorageError as exc:
+            log.warning("garbage collection not paused: %s", exc.message)
+        yield
 
 
 def collect_garbage(session: Session, store: YardStore, grace: float) -> Collected:
