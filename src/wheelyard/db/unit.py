@@ -19,8 +19,9 @@ On PostgreSQL a unit that wrote answers only once every serving process's page c
 dropped what it changed (``db.leases``): the commit notifies, then waits for their
 acknowledgements. Whether a unit may have written is tracked for every session (any
 statement that is not an ORM SELECT, any flush), and PostgreSQL confirms it (the transaction
-has an id), so read-only units pay nothing. A unit that writes only tables no cache reads
-(``transaction(session, caches=False)``: the failed-authentication ledger) skips that.
+has an id), so read-only units pay nothing. A unit that writes only what no cached page
+shows (``transaction(session, caches=False)``: the failed-authentication ledger, download
+counts, a token's last use) skips that.
 """
 
 from __future__ import annotations

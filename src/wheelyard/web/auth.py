@@ -60,7 +60,8 @@ def principal_for(request: Request) -> Principal | None:
 
     Authentication is a unit of work of its own, checked once per request: the token's
     last-use time it records commits at once (kept even if the request then fails) and never
-    holds the database's write lock while the rest of the request runs.
+    holds the database's write lock while the rest of the request runs. No cached page shows
+    that time, so the unit moves no page cache (``caches=False``).
     """
     known = request.scope.get(_PRINCIPAL, _UNKNOWN)
     if known is not _UNKNOWN:
@@ -70,7 +71,7 @@ def principal_for(request: Request) -> Principal | None:
         return None
     throttle, client = throttle_of(request), client_of(request)
     try:
-        with unit_of_work(ctx(request).sessions) as unit:
+        with unit_of_work(ctx(request).sessions, caches=False) as unit:
             throttle.check(unit.session, client)
             principal = authenticate(unit.session, secret)
     except Unauthenticated:

@@ -36,12 +36,14 @@ def _tick(yard: YardContext) -> int:
 
 
 def flush_downloads(yard: YardContext) -> None:
-    """Write the download counts taken since the last flush (one transaction)."""
+    """Write the download counts taken since the last flush (one transaction). No page a
+    server caches on PostgreSQL shows them, so the write moves no cache (``caches=False``):
+    every server's flush every few seconds would otherwise drop every server's pages."""
     counts = yard.downloads.take()
     if not counts:
         return
     try:
-        with unit_of_work(yard.sessions) as unit:
+        with unit_of_work(yard.sessions, caches=False) as unit:
             downloads.flush(unit.session, counts)
     except Exception:
         yard.downloads.merge(counts)  # kept for the next flush
