@@ -48,7 +48,10 @@ def test_two_replicas_share_one_database_and_one_bucket(compose: dict[str, Any])
     assert envs[0] == envs[1]
     assert envs[0]["WHEELYARD_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert envs[0]["WHEELYARD_STORAGE_URL"].startswith("s3://")
-    assert "mc version enable" in services["bucket"]["entrypoint"][-1]  # GC needs versioning
+    bucket = services["bucket"]["entrypoint"][-1]
+    assert "mc version enable" in bucket  # GC needs versioning
+    # ... and re-published keys leave noncurrent versions only a lifecycle rule removes
+    assert "mc ilm rule add --noncurrent-expire-days 7 yard/wheelyard" in bucket
     build = services["yard-1"]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve().is_file()
 
