@@ -6,7 +6,9 @@ the usual AWS variables. Puts are one PutObject or a multipart upload streamed f
 file (both atomic: readers see the old object or the whole new one). Reads are ranged
 GetObjects streamed in chunks. With ``WHEELYARD_S3_PRESIGN=1`` downloads are redirected to a
 presigned URL valid for ``WHEELYARD_S3_PRESIGN_SECONDS`` (default 300), which makes the bucket
-answer with the file's name (``Content-Disposition``) and media type.
+answer with the file's name (``Content-Disposition``) and media type; the URL names
+``WHEELYARD_S3_PUBLIC_ENDPOINT_URL`` when set (the endpoint as clients reach it), else the
+server's own endpoint.
 
 Garbage collection needs a *versioned* bucket (``collecting`` refuses others): a claim is a
 delete marker, so a publish racing the collector is never lost (see ``protocol.Collectable``).
@@ -139,12 +141,15 @@ class S3Store:
         prefix: str = "",
         presign_seconds: int | None = None,
         probe_client: S3Client | None = None,
+        presign_client: S3Client | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.presign_seconds = presign_seconds
         self.probe_client = probe_client or client  # for ``check``: short timeouts, no retries
+        # For ``url``: signs for the endpoint clients reach, which may not be the server's.
+        self.presign_client = presign_client or client
 
     @classmethod
     def from_url(cls, location: str, env: dict[str, str] | None = None) -> S3Store:
@@ -193,7 +198,21 @@ class S3Store:
                 )
             ),
         )
-        return cls(client, bucket, prefix, int(seconds) if presign else None, probe)
+        # Inside a compose network or a cluster the server may reach the store by a name no
+        # client resolves (http://minio:9000): presigned URLs must name the endpoint as clients
+        # see it. Signing is local (no request), with the same credentials and region; SigV4
+        # signs the host, so the URL is signed for that endpoint, not rewritten afterwards.
+        public = env.get("WHEELYARD_S3_PUBLIC_ENDPOINT_URL") or None
+        if public is not None and not public.startswith(("http://", "https://")):
+            raise InvalidInput(
+                f"WHEELYARD_S3_PUBLIC_ENDPOINT_URL must be an http(s):// URL, not {public!r}"
+            )
+        signer = None
+        if presign and public and public != endpoint:
+            signer = session.client("s3", endpoint_url=public, region_name=region, config=common)
+        return cls(
+            client, bucket, prefix, int(seconds) if presign else None, probe, presign_client=signer
+        )
 
     def _key(self, key: str) -> str:
         return self.prefix + _check_key(key)
@@ -308,7 +327,7 @@ class S3Store:
             params["ResponseContentDisposition"] = attachment(filename)
         if media_type is not None:
             params["ResponseContentType"] = media_type
-        return self.client.generate_presigned_url(
+        return self.presign_client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=self.presign_seconds
         )
 
