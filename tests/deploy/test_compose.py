@@ -1,6 +1,6 @@
 """The deployment kit in ``deploy/``: the compose file is valid by the Compose Specification's
-JSON schema (``docker compose config`` is not available here), and wires two replicas to the
-same database and bucket behind the proxy."""
+JSON schema (``docker compose config`` is not available here), wires two replicas to the
+same database and bucket behind the proxy, and has no secret with a default."""
 
 from __future__ import annotations
 
@@ -48,7 +48,10 @@ def test_two_replicas_share_one_database_and_one_bucket(compose: dict[str, Any])
     assert envs[0] == envs[1]
     assert envs[0]["WHEELYARD_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert envs[0]["WHEELYARD_STORAGE_URL"].startswith("s3://")
-    assert "mc version enable" in services["bucket"]["entrypoint"][-1]  # GC needs versioning
+    bucket = services["bucket"]["entrypoint"][-1]
+    assert "mc version enable" in bucket  # GC needs versioning
+    # ... and re-published keys leave noncurrent versions only a lifecycle rule removes
+    assert "mc ilm rule add --noncurrent-expire-days 7 yard/wheelyard" in bucket
     build = services["yard-1"]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve().is_file()
 
@@ -61,3 +64,23 @@ def test_the_proxy_sends_to_every_replica(compose: dict[str, Any]) -> None:
     upstream = set(re.findall(r"^\s*server\s+([\w-]+):8000", conf, re.M))
     assert upstream == {n for n in compose["services"] if n.startswith("yard-")}
     assert set(proxy["depends_on"]) == upstream
+
+
+def test_secrets_have_no_defaults() -> None:
+    """A password with a default is one everyone knows, silently in use: every secret the file
+    interpolates is required (``${VAR:?message}``), so compose refuses to start without it."""
+    text = (DEPLOY / "compose.yaml").read_text()
+    used = re.findall(r"(?<!\$)\$\{(\w+)([^}]*)\}", text)
+    secrets = [(name, rest) for name, rest in used if "PASSWORD" in name or "SECRET" in name]
+    assert {name for name, _rest in secrets} == {"POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD"}
+    for name, rest in secrets:
+        assert rest.startswith(":?"), f"${{{name}{rest}}} must be required: ${{{name}:?...}}"
+    assert "change-me" not in text
+
+
+def test_the_replicas_are_checked_for_liveness_only(compose: dict[str, Any]) -> None:
+    """The image's HEALTHCHECK is lost in an OCI build (podman's default): compose says it
+    again, and it asks /-/health, which touches no database."""
+    for name in ("yard-1", "yard-2"):
+        test = compose["services"][name]["healthcheck"]["test"]
+        assert test[0] == "CMD" and "/-/health" in test[-1]

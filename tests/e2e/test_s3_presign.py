@@ -61,3 +61,36 @@ def test_private_files_redirect_only_for_authorised_readers(
 
     pip_install(base, tmp_path / "site", "hidden-pkg")
     assert (tmp_path / "site" / "hidden_pkg-1.0.dist-info").is_dir()
+
+
+def test_presigned_urls_name_the_public_endpoint(
+    s3_endpoint: str, tmp_path: Path, owner_name: str
+) -> None:
+    """``WHEELYARD_S3_PUBLIC_ENDPOINT_URL``: the server reaches the bucket at one address,
+    clients at another (here the same moto as http://localhost:PORT): the presigned URL is
+    signed for the public one, and the bucket answers it."""
+    port = httpx.URL(s3_endpoint).port
+    public = f"http://localhost:{port}"
+    env = {
+        **yard_env(s3_endpoint, new_bucket(s3_endpoint)),
+        "WHEELYARD_S3_PRESIGN": "1",
+        "WHEELYARD_S3_PUBLIC_ENDPOINT_URL": public,
+    }
+    yard = start_yard(tmp_path / "yard", env)
+    try:
+        token = yard.user(owner_name)
+        (tmp_path / "w").mkdir()
+        wheel = make_wheel(tmp_path / "w", "far-pkg", "1.0")
+        twine(yard, owner_name, token, wheel)
+        page_url = f"{yard.url}/{owner_name}/simple/far-pkg/"
+        page = httpx.get(page_url, headers=JSON).json()
+        url = httpx.URL(page_url).join(page["files"][0]["url"])
+        redirected = httpx.get(url)
+        assert redirected.status_code == 307, redirected.text
+        location = httpx.URL(redirected.headers["location"])
+        assert (location.scheme, location.host, location.port) == ("http", "localhost", port)
+        fetched = httpx.get(location)
+        assert fetched.status_code == 200 and fetched.content == wheel.read_bytes()
+        assert fetched.headers["content-disposition"] == f'attachment; filename="{wheel.name}"'
+    finally:
+        stop_yard(yard)

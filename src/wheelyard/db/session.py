@@ -129,6 +129,27 @@ def _check_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         raise InvalidatePoolError("the server closed the connection")
 
 
+# libpq's connect_timeout (seconds, for the whole connection set-up: TCP, TLS, authentication).
+# Without one a connection to a black-holed server waits for the kernel's TCP timeout (minutes,
+# or for ever once the handshake went through), pinning a worker thread. A reachable server
+# answers in milliseconds, so 3 s still allow for a loaded one, and stay under /-/ready's 5 s
+# limit, so a probe reports the database's own failure and its thread is back for the next.
+# A connect_timeout in the URL's query wins.
+CONNECT_TIMEOUT = 3
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    """The DBAPI connect arguments the yard adds to ``url``'s own."""
+    parsed = make_url(url)
+    libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in (
+        "psycopg",
+        "psycopg2",
+    )
+    if libpq and "connect_timeout" not in parsed.query:
+        return {"connect_timeout": CONNECT_TIMEOUT}
+    return {}
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
@@ -139,7 +160,7 @@ def make_engine(url: str) -> Engine:
     else:
         psycopg = make_url(url).get_driver_name() == "psycopg"
         # Another driver: a pre-ping round trip on every checkout.
-        engine = create_engine(url, pool_pre_ping=not psycopg)
+        engine = create_engine(url, pool_pre_ping=not psycopg, connect_args=_connect_args(url))
         if psycopg:
             event.listen(engine, "checkout", _check_alive)
     event.listen(engine, "before_cursor_execute", _refuse_nul)

@@ -16,6 +16,7 @@ import io
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, unquote
 
+from wheelyard.errors import StorageError
 from wheelyard.storage.faults import storage_faults
 from wheelyard.storage.protocol import Claim
 
@@ -165,6 +167,17 @@ class LocalStore:
                 key = (rel / name).as_posix()
                 if not name.startswith(".") and key.startswith(prefix):
                     yield key
+
+    def check(self) -> None:
+        # The folder itself: everything else (listing, reading a missing blob) reads a gone
+        # volume as merely empty. The path stays out of the message: /-/ready is public.
+        try:
+            mode = os.stat(self.root).st_mode
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise StorageError(f"file storage failed while checking its folder ({reason})") from exc
+        if not stat.S_ISDIR(mode):
+            raise StorageError("file storage failed while checking its folder (not a folder)")
 
     def url(
         self, key: str, filename: str | None = None, media_type: str | None = None

@@ -78,6 +78,14 @@ class BlobStore(Protocol):
         S3: ListObjectsV2 with ``Prefix``, paginated, skipping the store's own prefixes.
         """
 
+    def check(self) -> None:
+        """Raise ``StorageError`` unless the store is there to serve, quickly (``/-/ready``
+        asks this of a live server). Local: the store's folder exists and is a folder (a
+        listing of a missing folder is merely empty). S3: one ListObjectsV2 of an empty prefix
+        (the bucket is there, the credentials good), with timeouts short enough to fail
+        within ``/-/ready``'s time limit and no retries.
+        """
+
     def url(
         self, key: str, filename: str | None = None, media_type: str | None = None
     ) -> str | None:

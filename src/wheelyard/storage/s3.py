@@ -6,7 +6,9 @@ the usual AWS variables. Puts are one PutObject or a multipart upload streamed f
 file (both atomic: readers see the old object or the whole new one). Reads are ranged
 GetObjects streamed in chunks. With ``WHEELYARD_S3_PRESIGN=1`` downloads are redirected to a
 presigned URL valid for ``WHEELYARD_S3_PRESIGN_SECONDS`` (default 300), which makes the bucket
-answer with the file's name (``Content-Disposition``) and media type.
+answer with the file's name (``Content-Disposition``) and media type; the URL names
+``WHEELYARD_S3_PUBLIC_ENDPOINT_URL`` when set (the endpoint as clients reach it), else the
+server's own endpoint.
 
 Garbage collection needs a *versioned* bucket (``collecting`` refuses others): a claim is a
 delete marker, so a publish racing the collector is never lost (see ``protocol.Collectable``).
@@ -47,6 +49,26 @@ TRANSFER = TransferConfig(
     max_concurrency=4,
     use_threads=True,
 )
+
+
+# Connect: a handshake with a reachable endpoint takes milliseconds; 5 s still allows two lost
+# SYNs (Linux resends after 1 s and 3 s). A black-holed endpoint then fails each attempt in 5 s,
+# not botocore's 60 s (times 5 attempts: minutes of a pinned request thread).
+CONNECT_TIMEOUT = 5.0
+# Read: urllib3's read timeout bounds each wait for the *next* bytes, not a whole response. A
+# 1 GiB download streamed to a slow client takes as long as the client needs: while the yard
+# waits on the client it is not reading from S3, and no timeout runs. What it must outlast is
+# the longest silence of a healthy store mid-request: the first byte of a GetObject under load,
+# and above all the answer to UploadPart and CompleteMultipartUpload of a large file, which
+# S3-compatible servers (MinIO, Ceph) give only once the parts are written and assembled on
+# possibly busy disks. botocore's 60 s is kept for that; a shorter one would fail big uploads.
+READ_TIMEOUT = 60.0
+# /-/ready's client (``check``): both timeouts together stay under the probe's 5 s limit and
+# nothing is retried, so the probe reports the store's own failure and its thread is back
+# before the next probe; a healthy store answers a one-key listing in milliseconds.
+PROBE_CONNECT_TIMEOUT = 2.0
+PROBE_READ_TIMEOUT = 2.5
+_PROBE_PREFIX = "ready-probe/"  # never written: its listing is empty on a healthy bucket
 
 
 def _code(exc: ClientError) -> str:
@@ -118,11 +140,16 @@ class S3Store:
         bucket: str,
         prefix: str = "",
         presign_seconds: int | None = None,
+        probe_client: S3Client | None = None,
+        presign_client: S3Client | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.presign_seconds = presign_seconds
+        self.probe_client = probe_client or client  # for ``check``: short timeouts, no retries
+        # For ``url``: signs for the endpoint clients reach, which may not be the server's.
+        self.presign_client = presign_client or client
 
     @classmethod
     def from_url(cls, location: str, env: dict[str, str] | None = None) -> S3Store:
@@ -138,20 +165,54 @@ class S3Store:
             raise InvalidInput(
                 f"WHEELYARD_S3_PRESIGN_SECONDS must be 1 to 604800 seconds, not {seconds!r}"
             )
-        client = boto3.session.Session().client(
+        session = boto3.session.Session()
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        # Path-style works with every S3-compatible server; SigV4 for presigned URLs too
+        # (SigV2 is gone from AWS).
+        common = Config(s3={"addressing_style": "path"}, signature_version="s3v4")
+        client = session.client(
             "s3",
             endpoint_url=endpoint,
-            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            # Path-style works with every S3-compatible server; many pooled connections
-            # because each request thread streams its own download.
-            config=Config(
-                s3={"addressing_style": "path"},
-                signature_version="s3v4",  # presigned URLs too (SigV2 is gone from AWS)
-                max_pool_connections=64,
-                retries={"max_attempts": 5, "mode": "standard"},
+            region_name=region,
+            # Many pooled connections because each request thread streams its own download.
+            config=common.merge(
+                Config(
+                    max_pool_connections=64,
+                    retries={"max_attempts": 5, "mode": "standard"},
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT,
+                )
             ),
         )
-        return cls(client, bucket, prefix, int(seconds) if presign else None)
+        probe = session.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=region,
+            # One check at a time per process (web/ready.py): one connection is enough.
+            config=common.merge(
+                Config(
+                    max_pool_connections=1,
+                    retries={"total_max_attempts": 1, "mode": "standard"},  # no retry
+                    connect_timeout=PROBE_CONNECT_TIMEOUT,
+                    read_timeout=PROBE_READ_TIMEOUT,
+                )
+            ),
+        )
+        # Inside a compose network or a cluster the server may reach the store by a name no
+        # client resolves (http://minio:9000): presigned URLs must name the endpoint as clients
+        # see it. Signing is local (no request), with the same credentials and region; SigV4
+        # signs the host, so the URL is signed for that endpoint, not rewritten afterwards.
+        public = env.get("WHEELYARD_S3_PUBLIC_ENDPOINT_URL") or None
+        if public is not None and not public.startswith(("http://", "https://")):
+            raise InvalidInput(
+                f"WHEELYARD_S3_PUBLIC_ENDPOINT_URL must be an http(s):// URL, not {public!r}"
+            )
+        signer = None
+        if presign and public and public != endpoint:
+            signer = session.client("s3", endpoint_url=public, region_name=region, config=common)
+        return cls(
+            client, bucket, prefix, int(seconds) if presign else None, probe, presign_client=signer
+        )
 
     def _key(self, key: str) -> str:
         return self.prefix + _check_key(key)
@@ -247,6 +308,14 @@ class S3Store:
                     if relative and not _internal(relative):
                         yield relative
 
+    def check(self) -> None:
+        # One listing of a prefix that holds nothing: S3 answers it only if the bucket is there
+        # and the credentials are good.
+        with _faults("listing files"):
+            self.probe_client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self.prefix + _PROBE_PREFIX, MaxKeys=1
+            )
+
     def url(
         self, key: str, filename: str | None = None, media_type: str | None = None
     ) -> str | None:
@@ -258,7 +327,7 @@ class S3Store:
             params["ResponseContentDisposition"] = attachment(filename)
         if media_type is not None:
             params["ResponseContentType"] = media_type
-        return self.client.generate_presigned_url(
+        return self.presign_client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=self.presign_seconds
         )
 
