@@ -26,6 +26,7 @@ from wheelyard.db.models import File, FileLabel, Owner, Release
 from wheelyard.db.session import lock_for_write, savepoint
 from wheelyard.errors import Conflict, StorageError
 from wheelyard.storage import BlobStore
+from wheelyard.storage.faults import after_publish
 from wheelyard.storage.staging import StagedFile
 from wheelyard.yard.distfile import DistFile
 from wheelyard.yard.events import record
@@ -155,6 +156,7 @@ def _publish(store: BlobStore, staged: Incoming, dist: DistFile) -> str:
         staged.publish(store, key)  # once: a retry after a lost race keeps the first publish
     if dist.kind == "wheel":
         store.put_bytes(key + ".metadata", dist.metadata)
+    after_publish(key)  # a test hook (the crash tests); does nothing on a real yard
     return key
 
 
