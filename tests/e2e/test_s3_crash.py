@@ -2,7 +2,8 @@
 upload completes, nothing is visible, the database and bucket agree and the abandoned parts
 are cleaned up; killed after the blob is under its final key but before its row commits,
 nothing is visible either, and ``wheelyard check`` reports the orphan that ``check --repair``
-deletes once it is older than the grace period."""
+deletes once it is older than the grace period. And a slow publish to S3: accepted while its
+row commits inside the grace period (less a margin), refused past that."""
 
 from __future__ import annotations
 
@@ -14,19 +15,29 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers import JSON, Yard, files_in, start_yard, stop_yard
 from tests.postgres import new_database
 from tests.s3server import client as s3client
 from tests.s3server import new_bucket, yard_env
+from wheelyard.db.models import File
+from wheelyard.db.session import make_engine, make_sessionmaker, migrate
+from wheelyard.db.unit import unit_of_work
+from wheelyard.errors import StorageError
 from wheelyard.storage.faults import PAUSE_AFTER_PUBLISH
-from wheelyard.storage.s3 import TRANSFER
+from wheelyard.storage.s3 import TRANSFER, S3Store
+from wheelyard.storage.staging import StagedFile
 from wheelyard.testing import make_wheel
-from wheelyard.yard.uploads import blob_key
+from wheelyard.yard import accounts, integrity
+from wheelyard.yard.distfile import inspect_file
+from wheelyard.yard.uploads import blob_key, store_upload
 
 pytestmark = pytest.mark.e2e
 
@@ -187,3 +198,117 @@ def test_kill_9_after_publishing_leaves_an_orphan_that_check_repair_removes(
         assert s3.list_objects_v2(Bucket=bucket, Prefix="yard/").get("KeyCount", 0) == 0
     finally:
         stop_yard(again)
+
+
+class _Clock:
+    """The upload's clock: monotonic time plus whatever the slow bucket made it skip."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def now(self) -> float:
+        return time.monotonic() + self.skipped
+
+
+class _SlowBucket(S3Store):
+    """The real bucket behind a link so slow that each transfer takes ``seconds`` on the
+    upload's clock: the bytes really go up, the clock is moved rather than slept."""
+
+    def __init__(self, store: S3Store, clock: _Clock, seconds: float) -> None:
+        super().__init__(store.client, store.bucket, store.prefix)
+        self.clock, self.seconds = clock, seconds
+
+    def put_file(self, key: str, path: Path) -> None:
+        super().put_file(key, path)
+        self.clock.skipped += self.seconds
+
+
+def _slow_upload(
+    monkeypatch: pytest.MonkeyPatch,
+    postgres: str,
+    s3_endpoint: str,
+    tmp_path: Path,
+    grace: str | None,
+    seconds: float,
+) -> tuple[Callable[[], object], sessionmaker[Session], S3Store]:
+    """A yard on PostgreSQL whose process runs with ``WHEELYARD_BLOB_GRACE=grace`` (unset:
+    the default), a bucket that takes ``seconds`` per transfer, and the upload of one wheel
+    to it (to be called), stored as the server stores it (``store_upload``)."""
+    engine = make_engine(new_database(postgres))
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    for name, value in yard_env(s3_endpoint, new_bucket(s3_endpoint)).items():
+        monkeypatch.setenv(name, value)  # boto3 reads the credentials from the environment
+    if grace is None:
+        monkeypatch.delenv("WHEELYARD_BLOB_GRACE", raising=False)
+    else:
+        monkeypatch.setenv("WHEELYARD_BLOB_GRACE", grace)
+    clock = _Clock()
+    bucket = S3Store.from_url(os.environ["WHEELYARD_STORAGE_URL"].removeprefix("s3://"))
+    store = _SlowBucket(bucket, clock, seconds)
+    with unit_of_work(sessions) as unit:
+        accounts.create_user(unit.session, "alice", "long enough password")
+    wheel = make_wheel(tmp_path, "slow", "1.0")
+    staged = StagedFile(tmp_path / "staging")
+    staged.write(wheel.read_bytes())
+    staged.finish()
+    dist = inspect_file(staged.path, wheel.name)
+
+    def upload() -> object:
+        with staged, unit_of_work(sessions) as unit:
+            alice = accounts.get_owner(unit.session, "alice")
+            return store_upload(
+                unit.session, store, alice, ["main"], staged, dist, None, clock=clock.now
+            )
+
+    return upload, sessions, store
+
+
+@pytest.mark.parametrize(
+    ("grace", "seconds"),
+    [(None, 200.0), ("900", 700.0)],  # deadlines: 3420 s (the default hour), 720 s
+)
+def test_a_publish_slower_than_two_minutes_is_accepted_within_the_grace_period(
+    postgres: str,
+    s3_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    grace: str | None,
+    seconds: float,
+) -> None:
+    """A big upload to a bucket at a few MB/s takes minutes; its row commits well inside the
+    grace period the collector (and the server) run with, so it is stored (it used to be
+    refused past two minutes, whatever the grace)."""
+    upload, sessions, store = _slow_upload(
+        monkeypatch, postgres, s3_endpoint, tmp_path, grace, seconds
+    )
+    assert getattr(upload(), "outcome", None) == "created"
+    with sessions() as session:
+        assert [f.filename for f in session.scalars(select(File))] == ["slow-1.0-py3-none-any.whl"]
+        assert list(integrity.check(session, store, True, float(grace or 3600))) == []
+
+
+@pytest.mark.parametrize(
+    ("grace", "seconds"),
+    [(None, 3500.0), ("900", 750.0), ("300", 200.0)],  # past 3420 s, 720 s, and 120 s
+)
+def test_a_publish_past_the_deadline_is_still_refused(
+    postgres: str,
+    s3_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    grace: str | None,
+    seconds: float,
+) -> None:
+    """Past the grace period less the margin, the collector may already take the blob: the
+    upload stores nothing and asks to be sent again (the shortest grace, 300 s, keeps the
+    two-minute deadline)."""
+    upload, sessions, store = _slow_upload(
+        monkeypatch, postgres, s3_endpoint, tmp_path, grace, seconds
+    )
+    deadline = integrity.publish_deadline(float(grace or 3600))
+    with pytest.raises(StorageError, match=f"took longer than {deadline:.0f}s"):
+        upload()
+    with sessions() as session:
+        assert list(session.scalars(select(File))) == []
+    assert len(list(store.iter_keys())) == 2  # wheel and metadata: orphans for the collector
