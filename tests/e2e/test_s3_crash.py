@@ -137,20 +137,22 @@ def test_kill_9_after_publishing_leaves_an_orphan_that_check_repair_removes(
 
     sender = threading.Thread(target=_post, args=(yard, token, wheel))
     sender.start()
-    deadline = time.monotonic() + 90
-    while not paused.exists():  # the server waits in the hook: its row is not committed
-        assert yard.process.poll() is None, yard.log.read_text()
-        assert time.monotonic() < deadline, "the server never published the upload"
-        time.sleep(0.02)
-    assert paused.read_text() == key
     s3 = s3client(s3_endpoint)
-    head = s3.head_object(Bucket=bucket, Key=f"yard/{key}")
-    # Published whole, in parts: a multipart object's ETag ends in "-<number of parts>".
-    assert head["ContentLength"] == wheel.stat().st_size and head["ETag"].endswith('-3"')
-    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    os.kill(yard.process.pid, signal.SIGKILL)
-    yard.process.wait()
-    sender.join(30)
+    try:
+        deadline = time.monotonic() + 90
+        while not paused.exists():  # the server waits in the hook: its row is not committed
+            assert yard.process.poll() is None, yard.log.read_text()
+            assert time.monotonic() < deadline, "the server never published the upload"
+            time.sleep(0.02)
+        assert paused.read_text() == key
+        head = s3.head_object(Bucket=bucket, Key=f"yard/{key}")
+        # Published whole, in parts: a multipart object's ETag ends in "-<number of parts>".
+        assert head["ContentLength"] == wheel.stat().st_size and head["ETag"].endswith('-3"')
+        assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    finally:
+        yard.process.send_signal(signal.SIGKILL)  # (a no-op if it already died)
+        yard.process.wait()
+        sender.join(30)
 
     again = start_yard(tmp_path / "yard", env)
     try:
