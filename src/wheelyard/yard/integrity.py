@@ -7,8 +7,13 @@ committed blob:
 
 * Every publish (upload, staged transfer, metadata sidecar) puts freshly written bytes onto
   the key atomically with a fresh mtime (``BlobStore.put_file``/``put_bytes``), and commits
-  the row (or stage) that references them within ``PUBLISH_DEADLINE``, which is shorter than
-  any grace period.
+  the row (or stage) that references them within ``publish_deadline(grace)`` of *starting*
+  the publish: the grace period less ``CLOCK_MARGIN``, never less than ``PUBLISH_DEADLINE``.
+  The clock starts before the publish because on AWS a multipart object's LastModified is
+  the time its upload was initiated, not completed: a slow transfer publishes an old blob.
+  The margin covers the commit after the check and clock skew between the servers, the
+  bucket and the collecting host. The servers read the grace from the same setting as the
+  collector (``WHEELYARD_BLOB_GRACE``): a collector may use a longer one, never a shorter one.
 * The collector (one at a time, under the store's lock) claims a candidate — takes it out of
   service atomically (``Collectable.claim``; the local store renames it aside) — *then* reads
   the claimed copy's mtime, *then* looks for references in a new transaction; it deletes only
@@ -40,8 +45,13 @@ from wheelyard.storage import BlobStore, Claim, YardStore
 
 log = logging.getLogger("wheelyard.integrity")
 
-PUBLISH_DEADLINE = 120.0  # seconds from publishing a blob to committing its row, at most
+# The shortest publish deadline (at the shortest grace).
+PUBLISH_DEADLINE = 120.0  # seconds from publishing a blob to committing its row
 MIN_GRACE = 300.0  # a grace period shorter than this could collect in-flight uploads
+# Between the publish deadline and the grace period: for the commit after the deadline's
+# check and for clock skew. MIN_GRACE - PUBLISH_DEADLINE, so the shortest grace keeps the
+# two-minute deadline the yard always had.
+CLOCK_MARGIN = MIN_GRACE - PUBLISH_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,13 @@ class Collected:
 
 def effective_grace(grace: float) -> float:
     return max(grace, MIN_GRACE)
+
+
+def publish_deadline(grace: float) -> float:
+    """Seconds an upload may take from starting to publish its bytes to committing its row,
+    when blobs are collected after ``grace``: ``CLOCK_MARGIN`` inside the grace period, and
+    never less than ``PUBLISH_DEADLINE`` (3420 s at the default hour, 120 s at 300 s)."""
+    return max(PUBLISH_DEADLINE, effective_grace(grace) - CLOCK_MARGIN)
 
 
 def _digest(store: BlobStore, key: str) -> str:

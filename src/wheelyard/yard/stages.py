@@ -30,11 +30,11 @@ from wheelyard.storage import BlobStore
 from wheelyard.storage.staging import StagedFile, local_copy
 from wheelyard.yard import pending
 from wheelyard.yard.distfile import inspect_file, parse_filename
-from wheelyard.yard.integrity import PUBLISH_DEADLINE
+from wheelyard.yard.integrity import publish_deadline
 from wheelyard.yard.labels import find_label, require_unlocked
 from wheelyard.yard.names import check_label_name
 from wheelyard.yard.tokens import Principal, hash_secret
-from wheelyard.yard.uploads import DurableBlob, Stored, blob_key, store_upload
+from wheelyard.yard.uploads import DurableBlob, Stored, blob_key, configured_grace, store_upload
 
 LIFETIME = timedelta(hours=1)
 
@@ -152,8 +152,8 @@ def receive(
     if getattr(used, "rowcount", 1) != 1:
         raise Conflict("this upload stage was already used")
     # The caller's unit must end right here: the stage row that references the published
-    # bytes commits within PUBLISH_DEADLINE of the publish (see yard.integrity).
-    if time.monotonic() - published > PUBLISH_DEADLINE:
+    # bytes commits within the publish deadline (see yard.integrity), as uploads do.
+    if time.monotonic() - published > publish_deadline(configured_grace()):
         raise StorageError("storing the upload took too long; please upload it again")
 
 

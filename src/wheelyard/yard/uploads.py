@@ -7,14 +7,16 @@ the label; same name + other bytes is a conflict.
 
 Blob keys are content-derived and shared, so an upload always publishes its own freshly
 written bytes onto the key (a fresh mtime keeps the garbage collector away until the row is
-committed, which must happen within ``PUBLISH_DEADLINE``), and decides create-or-attach only
-after locking the (owner, file name) row, so a concurrent removal serialises with it.
+committed, which must happen within ``integrity.publish_deadline`` of starting the publish:
+the grace period less a margin), and decides create-or-attach only after locking the (owner,
+file name) row, so a concurrent removal serialises with it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,14 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wheelyard.config import Settings
 from wheelyard.db.models import File, FileLabel, Owner, Release
 from wheelyard.db.session import lock_for_write, savepoint
 from wheelyard.errors import Conflict, StorageError
 from wheelyard.storage import BlobStore
+from wheelyard.storage.faults import after_publish
 from wheelyard.storage.staging import StagedFile
 from wheelyard.yard.distfile import DistFile
 from wheelyard.yard.events import record
-from wheelyard.yard.integrity import PUBLISH_DEADLINE
+from wheelyard.yard.integrity import publish_deadline
 from wheelyard.yard.labels import bump, get_label, require_unlocked
 from wheelyard.yard.packages import package_row, release_row
 
@@ -57,6 +61,9 @@ class _Upload:
     staged: Incoming
     dist: DistFile
     uploader_id: int | None
+    started: float  # on ``clock``, before anything was published
+    deadline: float  # seconds from ``started`` to the row, at most
+    clock: Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -121,14 +128,19 @@ def store_upload(
     staged: Incoming,
     dist: DistFile,
     uploader_id: int | None,
+    *,
+    grace: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Stored:
     """Store ``staged`` (already validated as ``dist``) for ``owner`` under ``labels``.
 
     The caller's unit must commit promptly: the row that references freshly published bytes
-    commits within ``PUBLISH_DEADLINE`` of the publish (see ``yard.integrity``).
+    commits within ``publish_deadline(grace)`` of starting the publish (see
+    ``yard.integrity``); ``grace`` is the collector's, by default this process's
+    ``WHEELYARD_BLOB_GRACE``. ``clock`` measures that time (tests move it).
     """
-    started = time.monotonic()
-    upload = _Upload(owner, labels, staged, dist, uploader_id)
+    deadline = publish_deadline(configured_grace() if grace is None else grace)
+    upload = _Upload(owner, labels, staged, dist, uploader_id, clock(), deadline, clock)
     key: str | None = None
     if _existing(session, owner, dist.filename) is None:
         # Most likely a new file: publish before taking the write lock (fsync is slow).
@@ -136,7 +148,7 @@ def store_upload(
     for attempt in (1, 2):
         try:
             with savepoint(session):  # takes the write lock (SQLite) first
-                stored = _store_locked(session, store, upload, started, key)
+                stored = _store_locked(session, store, upload, key)
                 session.flush()  # a lost race shows here, inside the savepoint
             return stored
         except IntegrityError:
@@ -148,6 +160,12 @@ def store_upload(
     raise AssertionError("unreachable")
 
 
+def configured_grace() -> float:
+    # The setting `wheelyard check --repair` collects by, read the same way: the servers'
+    # deadline stays inside the collector's grace when both run with the same configuration.
+    return Settings.from_env().blob_grace
+
+
 def _publish(store: BlobStore, staged: Incoming, dist: DistFile) -> str:
     """Put our own bytes (and the wheel's metadata) under the content-derived key."""
     key = blob_key(dist.name, staged.sha256)
@@ -155,12 +173,11 @@ def _publish(store: BlobStore, staged: Incoming, dist: DistFile) -> str:
         staged.publish(store, key)  # once: a retry after a lost race keeps the first publish
     if dist.kind == "wheel":
         store.put_bytes(key + ".metadata", dist.metadata)
+    after_publish(key)  # a test hook (the crash tests); does nothing on a real yard
     return key
 
 
-def _store_locked(
-    session: Session, store: BlobStore, upload: _Upload, started: float, key: str | None
-) -> Stored:
+def _store_locked(session: Session, store: BlobStore, upload: _Upload, key: str | None) -> Stored:
     owner, labels, staged, dist = upload.owner, upload.labels, upload.staged, upload.dist
     uploader_id = upload.uploader_id
     label_rows = [get_label(session, owner, name, create=True) for name in labels]
@@ -204,9 +221,12 @@ def _store_locked(
     session.add(file)
     session.flush()
     _attach(session, file, label_ids)
-    if time.monotonic() - started > PUBLISH_DEADLINE:
+    if upload.clock() - upload.started > upload.deadline:
         # The collector only trusts a fresh mtime for this long; publish again from scratch.
-        raise StorageError(f"storing {dist.filename} took too long; please upload it again")
+        raise StorageError(
+            f"storing {dist.filename} took longer than {upload.deadline:.0f}s; "
+            "please upload it again"
+        )
     detail = f"{dist.filename} sha256={staged.sha256} -> {', '.join(labels)}"
     record(session, owner, _actor(session, uploader_id), "upload", detail)
     return Stored("created", file.id, tuple(labels))
