@@ -10,15 +10,17 @@ from wheelyard.config import Settings
 from wheelyard.errors import InvalidInput
 from wheelyard.export.backup import backup_yard
 from wheelyard.export.snapshot import export_label
-from wheelyard.export.targets import open_target, refuse_overlap
+from wheelyard.export.targets import S3Account, open_target, refuse_overlap
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    refuse_overlap(args.to, settings.storage_url, [settings.data_dir, settings.staging])
+    account = S3Account(args.s3_profile, args.s3_endpoint_url)
+    folders = [settings.data_dir, settings.staging]
+    refuse_overlap(args.to, settings.storage_url, folders, elsewhere=account.elsewhere())
     if args.all:
         if args.owner or args.label or args.include_private:
             raise InvalidInput("export --all backs up the whole yard: give no OWNER or LABEL")
-        target = open_target(args.to)
+        target = open_target(args.to, account)
         with open_yard(settings) as yard:
             backed = backup_yard(yard.session, yard.store, target)
         out.print(
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if not (args.owner and args.label):
         raise InvalidInput("export needs OWNER and LABEL (or --all for a backup of the yard)")
-    target = open_target(args.to)
+    target = open_target(args.to, account)
     with open_yard(settings) as yard:
         done = export_label(
             yard.session, yard.store, target, args.owner, args.label, args.include_private
@@ -54,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "not seen while it exists). With --all instead: a backup of the whole yard (every "
         "owner, token hash, label, file, yank and event, and every blob) into a new folder or "
         "S3 prefix, which wheelyard import --from restores into an empty yard on any backend. "
-        "S3 destinations use WHEELYARD_S3_ENDPOINT_URL and the AWS variables.",
+        "S3 destinations use WHEELYARD_S3_ENDPOINT_URL and the AWS variables, as the yard's "
+        "own storage does, unless --s3-profile or --s3-endpoint-url names another account.",
     )
     p.add_argument("owner", nargs="?", help="the user or organisation")
     p.add_argument("label", nargs="?", help="the label to export (e.g. main)")
@@ -70,4 +73,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="also export a private label and private packages (the snapshot has no access "
         "control: only for a destination as private as they are)",
     )
+    add_s3_account(p)
     p.set_defaults(func=run)
+
+
+def add_s3_account(p: argparse.ArgumentParser) -> None:
+    """--s3-profile / --s3-endpoint-url: an s3:// destination (or source) in another account."""
+    p.add_argument(
+        "--s3-profile",
+        metavar="NAME",
+        help="for s3://: the AWS profile (credentials, region and its endpoint_url, if it names "
+        "one) of another account or provider, e.g. to keep backups away from the yard's own",
+    )
+    p.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        help="for s3://: the endpoint of another S3-compatible provider (with --s3-profile, or "
+        "the default AWS credentials)",
+    )

@@ -8,11 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 from wheelyard.cli.common import Subcommands, add_command, describe, err, open_yard, out
+from wheelyard.cli.export import add_s3_account
 from wheelyard.config import Settings
 from wheelyard.db.models import Owner
 from wheelyard.errors import InvalidInput, YardError
 from wheelyard.export.restore import read_manifest, restore_yard
-from wheelyard.export.targets import open_target
+from wheelyard.export.targets import S3Account, open_target
 from wheelyard.storage import open_store
 from wheelyard.yard import accounts
 from wheelyard.yard.importer import find_dists, import_file
@@ -23,7 +24,7 @@ from wheelyard.yard.names import DEFAULT_LABEL, check_label_name
 def restore(args: argparse.Namespace, settings: Settings) -> int:
     if args.owner or args.paths or args.label:
         raise InvalidInput("import --from restores a whole backup: give no OWNER, PATH or --label")
-    source = open_target(args.source)
+    source = open_target(args.source, S3Account(args.s3_profile, args.s3_endpoint_url))
     read_manifest(source, args.source)  # an incomplete backup is refused before --create acts
     with open_yard(settings, args.create, announce=False) as found:
         new = found.new  # found (or with --create made) before its collector is paused
@@ -87,4 +88,5 @@ def register(sub: Subcommands) -> None:
         "(give --create for a new one)",
     )
     p.add_argument("-l", "--label", action="append", help="label(s) to attach (default: main)")
+    add_s3_account(p)
     p.set_defaults(func=run)

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -163,14 +164,44 @@ class S3Target:
             )
 
 
-def open_target(destination: str) -> Target:
-    """The target ``--to`` names: ``s3://BUCKET/PREFIX`` (configured as the yard's own S3
-    storage is, from the environment) or a folder path."""
-    if destination.startswith("s3://"):
-        from wheelyard.storage.s3 import S3Store
+@dataclass(frozen=True)
+class S3Account:
+    """Where an ``s3://`` destination lives when it is not beside the yard's own bucket (a
+    backup kept with another provider or account): an AWS profile (its credentials, region
+    and, if it names one, ``endpoint_url``) and/or an endpoint URL. Empty: the yard's own S3
+    settings (``WHEELYARD_S3_ENDPOINT_URL``, the AWS variables)."""
 
-        store = S3Store.from_url(destination.removeprefix("s3://"))
-        return S3Target(store.client, store.bucket, store.prefix)
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+    @property
+    def own(self) -> bool:
+        return self.profile is None and self.endpoint_url is None
+
+    def elsewhere(self) -> bool:
+        """Whether the destination's bucket is another account's or provider's, so that a
+        bucket of the yard's own bucket's name is another bucket (the yard's endpoint named
+        again is the yard's own account)."""
+        yards = os.environ.get("WHEELYARD_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+        return self.profile is not None or self.endpoint_url not in (None, yards)
+
+
+def open_target(destination: str, account: S3Account | None = None) -> Target:
+    """The target ``--to`` (or ``--from``) names: ``s3://BUCKET/PREFIX``, in the yard's own
+    S3 account or ``account``, or a folder path."""
+    if destination.startswith("s3://"):
+        from wheelyard.storage.s3 import S3Store, client_for
+
+        location = destination.removeprefix("s3://")
+        if account is None or account.own:
+            store = S3Store.from_url(location)
+            return S3Target(store.client, store.bucket, store.prefix)
+        bucket, _, prefix = location.partition("/")
+        if not bucket:
+            raise InvalidInput(f"{destination}: s3:// needs a bucket (s3://BUCKET/PREFIX)")
+        return S3Target(client_for(account.profile, account.endpoint_url), bucket, prefix)
+    if account is not None and not account.own:
+        raise InvalidInput("--s3-profile and --s3-endpoint-url are for s3:// destinations only")
     return FolderTarget(Path(destination.removeprefix("file://")))
 
 
@@ -187,12 +218,18 @@ def _nested(a: Path, b: Path) -> bool:
     return a == b or a.is_relative_to(b) or b.is_relative_to(a)
 
 
-def refuse_overlap(destination: str, storage_url: str, folders: list[Path]) -> None:
+def refuse_overlap(
+    destination: str, storage_url: str, folders: list[Path], elsewhere: bool = False
+) -> None:
     """Refuse a destination inside the yard's own storage or folders, or holding them: an
     export cleans its destination of what is not its own (the yard's files), and ``check
     --repair`` collects what its store holds unreferenced (the export's). ``folders``: the
-    data and staging folders; ``storage_url``: the store (a folder or ``s3://``)."""
+    data and staging folders; ``storage_url``: the store (a folder or ``s3://``);
+    ``elsewhere``: an ``s3://`` destination in another account (``S3Account``), where a
+    bucket of the same name is another bucket."""
     target, store = _s3_place(destination), _s3_place(storage_url)
+    if elsewhere and target is not None:
+        return
     clash = ""
     if target is not None:
         # One endpoint and account serve both (the yard's S3 settings): the same bucket with

@@ -29,7 +29,7 @@ import boto3
 from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from wheelyard.errors import InvalidInput, StorageError
 from wheelyard.storage.disposition import attachment
@@ -69,6 +69,34 @@ READ_TIMEOUT = 60.0
 PROBE_CONNECT_TIMEOUT = 2.0
 PROBE_READ_TIMEOUT = 2.5
 _PROBE_PREFIX = "ready-probe/"  # never written: its listing is empty on a healthy bucket
+
+
+# Path-style works with every S3-compatible server; SigV4 for presigned URLs too (SigV2 is
+# gone from AWS).
+_COMMON = Config(s3={"addressing_style": "path"}, signature_version="s3v4")
+# Many pooled connections because each request thread streams its own download.
+_TRANSFERS = _COMMON.merge(
+    Config(
+        max_pool_connections=64,
+        retries={"max_attempts": 5, "mode": "standard"},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+    )
+)
+
+
+def client_for(profile: str | None, endpoint_url: str | None) -> S3Client:
+    """A client for a bucket in another account than the yard's (a backup kept elsewhere):
+    the AWS profile's credentials and region (and its ``endpoint_url``, if it names one), or
+    the default credentials at ``endpoint_url``; the yard's own transfer settings."""
+    try:
+        session = boto3.session.Session(profile_name=profile)
+    except ProfileNotFound:
+        raise InvalidInput(
+            f"--s3-profile {profile}: the AWS configuration has no such profile"
+        ) from None
+    region = session.region_name or "us-east-1"
+    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=_TRANSFERS)
 
 
 def _code(exc: ClientError) -> str:
@@ -167,23 +195,8 @@ class S3Store:
             )
         session = boto3.session.Session()
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-        # Path-style works with every S3-compatible server; SigV4 for presigned URLs too
-        # (SigV2 is gone from AWS).
-        common = Config(s3={"addressing_style": "path"}, signature_version="s3v4")
-        client = session.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name=region,
-            # Many pooled connections because each request thread streams its own download.
-            config=common.merge(
-                Config(
-                    max_pool_connections=64,
-                    retries={"max_attempts": 5, "mode": "standard"},
-                    connect_timeout=CONNECT_TIMEOUT,
-                    read_timeout=READ_TIMEOUT,
-                )
-            ),
-        )
+        common = _COMMON
+        client = session.client("s3", endpoint_url=endpoint, region_name=region, config=_TRANSFERS)
         probe = session.client(
             "s3",
             endpoint_url=endpoint,
