@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,3 +291,57 @@ def yard_of(app: object) -> YardContext:
         if isinstance(found, YardContext):
             return found
         app = app.app  # type: ignore[attr-defined]
+
+
+NGINX = Path("/usr/sbin/nginx")
+
+# What nginx needs around a test's own http block to run unprivileged in a temp folder.
+_NGINX_MAIN = """
+daemon off;
+master_process off;
+{user}
+pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+{http}
+}}
+"""
+
+
+@contextmanager
+def running_nginx(work: Path, http: str, ready_url: str) -> Iterator[None]:
+    """nginx on 127.0.0.1 with ``http`` as its http block's body (checked with ``nginx -t``
+    first), its files in ``work``, until the block ends; ready once ``ready_url`` answers.
+    Skips the test where Debian's nginx is not installed (``.ci/run`` installs it)."""
+    if not NGINX.exists():
+        pytest.skip("nginx is not installed (.ci/run installs Debian's nginx)")
+    work.mkdir(parents=True, exist_ok=True)
+    user = "user root;" if os.geteuid() == 0 else ""  # pytest's temp folders are root's alone
+    conf = work / "nginx.conf"
+    conf.write_text(_NGINX_MAIN.format(user=user, work=work, http=http))
+    command = [str(NGINX), "-c", str(conf), "-p", str(work)]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(ready_url, timeout=1)
+                break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, (work / "error.log").read_text()
+            assert time.monotonic() < deadline, "nginx did not start"
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -8,9 +8,7 @@ itself accepts."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,32 +17,12 @@ import httpx
 import pytest
 import yaml
 
-from tests.helpers import Yard, free_port, start_yard, stop_yard
+from tests.helpers import Yard, free_port, running_nginx, start_yard, stop_yard
 from wheelyard.config import Settings, parse_size
 from wheelyard.web.multipart import FormLimits
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-NGINX = Path("/usr/sbin/nginx")
 SPOOFED = "6.6.6.6"
-
-# What nginx needs around the shipped file to run unprivileged in a temp folder.
-MAIN_CONF = """
-daemon off;
-master_process off;
-{user}
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    include {site};
-}}
-"""
 
 
 def adapted(conf: str, upstream: str, listen: str) -> str:
@@ -55,10 +33,6 @@ def adapted(conf: str, upstream: str, listen: str) -> str:
     conf, listens = re.subn(r"(?m)^(\s*listen\s+)80;", rf"\g<1>{listen};", conf)
     assert listens == 1, "deploy/proxy.conf no longer listens on port 80"
     return conf
-
-
-def _nginx(conf: Path, tmp: Path, *args: str) -> list[str]:
-    return [str(NGINX), "-c", str(conf), "-p", str(tmp), *args]
 
 
 @pytest.fixture
@@ -81,38 +55,15 @@ def replica(tmp_path: Path) -> Iterator[Yard]:
 @pytest.fixture
 def proxy(replica: Yard, tmp_path: Path) -> Iterator[str]:
     """nginx with deploy/proxy.conf on 127.0.0.1, in front of ``replica``; yields its URL."""
-    if not NGINX.exists():
-        pytest.skip("nginx is not installed (.ci/run installs Debian's nginx)")
     work = tmp_path / "nginx"
     work.mkdir()
     port = free_port()
     site = work / "proxy.conf"
     upstream = replica.url.removeprefix("http://")
     site.write_text(adapted((DEPLOY / "proxy.conf").read_text(), upstream, f"127.0.0.1:{port}"))
-    conf = work / "nginx.conf"
-    user = "user root;" if os.geteuid() == 0 else ""  # pytest's temp folders are root's alone
-    conf.write_text(MAIN_CONF.format(user=user, tmp=work, site=site))
-    checked = subprocess.run(_nginx(conf, work, "-t"), capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
-    proc = subprocess.Popen(
-        _nginx(conf, work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/-/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (work / "error.log").read_text()
-            assert time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.1)
+    with running_nginx(work, f"    include {site};", url + "/-/health"):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _access_log(yard: Yard, path: str) -> list[dict[str, object]]:

@@ -4,38 +4,22 @@ objects with their content types; a second export after an upload changes only t
 
 from __future__ import annotations
 
-import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers import BIN, JSON, Yard, free_port, pip_install, twine
+from tests.helpers import BIN, JSON, Yard, free_port, pip_install, running_nginx, twine
 from tests.s3server import CREDENTIALS, new_bucket
 from tests.s3server import client as s3client
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
-NGINX = Path("/usr/sbin/nginx")
 
 # How a static host serves a snapshot: index.html, or index.json for PEP 691 clients.
-NGINX_CONF = """
-daemon off;
-master_process off;
-{user}
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+STATIC_SITE = """
     types {{ text/html html; application/vnd.pypi.simple.v1+json json; }}
     default_type application/octet-stream;
     map $http_accept $simple_index {{
@@ -48,42 +32,18 @@ http {{
         index $simple_index;
         add_header Vary Accept;
     }}
-}}
 """
 
 
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """nginx on 127.0.0.1 serving the folder it yields, at the URL it yields."""
-    if not NGINX.exists():
-        pytest.skip("nginx is not installed (.ci/run installs Debian's nginx)")
-    root, work = tmp_path / "static", tmp_path / "nginx"
+    root = tmp_path / "static"
     root.mkdir()
-    work.mkdir()
     port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""  # pytest's temp folders are root's alone
-    conf = work / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, tmp=work, port=port, root=root))
-    proc = subprocess.Popen(
-        [str(NGINX), "-c", str(conf), "-p", str(work)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(url + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, (work / "error.log").read_text()
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.1)
+    with running_nginx(tmp_path / "nginx", STATIC_SITE.format(port=port, root=root), url + "/"):
         yield url, root
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _wheel(folder: Path, name: str, version: str, requires: list[str] | None = None) -> Path:
