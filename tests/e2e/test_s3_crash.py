@@ -42,6 +42,18 @@ from wheelyard.yard.uploads import blob_key, store_upload
 pytestmark = pytest.mark.e2e
 
 
+def _post(yard: Yard, token: str, wheel: Path) -> None:
+    # The server is killed under it: no answer comes.
+    with contextlib.suppress(httpx.TransportError), wheel.open("rb") as fh:
+        httpx.post(
+            f"{yard.url}/alice",
+            auth=("__token__", token),
+            files={"content": (wheel.name, fh)},
+            data={":action": "file_upload"},
+            timeout=120,
+        )
+
+
 def test_kill_9_mid_multipart_leaves_nothing_visible(s3_endpoint: str, tmp_path: Path) -> None:
     bucket = new_bucket(s3_endpoint)
     env = yard_env(s3_endpoint, bucket)
@@ -50,18 +62,7 @@ def test_kill_9_mid_multipart_leaves_nothing_visible(s3_endpoint: str, tmp_path:
     (tmp_path / "w").mkdir()
     wheel = make_wheel(tmp_path / "w", "huge", "1.0", padding=8 * TRANSFER.multipart_chunksize)
 
-    def send() -> None:
-        # The server is killed under it: no answer comes.
-        with contextlib.suppress(httpx.TransportError), wheel.open("rb") as fh:
-            httpx.post(
-                f"{yard.url}/alice",
-                auth=("__token__", token),
-                files={"content": (wheel.name, fh)},
-                data={":action": "file_upload"},
-                timeout=120,
-            )
-
-    sender = threading.Thread(target=send)
+    sender = threading.Thread(target=_post, args=(yard, token, wheel))
     sender.start()
     s3 = s3client(s3_endpoint)
     deadline = time.monotonic() + 90
@@ -102,18 +103,6 @@ TWO_HOURS = 7200.0  # past the default grace period (WHEELYARD_BLOB_GRACE=3600)
 def _check_later(yard: Yard, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-c", _LATER, str(TWO_HOURS), "check", *args]
     return subprocess.run(cmd, env=yard.env(), capture_output=True, text=True, timeout=120)
-
-
-def _post(yard: Yard, token: str, wheel: Path) -> None:
-    # The server is killed under it: no answer comes.
-    with contextlib.suppress(httpx.TransportError), wheel.open("rb") as fh:
-        httpx.post(
-            f"{yard.url}/alice",
-            auth=("__token__", token),
-            files={"content": (wheel.name, fh)},
-            data={":action": "file_upload"},
-            timeout=120,
-        )
 
 
 def test_kill_9_after_publishing_leaves_an_orphan_that_check_repair_removes(
