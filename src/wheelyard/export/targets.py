@@ -182,7 +182,9 @@ class S3Account:
         """Whether the destination's bucket is another account's or provider's, so that a
         bucket of the yard's own bucket's name is another bucket (the yard's endpoint named
         again is the yard's own account)."""
-        yards = os.environ.get("WHEELYARD_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+        from wheelyard.storage.s3 import configured_endpoint
+
+        yards = configured_endpoint(os.environ)
         return self.profile is not None or self.endpoint_url not in (None, yards)
 
 

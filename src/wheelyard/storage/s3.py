@@ -21,7 +21,7 @@ import contextlib
 import io
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -83,6 +83,11 @@ _TRANSFERS = _COMMON.merge(
         read_timeout=READ_TIMEOUT,
     )
 )
+
+
+def configured_endpoint(env: Mapping[str, str]) -> str | None:
+    """The endpoint the yard's S3 settings name (None: AWS itself)."""
+    return env.get("WHEELYARD_S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL") or None
 
 
 def client_for(profile: str | None, endpoint_url: str | None) -> S3Client:
@@ -186,7 +191,7 @@ class S3Store:
         bucket, _, prefix = location.partition("/")
         if not bucket:
             raise InvalidInput("WHEELYARD_STORAGE_URL: s3:// needs a bucket (s3://BUCKET/PREFIX)")
-        endpoint = env.get("WHEELYARD_S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL") or None
+        endpoint = configured_endpoint(env)
         presign = env.get("WHEELYARD_S3_PRESIGN", "").lower() in ("1", "true", "yes")
         seconds = env.get("WHEELYARD_S3_PRESIGN_SECONDS") or "300"
         if not seconds.isdigit() or not 0 < int(seconds) <= 7 * 24 * 3600:
