@@ -99,3 +99,14 @@ def new_database(admin_url: str) -> str:
                 raise
             time.sleep(0.2)
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def change_numbers_drawn(dsn: str) -> int:
+    """How many cache change numbers writers have drawn on the database at libpq ``dsn``
+    (``db.leases``: one per announced write)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT is_called, last_value FROM cache_change_numbers").fetchone()
+        assert row is not None
+        return int(row[1]) if row[0] else 0

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.postgres import new_database
+from tests.postgres import change_numbers_drawn, new_database
 from wheelyard.db import leases
 from wheelyard.db.changes import ChangeProbe
 from wheelyard.db.models import Owner, auth_failures
@@ -71,13 +71,6 @@ def _add_owner(sessions: sessionmaker[Session], name: str) -> None:
         unit.session.add(Owner(name=name, kind="user"))
 
 
-def _numbers_drawn(dsn: str) -> int:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT is_called, last_value FROM cache_change_numbers").fetchone()
-        assert row is not None
-        return int(row[1]) if row[0] else 0
-
-
 @pytest.mark.e2e
 @pytest.mark.parametrize("where", ["another process", "this process"])
 def test_a_write_answers_after_every_leased_cache_moved(
@@ -98,10 +91,10 @@ def test_a_write_answers_after_every_leased_cache_moved(
         assert probe._sent == sent
 
         # A read-only unit: no notification, no change number, the version holds.
-        drawn = _numbers_drawn(_dsn(url))
+        drawn = change_numbers_drawn(_dsn(url))
         with unit_of_work(sessions) as unit:
             unit.session.scalars(select(Owner)).all()
-        assert loop.run(probe.aversion()) == before and _numbers_drawn(_dsn(url)) == drawn
+        assert loop.run(probe.aversion()) == before and change_numbers_drawn(_dsn(url)) == drawn
 
         for name in ("alice", "bob", "carol"):
             _add_owner(sessions, name)
@@ -113,7 +106,7 @@ def test_a_write_answers_after_every_leased_cache_moved(
         if where == "another process":
             with psycopg.connect(_dsn(url), autocommit=True) as conn:
                 acked = conn.execute("SELECT acked FROM cache_leases").fetchall()
-            assert acked == [(_numbers_drawn(_dsn(url)),)]
+            assert acked == [(change_numbers_drawn(_dsn(url)),)]
     finally:
         loop.run(probe.aclose())
         loop.stop()
@@ -132,16 +125,16 @@ def test_a_cache_neutral_write_moves_no_cache(db: tuple[str, Engine, Any]) -> No
     try:
         _leased(loop, probe)
         leases._LOCAL.remove(probe._lease)  # type: ignore[arg-type]
-        before, drawn = loop.run(probe.aversion()), _numbers_drawn(_dsn(url))
+        before, drawn = loop.run(probe.aversion()), change_numbers_drawn(_dsn(url))
         with unit_of_work(sessions, caches=False) as unit:
             unit.session.execute(
                 insert(auth_failures), [{"subject": "s", "credential": "c", "at": time.time()}]
             )
-        assert loop.run(probe.aversion()) == before and _numbers_drawn(_dsn(url)) == drawn
+        assert loop.run(probe.aversion()) == before and change_numbers_drawn(_dsn(url)) == drawn
         with unit_of_work(sessions) as unit:
             assert unit.session.scalars(select(auth_failures.c.subject)).all() == ["s"]
         _add_owner(sessions, "alice")  # while an ordinary write still moves it
-        assert loop.run(probe.aversion()) != before and _numbers_drawn(_dsn(url)) > drawn
+        assert loop.run(probe.aversion()) != before and change_numbers_drawn(_dsn(url)) > drawn
     finally:
         loop.run(probe.aclose())
         loop.stop()

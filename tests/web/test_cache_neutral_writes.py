@@ -13,17 +13,10 @@ import psycopg
 import pytest
 
 from tests.helpers import Yard, start_yard, stop_yard, upload
-from tests.postgres import new_database
+from tests.postgres import change_numbers_drawn, new_database
 from wheelyard.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
-
-
-def _drawn(dsn: str) -> int:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT is_called, last_value FROM cache_change_numbers").fetchone()
-        assert row is not None
-        return int(row[1]) if row[0] else 0
 
 
 def _counted(dsn: str) -> int:
@@ -42,7 +35,7 @@ def test_last_use_and_download_counts_move_no_cache(postgres: str, tmp_path: Pat
         wheel = make_wheel(tmp_path, "neutral", "1.0")
         upload(yard, "carol", token, wheel)
         fresh = yard.token("carol", "fresh", "api:read")  # never used: its first use writes
-        before = _drawn(dsn)
+        before = change_numbers_drawn(dsn)
         assert before > 0  # the upload and the new token were announced
 
         answer = httpx.get(f"{yard.url}/api/user", headers={"Authorization": f"token {fresh}"})
@@ -54,9 +47,9 @@ def test_last_use_and_download_counts_move_no_cache(postgres: str, tmp_path: Pat
         while _counted(dsn) == 0:  # the flush runs every few seconds
             assert time.monotonic() < deadline, "the download was never counted"
             time.sleep(0.2)
-        assert _drawn(dsn) == before
+        assert change_numbers_drawn(dsn) == before
 
         upload(yard, "carol", token, make_wheel(tmp_path, "neutral", "2.0"))
-        assert _drawn(dsn) > before  # a change pages show is still announced
+        assert change_numbers_drawn(dsn) > before  # a change pages show is still announced
     finally:
         stop_yard(yard)
